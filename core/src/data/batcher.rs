@@ -1,0 +1,171 @@
+//! Tokenises examples and pads them into batches of token tensors with per-token labels.
+//!
+//! ParlAI conventions: the context gets an end token appended (`--history-add-global-end-token
+//! end`) and is truncated from the left (the most recent turns are kept); the response gets an
+//! end token and is truncated from the right. Both are also capped at the model's
+//! `n_positions`.
+
+use super::example::{Example, Label};
+use crate::error::Result;
+use crate::tokenizer::CringeTokenizer;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+/// Truncation lengths in tokens (ParlAI `--text-truncate`, `--label-truncate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TruncationConfig {
+    /// Keep at most this many context tokens (the last ones).
+    pub text_truncate: usize,
+    /// Keep at most this many response tokens (the first ones), end token included.
+    pub label_truncate: usize,
+}
+
+/// One tokenised example.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedExample {
+    /// Context ids, ending with the end token.
+    pub context: Vec<u32>,
+    /// Response ids, ending with the end token unless truncated away.
+    pub target: Vec<u32>,
+    /// The example's label.
+    pub label: Label,
+}
+
+/// A padded batch on a device.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[B,S]` context ids, right-padded.
+    pub context: Tensor<2, Int>,
+    /// `[B,T]` decoder inputs: start token followed by the targets shifted right.
+    pub decoder_input: Tensor<2, Int>,
+    /// `[B,T]` target ids, right-padded with the pad id.
+    pub targets: Tensor<2, Int>,
+    /// `[B,T]` the example label id broadcast over its tokens.
+    pub labels: Tensor<2, Int>,
+    /// Number of non-pad target tokens.
+    pub target_tokens: usize,
+}
+
+/// Turns examples into batches for one tokenizer and truncation setting.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    tokenizer: CringeTokenizer,
+    trunc: TruncationConfig,
+}
+
+impl Batcher {
+    /// `n_positions` caps both truncation lengths (the model cannot embed longer sequences).
+    pub fn new(tokenizer: CringeTokenizer, trunc: TruncationConfig, n_positions: usize) -> Self {
+        let trunc = TruncationConfig {
+            text_truncate: trunc.text_truncate.min(n_positions).max(1),
+            label_truncate: trunc.label_truncate.min(n_positions).max(1),
+        };
+        Self { tokenizer, trunc }
+    }
+
+    /// The tokenizer in use.
+    pub fn tokenizer(&self) -> &CringeTokenizer {
+        &self.tokenizer
+    }
+
+    /// Tokenises a context the way [`Batcher::encode`] does (end token, left truncation).
+    pub fn encode_context(&self, context: &str) -> Result<Vec<u32>> {
+        let mut ids = self.tokenizer.encode(context)?;
+        ids.push(self.tokenizer.special().end);
+        let n = self.trunc.text_truncate;
+        if ids.len() > n {
+            ids.drain(..ids.len() - n);
+        }
+        Ok(ids)
+    }
+
+    /// Tokenises one example.
+    pub fn encode(&self, ex: &Example) -> Result<EncodedExample> {
+        let mut target = self.tokenizer.encode(&ex.response)?;
+        target.push(self.tokenizer.special().end);
+        target.truncate(self.trunc.label_truncate);
+        Ok(EncodedExample { context: self.encode_context(&ex.context)?, target, label: ex.label })
+    }
+
+    /// Pads encoded examples into a batch on `device`.
+    pub fn collate(&self, items: &[EncodedExample], device: &Device) -> Batch {
+        assert!(!items.is_empty(), "cannot collate an empty batch");
+        let sp = self.tokenizer.special();
+        let (pad, start) = (sp.pad as i64, sp.start as i64);
+        let b = items.len();
+        let s = items.iter().map(|e| e.context.len()).max().unwrap_or(1).max(1);
+        let t = items.iter().map(|e| e.target.len()).max().unwrap_or(1).max(1);
+        let mut ctx = vec![pad; b * s];
+        let mut dec = vec![pad; b * t];
+        let mut tgt = vec![pad; b * t];
+        let mut lab = vec![0i64; b * t];
+        let mut target_tokens = 0;
+        for (i, e) in items.iter().enumerate() {
+            for (j, &id) in e.context.iter().enumerate() {
+                ctx[i * s + j] = id as i64;
+            }
+            dec[i * t] = start;
+            for (j, &id) in e.target.iter().enumerate() {
+                tgt[i * t + j] = id as i64;
+                if j + 1 < t {
+                    dec[i * t + j + 1] = id as i64;
+                }
+            }
+            lab[i * t..(i + 1) * t].fill(e.label.id());
+            target_tokens += e.target.len();
+        }
+        let int = |v: Vec<i64>, cols: usize| Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device);
+        Batch {
+            context: int(ctx, s),
+            decoder_input: int(dec, t),
+            targets: int(tgt, t),
+            labels: int(lab, t),
+            target_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batcher(text: usize, label: usize) -> Batcher {
+        let corpus = ["hello there friend", "how are you doing"].repeat(20);
+        let tok = CringeTokenizer::train(corpus.iter(), 300).unwrap();
+        Batcher::new(tok, TruncationConfig { text_truncate: text, label_truncate: label }, 64)
+    }
+
+    #[test]
+    fn pads_shifts_and_labels() {
+        let b = batcher(100, 100);
+        let sp = b.tokenizer().special();
+        let items = vec![
+            b.encode(&Example { context: "hello".into(), response: "how are you".into(), label: Label::Neg, source: String::new() }).unwrap(),
+            b.encode(&Example { context: "".into(), response: "hi".into(), label: Label::Pos, source: String::new() }).unwrap(),
+        ];
+        assert_eq!(items[1].context, vec![sp.end]);
+        assert_eq!(*items[0].target.last().unwrap(), sp.end);
+        let batch = b.collate(&items, &Device::default());
+        let tgt: Vec<i64> = batch.targets.try_to_vec_as::<i64>().unwrap();
+        let dec: Vec<i64> = batch.decoder_input.try_to_vec_as::<i64>().unwrap();
+        let lab: Vec<i64> = batch.labels.try_to_vec_as::<i64>().unwrap();
+        let t = items[0].target.len();
+        assert_eq!(dec[0], sp.start as i64);
+        assert_eq!(&dec[1..t], &tgt[..t - 1]);
+        assert!(lab[..t].iter().all(|&l| l == 0) && lab[t..].iter().all(|&l| l == 1));
+        let second = &tgt[t..];
+        assert_eq!(second[items[1].target.len()..].iter().filter(|&&x| x != sp.pad as i64).count(), 0);
+        assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len());
+    }
+
+    #[test]
+    fn truncates_context_left_and_response_right() {
+        let b = batcher(3, 2);
+        let e = b.encode(&Example { context: "hello there friend how are you".into(), response: "how are you doing".into(), label: Label::Pos, source: String::new() }).unwrap();
+        let sp = b.tokenizer().special();
+        assert_eq!(e.context.len(), 3);
+        assert_eq!(*e.context.last().unwrap(), sp.end);
+        assert_eq!(e.target.len(), 2);
+        assert_eq!(e.target, b.tokenizer().encode("how are you doing").unwrap()[..2].to_vec());
+    }
+}

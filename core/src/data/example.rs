@@ -1,0 +1,50 @@
+//! One training example: a context, a response, and whether the response is good.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether a response is one to imitate, one to avoid, or ordinary unlabeled data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// A good response: trained with cross-entropy.
+    Pos,
+    /// A response not to produce: trained with the CRINGE contrastive term.
+    Neg,
+    /// Unlabeled data (e.g. pretraining text): always cross-entropy.
+    None,
+}
+
+impl Label {
+    /// The per-token label id used by the loss (`-1` none, `0` neg, `1` pos).
+    pub fn id(self) -> i64 {
+        match self {
+            Label::None => crate::loss::label_id::NONE,
+            Label::Neg => crate::loss::label_id::NEG,
+            Label::Pos => crate::loss::label_id::POS,
+        }
+    }
+
+    /// Parses `pos`, `neg` or `none` (the JSONL spelling).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pos" => Some(Label::Pos),
+            "neg" => Some(Label::Neg),
+            "none" => Some(Label::None),
+            _ => None,
+        }
+    }
+}
+
+/// A (context, response, label) triple, plus where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    /// The dialogue history, turns joined by `\n`.
+    pub context: String,
+    /// The response to learn from.
+    pub response: String,
+    /// Whether the response is good, bad or unlabeled.
+    pub label: Label,
+    /// The task or file it came from.
+    #[serde(default)]
+    pub source: String,
+}

@@ -1,0 +1,124 @@
+//! Reader for JSONL example files: one `{"context", "response", "label"}` object per line.
+//!
+//! Every problem is reported as `file:line: what was wrong (what was expected)`; no line is
+//! ever skipped silently. Only empty lines at the very end of the file are ignored.
+
+use super::example::{Example, Label};
+use crate::error::{CoreError, Result};
+use serde_json::Value;
+use std::path::Path;
+
+/// Longest accepted line, in bytes.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads a JSONL example file. `label` must be `"pos"`, `"neg"` or `"none"`; `source` is
+/// optional (defaults to the file name).
+pub fn read_examples_jsonl(path: &Path) -> Result<Vec<Example>> {
+    let bytes = std::fs::read(path).map_err(|e| CoreError::io(path, e))?;
+    parse_examples_jsonl(&bytes, path)
+}
+
+/// Parses JSONL bytes; `path` is only used in error messages and as the default source.
+pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
+    let lines = split_lines(bytes);
+    let last_nonblank = lines.iter().rposition(|l| !l.is_empty());
+    let Some(last) = last_nonblank else {
+        return Err(CoreError::file(path, "the file is empty; expected one JSON object per line"));
+    };
+    let default_source = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let mut out = Vec::with_capacity(last + 1);
+    for (i, raw) in lines[..=last].iter().enumerate() {
+        let err = |message: String| CoreError::Parse { path: path.to_path_buf(), line: i + 1, message };
+        if raw.len() > MAX_LINE_BYTES {
+            return Err(err(format!("line is {} bytes long; the limit is {MAX_LINE_BYTES}", raw.len())));
+        }
+        let text = std::str::from_utf8(raw)
+            .map_err(|e| err(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        if text.trim().is_empty() {
+            return Err(err("empty line; expected a JSON object".into()));
+        }
+        let value: Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| err("expected a JSON object with fields context, response, label".into()))?;
+        let string_field = |name: &str| -> Result<String> {
+            match obj.get(name) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(err(format!("field `{name}` must be a string, got {}", type_name(other)))),
+                None => Err(err(format!("missing field `{name}` (a string)"))),
+            }
+        };
+        let context = string_field("context")?;
+        let response = string_field("response")?;
+        let label_text = string_field("label")?;
+        let label = Label::parse(&label_text)
+            .ok_or_else(|| err(format!("field `label` must be \"pos\", \"neg\" or \"none\", got {label_text:?}")))?;
+        let source = match obj.get("source") {
+            None | Some(Value::Null) => default_source.clone(),
+            Some(_) => string_field("source")?,
+        };
+        out.push(Example { context, response, label, source });
+    }
+    Ok(out)
+}
+
+fn split_lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    for l in &mut lines {
+        if let Some(stripped) = l.strip_suffix(b"\r") {
+            *l = stripped;
+        }
+    }
+    lines
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &[u8]) -> Result<Vec<Example>> {
+        parse_examples_jsonl(s, Path::new("d/train.jsonl"))
+    }
+
+    #[test]
+    fn reads_examples_and_trailing_newlines() {
+        let ex = parse(b"{\"context\":\"hi\",\"response\":\"yo\",\"label\":\"pos\"}\n{\"context\":\"a\",\"response\":\"b\",\"label\":\"neg\",\"source\":\"s\"}\n\n").unwrap();
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[0].label, Label::Pos);
+        assert_eq!(ex[0].source, "train.jsonl");
+        assert_eq!(ex[1].source, "s");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"{\"context\":\"a\",\"response\":\"b\",\"label\":\"pos\"}\n{\"context\":\"a\"", "train.jsonl:2: invalid JSON"),
+            (b"{\"context\":1,\"response\":\"b\",\"label\":\"pos\"}", ":1: field `context` must be a string, got a number"),
+            (b"{\"context\":\"a\",\"label\":\"pos\"}", ":1: missing field `response`"),
+            (b"{\"context\":\"a\",\"response\":\"b\",\"label\":\"bad\"}", "\"pos\", \"neg\" or \"none\""),
+            (b"{\"context\":\"a\",\"response\":\"b\",\"label\":\"pos\"}\n\n{\"context\":\"a\",\"response\":\"b\",\"label\":\"pos\"}", ":2: empty line"),
+            (b"{\"context\":\"\xff\",\"response\":\"b\",\"label\":\"pos\"}", ":1: invalid UTF-8"),
+            (b"[1,2]", ":1: expected a JSON object"),
+        ];
+        for (input, want) in cases {
+            let e = parse(input).unwrap_err().to_string();
+            assert!(e.contains(want), "{e:?} should contain {want:?}");
+            assert!(e.contains("train.jsonl"), "{e}");
+        }
+        let long = format!("{{\"context\":\"{}\",\"response\":\"b\",\"label\":\"pos\"}}", "x".repeat(MAX_LINE_BYTES));
+        let e = parse(long.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(":1: line is"), "{e}");
+    }
+}

@@ -1,0 +1,17 @@
+//! `cringe-core`: everything shared by the native trainer and the web UI.
+//!
+//! - [`tokenizer`]: byte-level BPE with ParlAI's special tokens;
+//! - [`model`]: the BB1-style encoder–decoder generator, presets, KV cache, model directories;
+//! - [`loss`]: the CRINGE loss and its metrics;
+//! - [`data`]: examples with pos/neg/none labels, readers, and batching to tensors.
+//!
+//! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
+
+pub mod data;
+pub mod error;
+pub mod fsutil;
+pub mod loss;
+pub mod model;
+pub mod tokenizer;
+
+pub use error::{CoreError, Result};

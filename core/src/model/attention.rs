@@ -1,0 +1,86 @@
+//! Multi-head attention as in ParlAI's `MultiHeadAttention`, with an additive mask.
+//!
+//! Masks are additive biases broadcast over heads: 0 where a key may be attended to and
+//! [`NEG_INF`] where it may not, so padded and future positions get exactly zero weight.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+
+/// The large negative number ParlAI uses for masked logits in fp32 (`neginf`).
+pub const NEG_INF: f32 = -1e20;
+
+/// Query, key, value and output projections with `n_heads` heads.
+#[derive(Module, Debug)]
+pub struct MultiHeadAttention {
+    q_lin: Linear,
+    k_lin: Linear,
+    v_lin: Linear,
+    out_lin: Linear,
+    attn_dropout: Dropout,
+    n_heads: usize,
+}
+
+impl MultiHeadAttention {
+    /// Builds the layer with ParlAI's Xavier-normal initialisation.
+    pub fn new(dim: usize, n_heads: usize, attention_dropout: f64, device: &Device) -> Self {
+        let lin = || {
+            LinearConfig::new(dim, dim)
+                .with_initializer(Initializer::XavierNormal { gain: 1.0 })
+                .init(device)
+        };
+        Self {
+            q_lin: lin(),
+            k_lin: lin(),
+            v_lin: lin(),
+            out_lin: lin(),
+            attn_dropout: DropoutConfig::new(attention_dropout).init(),
+            n_heads,
+        }
+    }
+
+    /// Projects keys (or values) and splits them into heads: `[B,T,D]` → `[B,H,T,D/H]`.
+    pub fn project_key(&self, x: Tensor<3>) -> Tensor<4> {
+        self.split(self.k_lin.forward(x))
+    }
+
+    /// Projects values and splits them into heads: `[B,T,D]` → `[B,H,T,D/H]`.
+    pub fn project_value(&self, x: Tensor<3>) -> Tensor<4> {
+        self.split(self.v_lin.forward(x))
+    }
+
+    fn split(&self, x: Tensor<3>) -> Tensor<4> {
+        let [b, t, d] = x.dims();
+        x.reshape([b, t, self.n_heads, d / self.n_heads]).swap_dims(1, 2)
+    }
+
+    /// Attends `query` `[B,Tq,D]` over already-projected keys and values `[B,H,Tk,D/H]`.
+    ///
+    /// `mask_bias` is `[B,1,Tq|1,Tk]`, added to the attention logits.
+    pub fn attend(
+        &self,
+        query: Tensor<3>,
+        keys: Tensor<4>,
+        values: Tensor<4>,
+        mask_bias: Option<Tensor<4>>,
+    ) -> Tensor<3> {
+        let [b, tq, d] = query.dims();
+        let dh = d / self.n_heads;
+        let q = self.split(self.q_lin.forward(query)).div_scalar((dh as f64).sqrt());
+        let mut scores = q.matmul(keys.swap_dims(2, 3));
+        if let Some(bias) = mask_bias {
+            scores = scores + bias;
+        }
+        let weights = self.attn_dropout.forward(softmax(scores, 3));
+        let out = weights.matmul(values).swap_dims(1, 2).reshape([b, tq, d]);
+        self.out_lin.forward(out)
+    }
+
+    /// Full attention: projects `key_value` and attends `query` over it.
+    pub fn forward(&self, query: Tensor<3>, key_value: Tensor<3>, mask_bias: Option<Tensor<4>>) -> Tensor<3> {
+        let k = self.project_key(key_value.clone());
+        let v = self.project_value(key_value);
+        self.attend(query, k, v, mask_bias)
+    }
+}

@@ -1,0 +1,179 @@
+//! Transformer blocks: feed-forward, encoder layer and decoder layer (ParlAI semantics).
+//!
+//! With `prenorm` (the `prelayernorm` variant) each sub-block is `x + f(norm(x))`; otherwise
+//! (`aiayn`, `xlm`) it is `norm(x + f(x))`.
+
+use super::attention::MultiHeadAttention;
+use super::config::{Activation, GeneratorConfig, Variant};
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, relu};
+use burn::tensor::{Device, Tensor};
+
+/// Two linear layers with a nonlinearity and ParlAI's `relu_dropout` between them.
+#[derive(Module, Debug)]
+pub struct FeedForward {
+    lin1: Linear,
+    lin2: Linear,
+    relu_dropout: Dropout,
+    gelu: bool,
+}
+
+impl FeedForward {
+    /// Builds the block with Xavier-uniform weights, as ParlAI does.
+    pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
+        let init = Initializer::XavierUniform { gain: 1.0 };
+        Self {
+            lin1: LinearConfig::new(cfg.embedding_size, cfg.ffn_size)
+                .with_initializer(init.clone())
+                .init(device),
+            lin2: LinearConfig::new(cfg.ffn_size, cfg.embedding_size)
+                .with_initializer(init)
+                .init(device),
+            relu_dropout: DropoutConfig::new(cfg.relu_dropout).init(),
+            gelu: cfg.activation == Activation::Gelu,
+        }
+    }
+
+    /// `[B,T,D]` → `[B,T,D]`.
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let h = self.lin1.forward(x);
+        let h = if self.gelu { gelu(h) } else { relu(h) };
+        self.lin2.forward(self.relu_dropout.forward(h))
+    }
+}
+
+pub(crate) fn layer_norm(cfg: &GeneratorConfig, device: &Device) -> LayerNorm {
+    LayerNormConfig::new(cfg.embedding_size).with_epsilon(1e-5).init(device)
+}
+
+/// Applies a residual sub-block in pre- or post-norm order.
+fn residual(prenorm: bool, norm: &LayerNorm, dropout: &Dropout, x: Tensor<3>, f: impl FnOnce(Tensor<3>) -> Tensor<3>) -> Tensor<3> {
+    if prenorm {
+        let y = f(norm.forward(x.clone()));
+        x + dropout.forward(y)
+    } else {
+        let y = f(x.clone());
+        norm.forward(x + dropout.forward(y))
+    }
+}
+
+/// Self-attention + feed-forward.
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    attention: MultiHeadAttention,
+    norm1: LayerNorm,
+    ffn: FeedForward,
+    norm2: LayerNorm,
+    dropout: Dropout,
+    prenorm: bool,
+}
+
+impl EncoderLayer {
+    /// Builds one encoder layer.
+    pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
+        Self {
+            attention: MultiHeadAttention::new(cfg.embedding_size, cfg.n_heads, cfg.attention_dropout, device),
+            norm1: layer_norm(cfg, device),
+            ffn: FeedForward::new(cfg, device),
+            norm2: layer_norm(cfg, device),
+            dropout: DropoutConfig::new(cfg.dropout).init(),
+            prenorm: cfg.variant == Variant::Prelayernorm,
+        }
+    }
+
+    /// `x` `[B,S,D]`, `keep` `[B,S,1]` (1 for real tokens, 0 for pads), `bias` `[B,1,1,S]`.
+    pub fn forward(&self, x: Tensor<3>, keep: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+        let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
+            self.attention.forward(h.clone(), h, Some(bias))
+        });
+        let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| self.ffn.forward(h));
+        x * keep
+    }
+}
+
+/// The keys and values one decoder layer attends to during incremental decoding.
+#[derive(Debug, Clone)]
+pub struct LayerCache {
+    /// Self-attention keys of all tokens decoded so far, `[B,H,T,D/H]`.
+    pub self_k: Option<Tensor<4>>,
+    /// Self-attention values of all tokens decoded so far.
+    pub self_v: Option<Tensor<4>>,
+    /// Encoder-attention keys (computed once per context).
+    pub enc_k: Tensor<4>,
+    /// Encoder-attention values (computed once per context).
+    pub enc_v: Tensor<4>,
+}
+
+/// Causal self-attention + encoder attention + feed-forward.
+#[derive(Module, Debug)]
+pub struct DecoderLayer {
+    self_attention: MultiHeadAttention,
+    norm1: LayerNorm,
+    encoder_attention: MultiHeadAttention,
+    norm2: LayerNorm,
+    ffn: FeedForward,
+    norm3: LayerNorm,
+    dropout: Dropout,
+    prenorm: bool,
+}
+
+impl DecoderLayer {
+    /// Builds one decoder layer.
+    pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
+        let mha = || MultiHeadAttention::new(cfg.embedding_size, cfg.n_heads, cfg.attention_dropout, device);
+        Self {
+            self_attention: mha(),
+            norm1: layer_norm(cfg, device),
+            encoder_attention: mha(),
+            norm2: layer_norm(cfg, device),
+            ffn: FeedForward::new(cfg, device),
+            norm3: layer_norm(cfg, device),
+            dropout: DropoutConfig::new(cfg.dropout).init(),
+            prenorm: cfg.variant == Variant::Prelayernorm,
+        }
+    }
+
+    /// Projects the encoder output once for this layer's encoder attention.
+    pub fn encoder_kv(&self, encoded: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
+        (
+            self.encoder_attention.project_key(encoded.clone()),
+            self.encoder_attention.project_value(encoded),
+        )
+    }
+
+    /// Teacher-forced forward over a whole target: `causal` is `[1,1,T,T]`, `enc_bias` `[B,1,1,S]`.
+    pub fn forward(&self, x: Tensor<3>, encoded: Tensor<3>, causal: Tensor<4>, enc_bias: Tensor<4>) -> Tensor<3> {
+        let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
+            self.self_attention.forward(h.clone(), h, Some(causal))
+        });
+        let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| {
+            self.encoder_attention.forward(h, encoded, Some(enc_bias))
+        });
+        residual(self.prenorm, &self.norm3, &self.dropout, x, |h| self.ffn.forward(h))
+    }
+
+    /// One incremental step: `x` `[B,1,D]` is the newest position; the cache grows by one.
+    pub fn step(&self, x: Tensor<3>, cache: &mut LayerCache, enc_bias: Tensor<4>) -> Tensor<3> {
+        let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
+            let k_new = self.self_attention.project_key(h.clone());
+            let v_new = self.self_attention.project_value(h.clone());
+            let k = match cache.self_k.take() {
+                Some(k) => Tensor::cat(vec![k, k_new], 2),
+                None => k_new,
+            };
+            let v = match cache.self_v.take() {
+                Some(v) => Tensor::cat(vec![v, v_new], 2),
+                None => v_new,
+            };
+            cache.self_k = Some(k.clone());
+            cache.self_v = Some(v.clone());
+            self.self_attention.attend(h, k, v, None)
+        });
+        let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| {
+            self.encoder_attention
+                .attend(h, cache.enc_k.clone(), cache.enc_v.clone(), Some(enc_bias))
+        });
+        residual(self.prenorm, &self.norm3, &self.dropout, x, |h| self.ffn.forward(h))
+    }
+}

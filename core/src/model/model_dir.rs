@@ -1,0 +1,115 @@
+//! Model directories: weights + config + tokenizer, written atomically, loaded bit-identically.
+//!
+//! Layout of a model directory:
+//! - `config.json` — the [`GeneratorConfig`];
+//! - `model.bpk` — the weights (Burn's burnpack format, f32, exact);
+//! - `tokenizer.json` — the [`CringeTokenizer`].
+//!
+//! Saving writes a sibling temporary directory and swaps it in with renames, so an
+//! interrupted save never leaves a half-written model where a good one was.
+
+use super::config::GeneratorConfig;
+use super::generator::Generator;
+use crate::error::{CoreError, Result};
+use crate::tokenizer::CringeTokenizer;
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device};
+use std::path::{Path, PathBuf};
+
+/// File names inside a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// Weights file name.
+pub const WEIGHTS_FILE: &str = "model.bpk";
+/// Tokenizer file name.
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// A loaded model directory.
+pub struct ModelDir {
+    /// The generator with its weights.
+    pub model: Generator,
+    /// The tokenizer it was trained with.
+    pub tokenizer: CringeTokenizer,
+}
+
+impl ModelDir {
+    /// Saves `model` and `tokenizer` to `dir`, replacing any model already there atomically.
+    pub fn save(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
+        let name = dir
+            .file_name()
+            .ok_or_else(|| CoreError::file(dir, "a model directory needs a name"))?
+            .to_string_lossy()
+            .to_string();
+        let pid = std::process::id();
+        let tmp = parent.join(format!(".{name}.saving-{pid}"));
+        let old = parent.join(format!(".{name}.old-{pid}"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+
+        let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
+        write_synced(&tmp.join(CONFIG_FILE), config.as_bytes())?;
+        let bytes = model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
+        write_synced(&tmp.join(WEIGHTS_FILE), &bytes)?;
+        write_synced(&tmp.join(TOKENIZER_FILE), tokenizer.to_json()?.as_bytes())?;
+
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Loads a model directory onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(CoreError::file(dir, "is not a model directory (expected config.json, model.bpk, tokenizer.json)"));
+        }
+        let config = Self::load_config(dir)?;
+        let tokenizer = CringeTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+        if tokenizer.vocab_size() > config.vocab_size {
+            return Err(CoreError::file(
+                dir,
+                format!(
+                    "tokenizer has {} tokens but the model only {} embeddings",
+                    tokenizer.vocab_size(),
+                    config.vocab_size
+                ),
+            ));
+        }
+        let wpath = dir.join(WEIGHTS_FILE);
+        let bytes = std::fs::read(&wpath).map_err(|e| CoreError::io(&wpath, e))?;
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+            .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
+        let model = Generator::new(&config, device)
+            .try_load_record(record)
+            .map_err(|e| CoreError::file(&wpath, format!("weights do not fit config.json: {e}")))?;
+        Ok(Self { model, tokenizer })
+    }
+
+    /// Reads just the config of a model directory.
+    pub fn load_config(dir: &Path) -> Result<GeneratorConfig> {
+        let cpath = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&cpath).map_err(|e| CoreError::io(&cpath, e))?;
+        let config: GeneratorConfig =
+            serde_json::from_str(&text).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        Ok(config)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| CoreError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| CoreError::io(path, e))?;
+    f.sync_all().map_err(|e| CoreError::io(path, e))
+}

@@ -44,6 +44,8 @@ pub struct Batch {
     pub labels: Tensor<2, Int>,
     /// Number of non-pad target tokens.
     pub target_tokens: usize,
+    /// Number of non-pad context tokens.
+    pub context_tokens: usize,
 }
 
 /// Turns examples into batches for one tokenizer and truncation setting.
@@ -99,7 +101,7 @@ impl Batcher {
         let mut dec = vec![pad; b * t];
         let mut tgt = vec![pad; b * t];
         let mut lab = vec![0i64; b * t];
-        let mut target_tokens = 0;
+        let (mut target_tokens, mut context_tokens) = (0, 0);
         for (i, e) in items.iter().enumerate() {
             for (j, &id) in e.context.iter().enumerate() {
                 ctx[i * s + j] = id as i64;
@@ -113,6 +115,7 @@ impl Batcher {
             }
             lab[i * t..(i + 1) * t].fill(e.label.id());
             target_tokens += e.target.len();
+            context_tokens += e.context.len();
         }
         let int = |v: Vec<i64>, cols: usize| Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device);
         Batch {
@@ -121,6 +124,7 @@ impl Batcher {
             targets: int(tgt, t),
             labels: int(lab, t),
             target_tokens,
+            context_tokens,
         }
     }
 }

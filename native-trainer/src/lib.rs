@@ -1,0 +1,5 @@
+//! `cringe-trainer`: the subcommands of the `cringe` CLI, one module each.
+
+pub mod cli;
+pub mod device;
+pub mod train;

@@ -1,0 +1,174 @@
+//! `cringe train` flags. Names follow the seed's ParlAI command where one exists
+//! (`--model-file`/`--mf`, `--batchsize`/`--bs`, `--lr`, `--text-truncate`, …).
+
+use crate::device::DeviceKind;
+use clap::{ArgAction, Args};
+use cringe_core::loss::CringeOptions;
+use std::path::PathBuf;
+
+/// Parses ParlAI-style booleans: true/false, True/False, 1/0, yes/no.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("expected true or false, got {s:?}")),
+    }
+}
+
+/// Train a generator with the CRINGE loss.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  cringe train -t data/train.jsonl --preset small --mf runs/model --max-train-steps 500")]
+pub struct TrainArgs {
+    /// Training data: JSONL file(s) of {"context", "response", "label": "pos"|"neg"|"none"},
+    /// comma-separated.
+    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "FILE[,FILE...]")]
+    pub task: Vec<PathBuf>,
+
+    /// Where to write the trained model directory (weights, config.json, tokenizer.json).
+    #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
+    pub model_file: PathBuf,
+
+    /// Start from this model directory's weights and tokenizer instead of a fresh model.
+    #[arg(long = "init-model", value_name = "DIR", conflicts_with_all = ["preset", "model_config", "tokenizer"])]
+    pub init_model: Option<PathBuf>,
+
+    /// Model shape preset: tiny, small, bb1_90m or bb1_3b (the seed command's 3B shape).
+    #[arg(long, default_value = "small")]
+    pub preset: String,
+
+    /// Model shape from a TOML file (all GeneratorConfig fields), instead of --preset.
+    #[arg(long = "model-config", value_name = "FILE")]
+    pub model_config: Option<PathBuf>,
+
+    /// Use this tokenizer.json instead of training a byte-level BPE on the task's text.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+
+    /// Vocabulary size when training a tokenizer.
+    #[arg(long = "vocab-size", default_value_t = 8000)]
+    pub vocab_size: usize,
+
+    /// Learning rate (ParlAI -lr).
+    #[arg(long = "lr", visible_alias = "learningrate", default_value_t = 1e-4)]
+    pub lr: f64,
+
+    /// Linear warmup of the learning rate over this many updates.
+    #[arg(long = "warmup-updates", default_value_t = 0)]
+    pub warmup_updates: usize,
+
+    /// Adam β1.
+    #[arg(long = "adam-beta1", default_value_t = 0.9)]
+    pub adam_beta1: f32,
+
+    /// Adam β2.
+    #[arg(long = "adam-beta2", default_value_t = 0.999)]
+    pub adam_beta2: f32,
+
+    /// Adam ε.
+    #[arg(long = "adam-eps", default_value_t = 1e-8)]
+    pub adam_eps: f32,
+
+    /// Examples per batch (ParlAI -bs).
+    #[arg(short = 'b', long = "batchsize", visible_alias = "bs", default_value_t = 16)]
+    pub batchsize: usize,
+
+    /// Stop after this many updates.
+    #[arg(long = "max-train-steps", visible_alias = "steps", default_value_t = 1000)]
+    pub max_train_steps: usize,
+
+    /// Stop after this many passes over the data (whichever limit comes first).
+    #[arg(long = "num-epochs", visible_alias = "eps")]
+    pub num_epochs: Option<f64>,
+
+    /// Keep at most this many context tokens (the most recent).
+    #[arg(long = "text-truncate", default_value_t = 128)]
+    pub text_truncate: usize,
+
+    /// Keep at most this many response tokens.
+    #[arg(long = "label-truncate", default_value_t = 128)]
+    pub label_truncate: usize,
+
+    /// CRINGE α: weight of the contrastive term.
+    #[arg(long = "ct-loss-weight", default_value_t = 1.0)]
+    pub ct_loss_weight: f64,
+
+    /// CRINGE k: sample the positive candidate from the model's top-k (the paper used 5).
+    #[arg(long = "num-pos-predictions", visible_alias = "ct-num-pos-predictions", default_value_t = 1)]
+    pub num_pos_predictions: usize,
+
+    /// Stop gradients through the sampled positive candidate.
+    #[arg(long = "detach-positives-during-ct", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
+    pub detach_positives_during_ct: bool,
+
+    /// Also apply the contrastive term to positive examples (the target must win).
+    #[arg(long = "train-ct-on-positive-examples", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
+    pub train_ct_on_positive_examples: bool,
+
+    /// Apply cross-entropy to positive examples (unlabeled ones always get it).
+    #[arg(long = "train-ce-on-positive-examples", action = ArgAction::Set, value_parser = parse_bool, default_value = "true", value_name = "BOOL")]
+    pub train_ce_on_positive_examples: bool,
+
+    /// Keep end tokens out of the contrastive term.
+    #[arg(long = "ct-exclude-eos", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
+    pub ct_exclude_eos: bool,
+
+    /// Random seed: initialisation, shuffling, dropout and candidate sampling.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// Print metrics every N updates.
+    #[arg(long = "log-every-n-steps", default_value_t = 10)]
+    pub log_every_n_steps: usize,
+
+    /// Also save the model every N updates (0: only at the end).
+    #[arg(long = "save-every-n-steps", default_value_t = 0)]
+    pub save_every_n_steps: usize,
+
+    /// Append per-step metrics as JSON lines to this file (default: <model-file>.train.jsonl).
+    #[arg(long = "metrics-file", value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+
+    /// Print nothing but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The CRINGE options these flags select.
+    pub fn cringe_options(&self) -> CringeOptions {
+        CringeOptions {
+            ct_loss_weight: self.ct_loss_weight,
+            num_pos_predictions: self.num_pos_predictions,
+            detach_positives_during_ct: self.detach_positives_during_ct,
+            train_ct_on_positive_examples: self.train_ct_on_positive_examples,
+            train_ce_on_positive_examples: self.train_ce_on_positive_examples,
+            ct_exclude_eos: self.ct_exclude_eos,
+        }
+    }
+
+    /// Checks values clap cannot check alone.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.batchsize > 0, "--batchsize must be at least 1");
+        anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
+        anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
+        anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
+        anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
+        if let Some(e) = self.num_epochs {
+            anyhow::ensure!(e > 0.0, "--num-epochs must be positive");
+        }
+        Ok(())
+    }
+
+    /// Where per-step metrics go.
+    pub fn metrics_path(&self) -> PathBuf {
+        self.metrics_file.clone().unwrap_or_else(|| {
+            let mut p = self.model_file.clone().into_os_string();
+            p.push(".train.jsonl");
+            PathBuf::from(p)
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! Training progress: a console line every N steps and per-step metrics as JSON lines.
+
+use cringe_core::loss::CringeMetrics;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One line of the metrics file.
+#[derive(Debug, Serialize)]
+pub struct StepRecord {
+    /// Update number (1-based).
+    pub step: usize,
+    /// Fractional epoch.
+    pub epoch: f64,
+    /// Learning rate used for this update.
+    pub lr: f64,
+    /// Context + target tokens per second over the logging window.
+    pub tokens_per_sec: f64,
+    /// The CRINGE metrics of this step.
+    #[serde(flatten)]
+    pub metrics: CringeMetrics,
+}
+
+/// Appends [`StepRecord`]s to a JSONL file, one flushed line each.
+pub struct MetricsLog {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl MetricsLog {
+    /// Opens (creating or truncating) the metrics file.
+    pub fn create(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+        }
+        let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(Self { file, path: path.to_path_buf() })
+    }
+
+    /// Writes one record.
+    pub fn write(&mut self, rec: &StepRecord) -> anyhow::Result<()> {
+        let line = serde_json::to_string(rec)?;
+        writeln!(self.file, "{line}").map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+    }
+}
+
+/// The console form of a record.
+pub fn console_line(rec: &StepRecord, max_steps: usize) -> String {
+    let m = &rec.metrics;
+    format!(
+        "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | lr {:.2e} | {:.0} tok/s",
+        rec.step, rec.epoch, m.loss, m.ce_loss, m.ct_loss, m.token_acc, m.ppl_pos, rec.lr, rec.tokens_per_sec
+    )
+}

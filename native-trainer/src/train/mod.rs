@@ -1,0 +1,61 @@
+//! `cringe train`: loads the data, builds or loads the model and tokenizer, runs the training
+//! loop and saves the model directory.
+
+mod args;
+mod log;
+mod trainer;
+
+pub use args::{TrainArgs, parse_bool};
+pub use trainer::TrainSummary;
+
+use anyhow::Context;
+use cringe_core::data::{Batcher, Example, TruncationConfig, read_examples_jsonl};
+use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
+use cringe_core::tokenizer::CringeTokenizer;
+
+/// Runs `cringe train` and returns what it measured.
+pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
+    args.validate()?;
+    let mut examples: Vec<Example> = Vec::new();
+    for path in &args.task {
+        let mut ex = read_examples_jsonl(path)?;
+        examples.append(&mut ex);
+    }
+    let device = args.device.device();
+    device.seed(args.seed);
+    let train_device = device.autodiff();
+
+    let (model, tokenizer) = match &args.init_model {
+        Some(dir) => {
+            let loaded = ModelDir::load(dir, &train_device).with_context(|| format!("loading --init-model {}", dir.display()))?;
+            (loaded.model, loaded.tokenizer)
+        }
+        None => {
+            let tokenizer = match &args.tokenizer {
+                Some(path) => CringeTokenizer::load(path)?,
+                None => {
+                    let texts = examples.iter().flat_map(|e| [e.context.as_str(), e.response.as_str()]);
+                    CringeTokenizer::train(texts, args.vocab_size)?
+                }
+            };
+            let mut cfg = match &args.model_config {
+                Some(path) => GeneratorConfig::load_toml(path)?,
+                None => GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?,
+            };
+            let sp = tokenizer.special();
+            cfg.vocab_size = cfg.vocab_size.max(tokenizer.vocab_size());
+            cfg.pad_id = sp.pad as usize;
+            cfg.start_id = sp.start as usize;
+            cfg.end_id = sp.end as usize;
+            cfg.validate()?;
+            (Generator::new(&cfg, &train_device), tokenizer)
+        }
+    };
+    let trunc = TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
+    let batcher = Batcher::new(tokenizer, trunc, model.config().n_positions);
+    let encoded = examples
+        .iter()
+        .map(|e| batcher.encode(e))
+        .collect::<Result<Vec<_>, _>>()?;
+    trainer::train(&args, model, &batcher, encoded, &train_device)
+}

@@ -1,0 +1,179 @@
+//! The training loop: seeded shuffling, teacher-forced forward, CRINGE loss, Adam with linear
+//! warmup, logging, and atomic saves of the model directory.
+
+use super::args::TrainArgs;
+use super::log::{MetricsLog, StepRecord, console_line};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
+use cringe_core::data::Batcher;
+use cringe_core::data::batcher::EncodedExample;
+use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, cringe_loss, uniform_draws};
+use cringe_core::model::{Generator, ModelDir};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::time::Instant;
+
+/// What a training run did and measured.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// Updates performed.
+    pub steps: usize,
+    /// Context + target tokens processed.
+    pub tokens: usize,
+    /// Wall time of the loop, in seconds.
+    pub seconds: f64,
+    /// Metrics aggregated over the whole run.
+    pub metrics: CringeMetrics,
+}
+
+impl TrainSummary {
+    /// Training throughput in context + target tokens per second.
+    pub fn tokens_per_sec(&self) -> f64 {
+        if self.seconds > 0.0 { self.tokens as f64 / self.seconds } else { 0.0 }
+    }
+}
+
+/// Learning rate at update `step` (0-based) with linear warmup.
+fn scheduled_lr(lr: f64, warmup: usize, step: usize) -> f64 {
+    if warmup == 0 { lr } else { lr * ((step + 1) as f64 / warmup as f64).min(1.0) }
+}
+
+/// Trains `model` on `data` and saves it to `--model-file`.
+pub fn train(
+    args: &TrainArgs,
+    mut model: Generator,
+    batcher: &Batcher,
+    data: Vec<EncodedExample>,
+    device: &Device,
+) -> anyhow::Result<TrainSummary> {
+    let cfg = model.config().clone();
+    let opts = args.cringe_options();
+    anyhow::ensure!(
+        opts.num_pos_predictions < cfg.vocab_size,
+        "--num-pos-predictions {} must be smaller than the vocabulary ({})",
+        opts.num_pos_predictions,
+        cfg.vocab_size
+    );
+    let n = data.len();
+    let bs = args.batchsize.min(n);
+    let steps_per_epoch = n.div_ceil(bs);
+    let mut max_steps = args.max_train_steps;
+    if let Some(e) = args.num_epochs {
+        max_steps = max_steps.min((e * steps_per_epoch as f64).ceil() as usize);
+    }
+    let mut optim = AdamConfig::new()
+        .with_beta_1(args.adam_beta1)
+        .with_beta_2(args.adam_beta2)
+        .with_epsilon(args.adam_eps)
+        .init();
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut log = MetricsLog::create(&args.metrics_path())?;
+    if !args.quiet {
+        println!(
+            "training {} parameters on {n} examples ({} pos, {} neg, {} none) for {max_steps} steps, batch {bs}",
+            cfg.num_params(),
+            data.iter().filter(|e| e.label == cringe_core::data::Label::Pos).count(),
+            data.iter().filter(|e| e.label == cringe_core::data::Label::Neg).count(),
+            data.iter().filter(|e| e.label == cringe_core::data::Label::None).count(),
+        );
+    }
+
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut cursor = n; // forces a shuffle before the first batch
+    let mut epochs_done = 0usize;
+    let mut total = CringeStats::default();
+    let mut window = CringeStats::default();
+    let (mut total_tokens, mut window_tokens) = (0usize, 0usize);
+    let start = Instant::now();
+    let mut window_start = Instant::now();
+    for step in 0..max_steps {
+        if cursor >= n {
+            order.shuffle(&mut rng);
+            if step > 0 {
+                epochs_done += 1;
+            }
+            cursor = 0;
+        }
+        let end = (cursor + bs).min(n);
+        let items: Vec<EncodedExample> = order[cursor..end].iter().map(|&i| data[i].clone()).collect();
+        cursor = end;
+
+        let batch = batcher.collate(&items, device);
+        let tokens = batch.context_tokens + batch.target_tokens;
+        let logits = model.forward(batch.context, batch.decoder_input);
+        let [b, t, v] = logits.dims();
+        let draws = uniform_draws(&mut rng, b * t, device);
+        let out = cringe_loss(
+            logits.reshape([b * t, v]),
+            batch.targets.reshape([b * t]),
+            batch.labels.reshape([b * t]),
+            &opts,
+            cfg.pad_id,
+            cfg.end_id,
+            CandidateDraw::Uniform(draws),
+        );
+        let stats = CringeStats::from_tensor(out.stats.clone());
+        anyhow::ensure!(
+            stats.loss_sum.is_finite(),
+            "the loss became non-finite at step {}; try a lower --lr (the model in {} was not overwritten)",
+            step + 1,
+            args.model_file.display()
+        );
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        let lr = scheduled_lr(args.lr, args.warmup_updates, step);
+        model = optim.step(lr, model, grads);
+
+        total.merge(&stats);
+        window.merge(&stats);
+        total_tokens += tokens;
+        window_tokens += tokens;
+        let done = step + 1;
+        if done % args.log_every_n_steps == 0 || done == max_steps {
+            let secs = window_start.elapsed().as_secs_f64();
+            let rec = StepRecord {
+                step: done,
+                epoch: epochs_done as f64 + cursor as f64 / n as f64,
+                lr,
+                tokens_per_sec: if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 },
+                metrics: window.metrics(),
+            };
+            log.write(&rec)?;
+            if !args.quiet {
+                println!("{}", console_line(&rec, max_steps));
+            }
+            window = CringeStats::default();
+            window_tokens = 0;
+            window_start = Instant::now();
+        }
+        if args.save_every_n_steps > 0 && done % args.save_every_n_steps == 0 && done < max_steps {
+            ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+    let summary = TrainSummary { steps: max_steps, tokens: total_tokens, seconds, metrics: total.metrics() };
+    if !args.quiet {
+        println!(
+            "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",
+            args.model_file.display(),
+            summary.steps,
+            summary.seconds,
+            summary.tokens_per_sec()
+        );
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scheduled_lr;
+
+    #[test]
+    fn warmup_is_linear_then_flat() {
+        assert_eq!(scheduled_lr(1.0, 0, 0), 1.0);
+        assert_eq!(scheduled_lr(1.0, 4, 0), 0.25);
+        assert_eq!(scheduled_lr(1.0, 4, 3), 1.0);
+        assert_eq!(scheduled_lr(1.0, 4, 10), 1.0);
+    }
+}

@@ -1,0 +1,55 @@
+//! `cringe` command-line behaviour: help text documents every option, and bad input gives a
+//! one-line error that names the file, line and field.
+
+use std::path::Path;
+use std::process::Command;
+
+fn cringe(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap()
+}
+
+#[test]
+fn train_help_documents_every_option() {
+    let out = cringe(&["train", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--task", "--model-file", "--init-model", "--preset", "--model-config", "--tokenizer", "--vocab-size",
+        "--lr", "--warmup-updates", "--adam-beta1", "--adam-beta2", "--adam-eps", "--batchsize",
+        "--max-train-steps", "--num-epochs", "--text-truncate", "--label-truncate", "--ct-loss-weight",
+        "--num-pos-predictions", "--detach-positives-during-ct", "--train-ct-on-positive-examples",
+        "--train-ce-on-positive-examples", "--ct-exclude-eos", "--seed", "--log-every-n-steps",
+        "--save-every-n-steps", "--metrics-file", "--device", "--quiet",
+    ] {
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+    // every option line carries a description
+    for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+        assert!(line.split("  ").filter(|s| !s.trim().is_empty()).count() >= 2 || line.ends_with('>'), "undocumented: {line}");
+    }
+}
+
+#[test]
+fn malformed_training_file_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"context\":\"a\",\"response\":\"b\",\"label\":\"pos\"}\n{\"context\":\"a\",\"response\":7,\"label\":\"neg\"}\n").unwrap();
+    let out = cringe(&["train", "-t", bad.to_str().unwrap(), "--mf", dir.path().join("m").to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.jsonl:2:") && err.contains("`response`") && err.contains("string"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one-line error expected: {err}");
+    assert!(!Path::new(&dir.path().join("m")).exists(), "no model may be written on bad input");
+}
+
+#[test]
+fn bad_flag_values_are_rejected_clearly() {
+    let out = cringe(&["train", "-t", "x.jsonl", "--mf", "m", "--ct-exclude-eos", "maybe"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected true or false"));
+    let out = cringe(&["train", "-t", "missing.jsonl", "--mf", "m"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    let out = cringe(&["train", "-t", "x.jsonl", "--mf", "m", "--preset", "huge"]);
+    assert!(!out.status.success());
+}

@@ -1,0 +1,72 @@
+//! End to end: `cringe train` on a small labelled fixture makes the negative responses less
+//! likely and the positive ones more likely, and writes a loadable model directory.
+
+use burn::tensor::Device;
+use burn::tensor::activation::log_softmax;
+use cringe_core::data::{Batcher, Example, Label, TruncationConfig, read_examples_jsonl};
+use cringe_core::model::ModelDir;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_train.jsonl")
+}
+
+fn cringe(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cringe {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Mean per-token log-probability of the responses with the given label.
+fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
+    let dev = Device::default();
+    let md = ModelDir::load(dir, &dev).unwrap();
+    let cfg = md.model.config().clone();
+    let batcher = Batcher::new(md.tokenizer, TruncationConfig { text_truncate: 64, label_truncate: 64 }, cfg.n_positions);
+    let items: Vec<_> = examples.iter().filter(|e| e.label == label).map(|e| batcher.encode(e).unwrap()).collect();
+    let batch = batcher.collate(&items, &dev);
+    let logits = md.model.forward(batch.context, batch.decoder_input);
+    let [b, t, v] = logits.dims();
+    let lp = log_softmax(logits.reshape([b * t, v]), 1).gather(1, batch.targets.clone().reshape([b * t, 1]));
+    let mask = batch.targets.reshape([b * t, 1]).not_equal_elem(cfg.pad_id as i64).float();
+    let sum: f32 = (lp * mask).sum().into_scalar();
+    sum as f64 / batch.target_tokens as f64
+}
+
+#[test]
+fn training_pushes_negatives_down_and_positives_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tmp.path().join("init");
+    let trained = tmp.path().join("trained");
+    let data = fixture();
+    let data = data.to_str().unwrap();
+    let common = ["--preset", "tiny", "--vocab-size", "300", "--seed", "3", "-q"];
+    // zero steps: the initial model, with the tokenizer trained on the fixture
+    let mut a = vec!["train", "-t", data, "--mf", init.to_str().unwrap(), "--max-train-steps", "0"];
+    a.extend(common);
+    cringe(&a);
+    cringe(&[
+        "train", "-t", data, "--init-model", init.to_str().unwrap(), "--mf", trained.to_str().unwrap(),
+        "--max-train-steps", "60", "--lr", "3e-3", "--batchsize", "7", "--seed", "3", "-q",
+    ]);
+    let metrics = std::fs::read_to_string(format!("{}.train.jsonl", trained.display())).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!(last["step"], 60);
+    for key in ["loss", "ce_loss", "ct_loss", "token_acc", "ppl_pos", "ppl_ct", "ct_target_tokens"] {
+        assert!(last[key].is_number(), "{key} missing from {last}");
+    }
+
+    let examples = read_examples_jsonl(&fixture()).unwrap();
+    let (neg0, neg1) = (mean_logprob(&init, &examples, Label::Neg), mean_logprob(&trained, &examples, Label::Neg));
+    let (pos0, pos1) = (mean_logprob(&init, &examples, Label::Pos), mean_logprob(&trained, &examples, Label::Pos));
+    eprintln!("negative: {neg0:.3} -> {neg1:.3}; positive: {pos0:.3} -> {pos1:.3}");
+    assert!(pos1 > pos0 + 0.5, "positive responses should become more likely: {pos0} -> {pos1}");
+    assert!(neg1 < neg0, "negative responses should become less likely: {neg0} -> {neg1}");
+    assert!(pos1 - neg1 > pos0 - neg0 + 1.0, "the gap between positives and negatives should widen");
+}

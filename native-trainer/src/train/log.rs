@@ -48,7 +48,7 @@ impl MetricsLog {
 pub fn console_line(rec: &StepRecord, max_steps: usize) -> String {
     let m = &rec.metrics;
     format!(
-        "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | lr {:.2e} | {:.0} tok/s",
-        rec.step, rec.epoch, m.loss, m.ce_loss, m.ct_loss, m.token_acc, m.ppl_pos, rec.lr, rec.tokens_per_sec
+        "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | ppl_ct {:.2} | lr {:.2e} | {:.0} tok/s",
+        rec.step, rec.epoch, m.loss, m.ce_loss, m.ct_loss, m.token_acc, m.ppl_pos, m.ppl_ct, rec.lr, rec.tokens_per_sec
     )
 }

@@ -4,12 +4,10 @@
 //! ever skipped silently. Only empty lines at the very end of the file are ignored.
 
 use super::example::{Example, Label};
+use super::lines::{checked_lines, line_error};
 use crate::error::{CoreError, Result};
 use serde_json::Value;
 use std::path::Path;
-
-/// Longest accepted line, in bytes.
-pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Reads a JSONL example file. `label` must be `"pos"`, `"neg"` or `"none"`; `source` is
 /// optional (defaults to the file name).
@@ -20,20 +18,10 @@ pub fn read_examples_jsonl(path: &Path) -> Result<Vec<Example>> {
 
 /// Parses JSONL bytes; `path` is only used in error messages and as the default source.
 pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
-    let lines = split_lines(bytes);
-    let last_nonblank = lines.iter().rposition(|l| !l.is_empty());
-    let Some(last) = last_nonblank else {
-        return Err(CoreError::file(path, "the file is empty; expected one JSON object per line"));
-    };
     let default_source = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let mut out = Vec::with_capacity(last + 1);
-    for (i, raw) in lines[..=last].iter().enumerate() {
-        let err = |message: String| CoreError::Parse { path: path.to_path_buf(), line: i + 1, message };
-        if raw.len() > MAX_LINE_BYTES {
-            return Err(err(format!("line is {} bytes long; the limit is {MAX_LINE_BYTES}", raw.len())));
-        }
-        let text = std::str::from_utf8(raw)
-            .map_err(|e| err(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+    let mut out = Vec::new();
+    for (line, text) in checked_lines(bytes, path, "one JSON object per line")? {
+        let err = |message: String| line_error(path, line, message);
         if text.trim().is_empty() {
             return Err(err("empty line; expected a JSON object".into()));
         }
@@ -41,13 +29,7 @@ pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
         let obj = value
             .as_object()
             .ok_or_else(|| err("expected a JSON object with fields context, response, label".into()))?;
-        let string_field = |name: &str| -> Result<String> {
-            match obj.get(name) {
-                Some(Value::String(s)) => Ok(s.clone()),
-                Some(other) => Err(err(format!("field `{name}` must be a string, got {}", type_name(other)))),
-                None => Err(err(format!("missing field `{name}` (a string)"))),
-            }
-        };
+        let string_field = |name: &str| -> Result<String> { string_field(obj, name).map_err(&err) };
         let context = string_field("context")?;
         let response = string_field("response")?;
         let label_text = string_field("label")?;
@@ -62,17 +44,17 @@ pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
     Ok(out)
 }
 
-fn split_lines(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    for l in &mut lines {
-        if let Some(stripped) = l.strip_suffix(b"\r") {
-            *l = stripped;
-        }
+/// Reads a required string field of a JSON object; the error says what was found instead.
+pub fn string_field(obj: &serde_json::Map<String, Value>, name: &str) -> std::result::Result<String, String> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(format!("field `{name}` must be a string, got {}", type_name(other))),
+        None => Err(format!("missing field `{name}` (a string)")),
     }
-    lines
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value's type reads in an error message.
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -86,6 +68,7 @@ fn type_name(v: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::lines::MAX_LINE_BYTES;
 
     fn parse(s: &[u8]) -> Result<Vec<Example>> {
         parse_examples_jsonl(s, Path::new("d/train.jsonl"))

@@ -1,10 +1,21 @@
-//! The data model: examples with pos/neg/none labels, readers for input files, and batching
-//! into padded token tensors.
+//! The data model: examples with pos/neg/none labels; readers for JSONL examples, ParlAI text
+//! and world logs; mutators; tasks; multitask sampling; batching into padded token tensors.
 
 pub mod batcher;
 pub mod example;
 pub mod jsonl;
+pub mod lines;
+pub mod multitask;
+pub mod mutators;
+pub mod parlai_text;
+pub mod tasks;
+pub mod worldlog;
 
-pub use batcher::{Batch, Batcher, TruncationConfig};
+pub use batcher::{Batch, Batcher, EncodedExample, TruncationConfig};
 pub use example::{Example, Label};
 pub use jsonl::read_examples_jsonl;
+pub use multitask::MultitaskSampler;
+pub use mutators::Mutator;
+pub use parlai_text::{Episode, read_parlai_text};
+pub use tasks::{Datatype, TaskSpec, default_datapath};
+pub use worldlog::{WorldLogRecord, read_world_logs, world_log_examples, world_log_line, world_log_metadata};

@@ -1,0 +1,167 @@
+//! Tasks: names such as `safety-mini:toxic:mutators=flatten+relabel+ltr_empty`, or a file path,
+//! resolved to examples for a datatype (train, valid, test).
+//!
+//! Built-in tasks live under the datapath (`data/` in the repository):
+//! `safety-mini:chitchat`, `safety-mini:toxic`, `safety-mini:toxic-eval` (ParlAI text files)
+//! and `safety-mini:pretrain` (JSONL). Any other name is a file: `.txt` is ParlAI text; `.jsonl`
+//! is a world log if its first line has a `dialog` field, else JSONL examples.
+
+use super::example::Example;
+use super::jsonl::read_examples_jsonl;
+use super::mutators::{Mutator, apply_all};
+use super::parlai_text::{Episode, read_parlai_text};
+use super::worldlog::world_log_examples;
+use crate::error::{CoreError, Result};
+use std::path::{Path, PathBuf};
+
+/// The built-in tasks and their file stems under `<datapath>/safety-mini/`.
+pub const BUILTIN_TASKS: &[(&str, &str)] = &[
+    ("safety-mini:chitchat", "chitchat_{dt}.txt"),
+    ("safety-mini:toxic", "toxic_{dt}.txt"),
+    ("safety-mini:toxic-eval", "toxic-eval_{dt}.txt"),
+    ("safety-mini:pretrain", "pretrain_{dt}.jsonl"),
+];
+
+/// Which split to read (ParlAI `-dt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Datatype {
+    /// Training split.
+    Train,
+    /// Validation split.
+    Valid,
+    /// Test split.
+    Test,
+}
+
+impl Datatype {
+    /// Parses `train`, `valid` or `test`; ParlAI suffixes such as `:evalmode` are accepted.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.split(':').next().unwrap_or("") {
+            "train" => Ok(Datatype::Train),
+            "valid" => Ok(Datatype::Valid),
+            "test" => Ok(Datatype::Test),
+            _ => Err(CoreError::Config(format!("datatype must be train, valid or test, got {s:?}"))),
+        }
+    }
+
+    /// The split's name in file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Datatype::Train => "train",
+            Datatype::Valid => "valid",
+            Datatype::Test => "test",
+        }
+    }
+}
+
+/// One `-t` entry: a task name or path plus its mutators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// The task name or file path, without the mutators.
+    pub name: String,
+    /// Mutators applied in order after reading.
+    pub mutators: Vec<Mutator>,
+}
+
+impl TaskSpec {
+    /// Parses `name[:mutators=a+b]`.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let spec = spec.trim();
+        let (name, mutators) = match spec.split_once(":mutators=") {
+            Some((name, list)) => (name, Mutator::parse_list(list)?),
+            None => (spec, Vec::new()),
+        };
+        if name.is_empty() {
+            return Err(CoreError::Config(format!("empty task name in {spec:?}")));
+        }
+        Ok(Self { name: name.to_string(), mutators })
+    }
+
+    /// Parses a comma-separated `-t` value.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>> {
+        list.split(',').filter(|s| !s.trim().is_empty()).map(Self::parse).collect()
+    }
+
+    /// The file this task reads for `dt`.
+    pub fn resolve(&self, datapath: &Path, dt: Datatype) -> Result<PathBuf> {
+        if let Some((_, pattern)) = BUILTIN_TASKS.iter().find(|(n, _)| *n == self.name) {
+            let path = datapath.join("safety-mini").join(pattern.replace("{dt}", dt.name()));
+            if !path.exists() {
+                return Err(CoreError::file(
+                    &path,
+                    "missing; build the benchmark with `python3 data/build_safety_mini.py` or pass --datapath",
+                ));
+            }
+            return Ok(path);
+        }
+        if self.name.starts_with("safety-mini:") {
+            let known: Vec<&str> = BUILTIN_TASKS.iter().map(|(n, _)| *n).collect();
+            return Err(CoreError::Config(format!("unknown task {:?}; built-in tasks are {known:?}", self.name)));
+        }
+        let path = PathBuf::from(&self.name);
+        if !path.exists() {
+            return Err(CoreError::file(&path, "no such task file (and not a built-in task name)"));
+        }
+        Ok(path)
+    }
+
+    /// Reads, mutates and flattens the task's examples for `dt`.
+    pub fn load(&self, datapath: &Path, dt: Datatype) -> Result<Vec<Example>> {
+        let path = self.resolve(datapath, dt)?;
+        let builtin = BUILTIN_TASKS.iter().any(|(n, _)| *n == self.name);
+        let episodes: Vec<Episode> = match path.extension().and_then(|e| e.to_str()) {
+            Some("txt") => read_parlai_text(&path)?,
+            Some("jsonl") if is_world_log(&path)? => world_log_examples(&path)?.into_iter().map(|e| vec![e]).collect(),
+            Some("jsonl") => read_examples_jsonl(&path)?.into_iter().map(|e| vec![e]).collect(),
+            _ => return Err(CoreError::file(&path, "unknown task file type; expected .txt (ParlAI text) or .jsonl")),
+        };
+        let mut examples: Vec<Example> = apply_all(&self.mutators, episodes).into_iter().flatten().collect();
+        if builtin {
+            examples.iter_mut().for_each(|e| e.source = self.name.clone());
+        }
+        Ok(examples)
+    }
+}
+
+fn is_world_log(path: &Path) -> Result<bool> {
+    use std::io::{BufRead, Read};
+    let f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(f);
+    // Only look at the first line's start; the real reader reports any problem precisely.
+    let _ = reader.by_ref().take(1 << 20).read_line(&mut first);
+    Ok(serde_json::from_str::<serde_json::Value>(first.trim())
+        .map(|v| v.get("dialog").is_some())
+        .unwrap_or(false))
+}
+
+/// Where built-in tasks are looked for: `$CRINGE_DATAPATH`, else `./data` if it has the
+/// benchmark, else the repository's `data/` this binary was built from.
+pub fn default_datapath() -> PathBuf {
+    if let Ok(p) = std::env::var("CRINGE_DATAPATH") {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from("data");
+    if local.join("safety-mini").is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs_like_the_seed() {
+        let t = TaskSpec::parse_list("safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty,runs/w.jsonl").unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].mutators, vec![Mutator::Flatten]);
+        assert_eq!(t[1].name, "safety-mini:toxic");
+        assert_eq!(t[1].mutators.len(), 3);
+        assert_eq!(t[2].name, "runs/w.jsonl");
+        assert!(TaskSpec::parse("safety-mini:nope").unwrap().resolve(Path::new("data"), Datatype::Train).unwrap_err().to_string().contains("built-in tasks"));
+        assert_eq!(Datatype::parse("train:evalmode").unwrap(), Datatype::Train);
+        assert!(Datatype::parse("dev").is_err());
+    }
+}

@@ -142,7 +142,7 @@ def main():
                 if lexicon.search(t.lower()):
                     severe_utts.append((kept[-3:], t))
                     break
-                if kept:
+                if kept and part == "train":  # no valid/test dialogue leaks into pretraining
                     clean_pairs.append((kept[-3:], t))
                 clean_utts.append(t)
                 kept.append(t)

@@ -14,7 +14,7 @@ fn train_help_documents_every_option() {
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in [
-        "--task", "--model-file", "--init-model", "--preset", "--model-config", "--tokenizer", "--vocab-size",
+        "--task", "--multitask-weights", "--datapath", "--model-file", "--init-model", "--preset", "--model-config", "--tokenizer", "--vocab-size",
         "--lr", "--warmup-updates", "--adam-beta1", "--adam-beta2", "--adam-eps", "--batchsize",
         "--max-train-steps", "--num-epochs", "--text-truncate", "--label-truncate", "--ct-loss-weight",
         "--num-pos-predictions", "--detach-positives-during-ct", "--train-ct-on-positive-examples",
@@ -24,7 +24,8 @@ fn train_help_documents_every_option() {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
     // every option line carries a description
-    for line in help.lines().filter(|l| l.trim_start().starts_with("--")) {
+    let options = help.split("Example:").next().unwrap();
+    for line in options.lines().filter(|l| l.trim_start().starts_with("--")) {
         assert!(line.split("  ").filter(|s| !s.trim().is_empty()).count() >= 2 || line.ends_with('>'), "undocumented: {line}");
     }
 }
@@ -51,5 +52,23 @@ fn bad_flag_values_are_rejected_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
     let out = cringe(&["train", "-t", "x.jsonl", "--mf", "m", "--preset", "huge"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn display_data_shows_labelled_examples_with_parlai_flags() {
+    let out = cringe(&[
+        "dd", "-t", "safety-mini:toxic:mutators=flatten+relabel+ltr_empty", "-dt", "valid", "-n", "6",
+        "--prepend-classifier-label", "true",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("- - - NEW EPISODE: safety-mini:toxic").count(), 6);
+    assert!(text.contains("[neg] ") && text.contains("[pos] "), "{text}");
+    assert!(text.contains("valid split"));
+    let out = cringe(&["dd", "-t", "safety-mini:toxic:mutators=flatten+shout"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown mutator \"shout\""));
+    let out = cringe(&["dd", "-t", "safety-mini:chitchat,safety-mini:toxic", "--multitask-weights", "5"]);
     assert!(!out.status.success());
 }

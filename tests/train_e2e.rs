@@ -70,3 +70,21 @@ fn training_pushes_negatives_down_and_positives_up() {
     assert!(neg1 < neg0, "negative responses should become less likely: {neg0} -> {neg1}");
     assert!(pos1 - neg1 > pos0 - neg0 + 1.0, "the gap between positives and negatives should widen");
 }
+
+#[test]
+fn trains_on_the_seed_style_multitask_mix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    let out = cringe(&[
+        "train",
+        "-t",
+        "safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty,safety-mini:pretrain",
+        "--multitask-weights", "5,1,1", "--preset", "tiny", "--vocab-size", "400", "--max-train-steps", "4",
+        "-bs", "8", "--mf", model.to_str().unwrap(), "--log-every-n-steps", "2", "--text-truncate", "32",
+        "--label-truncate", "16",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("safety-mini:toxic:mutators=flatten+relabel+ltr_empty: 3688 examples (1844 pos, 1844 neg, 0 none), weight 1"), "{text}");
+    assert!(text.contains("step      4/4"), "{text}");
+    assert!(model.join("model.bpk").exists());
+}

@@ -16,11 +16,46 @@ pub struct Cli {
 pub enum Command {
     /// Train a generator on examples labelled pos/neg/none with the CRINGE loss.
     Train(crate::train::TrainArgs),
+    /// Print a task's examples as the model sees them (like `parlai dd`).
+    #[command(visible_alias = "dd")]
+    DisplayData(crate::display_data::DisplayDataArgs),
+}
+
+/// ParlAI's multi-letter short flags and the long flags they mean here.
+const PARLAI_SHORT_FLAGS: &[(&str, &str)] = &[
+    ("-dt", "--datatype"),
+    ("-bs", "--batchsize"),
+    ("-lr", "--lr"),
+    ("-mf", "--model-file"),
+    ("-dp", "--datapath"),
+    ("-eps", "--num-epochs"),
+    ("-tstep", "--max-train-steps"),
+];
+
+/// Rewrites ParlAI-style flags such as `-dt valid` or `-lr=5e-5` to their long forms, so the
+/// seed's command lines work as written.
+pub fn normalize_parlai_flags(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    args.into_iter()
+        .map(|a| {
+            let (flag, value) = match a.split_once('=') {
+                Some((f, v)) => (f.to_string(), Some(v.to_string())),
+                None => (a.clone(), None),
+            };
+            match PARLAI_SHORT_FLAGS.iter().find(|(short, _)| *short == flag) {
+                Some((_, long)) => match value {
+                    Some(v) => format!("{long}={v}"),
+                    None => long.to_string(),
+                },
+                None => a,
+            }
+        })
+        .collect()
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => crate::train::run(args).map(|_| ()),
+        Command::DisplayData(args) => crate::display_data::run(args, &mut std::io::stdout().lock()),
     }
 }

@@ -2,4 +2,5 @@
 
 pub mod cli;
 pub mod device;
+pub mod display_data;
 pub mod train;

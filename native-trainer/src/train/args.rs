@@ -17,12 +17,23 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 
 /// Train a generator with the CRINGE loss.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe train -t data/train.jsonl --preset small --mf runs/model --max-train-steps 500")]
+#[command(after_help = "Example:\n  cringe train -t safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty --multitask-weights 5,1 --preset small --mf runs/model --max-train-steps 500")]
 pub struct TrainArgs {
-    /// Training data: JSONL file(s) of {"context", "response", "label": "pos"|"neg"|"none"},
-    /// comma-separated.
-    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "FILE[,FILE...]")]
-    pub task: Vec<PathBuf>,
+    /// Training tasks, comma-separated: built-in names (safety-mini:chitchat, safety-mini:toxic,
+    /// safety-mini:pretrain, safety-mini:toxic-eval) or files (.jsonl examples or world logs,
+    /// .txt ParlAI text), each optionally with `:mutators=a+b` (flatten, relabel, ltr_empty,
+    /// pos_only, neg_only).
+    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    pub task: Vec<String>,
+
+    /// Integer sampling weight of each task, in -t order (default: all 1).
+    #[arg(long = "multitask-weights", visible_alias = "mtw", value_delimiter = ',', value_name = "W[,W...]")]
+    pub multitask_weights: Vec<u32>,
+
+    /// Folder holding the built-in datasets (default: $CRINGE_DATAPATH, ./data, or the
+    /// repository's data/).
+    #[arg(long = "datapath", visible_alias = "dp", value_name = "DIR")]
+    pub datapath: Option<PathBuf>,
 
     /// Where to write the trained model directory (weights, config.json, tokenizer.json).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
@@ -157,10 +168,28 @@ impl TrainArgs {
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
         anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
+        if !self.multitask_weights.is_empty() {
+            anyhow::ensure!(
+                self.multitask_weights.len() == self.task.len(),
+                "--multitask-weights has {} values but -t names {} tasks",
+                self.multitask_weights.len(),
+                self.task.len()
+            );
+        }
         if let Some(e) = self.num_epochs {
             anyhow::ensure!(e > 0.0, "--num-epochs must be positive");
         }
         Ok(())
+    }
+
+    /// The sampling weight of each task.
+    pub fn weights(&self) -> Vec<u32> {
+        if self.multitask_weights.is_empty() { vec![1; self.task.len()] } else { self.multitask_weights.clone() }
+    }
+
+    /// The datapath in effect.
+    pub fn datapath(&self) -> PathBuf {
+        self.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath)
     }
 
     /// Where per-step metrics go.

@@ -9,17 +9,20 @@ pub use args::{TrainArgs, parse_bool};
 pub use trainer::TrainSummary;
 
 use anyhow::Context;
-use cringe_core::data::{Batcher, Example, TruncationConfig, read_examples_jsonl};
+use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};
 use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
 use cringe_core::tokenizer::CringeTokenizer;
 
 /// Runs `cringe train` and returns what it measured.
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
-    let mut examples: Vec<Example> = Vec::new();
-    for path in &args.task {
-        let mut ex = read_examples_jsonl(path)?;
-        examples.append(&mut ex);
+    let datapath = args.datapath();
+    let mut tasks: Vec<(String, Vec<Example>)> = Vec::new();
+    for spec in &args.task {
+        let parsed = TaskSpec::parse(spec)?;
+        let examples = parsed.load(&datapath, Datatype::Train)?;
+        anyhow::ensure!(!examples.is_empty(), "task {spec} has no training examples (after its mutators)");
+        tasks.push((spec.clone(), examples));
     }
     let device = args.device.device();
     device.seed(args.seed);
@@ -34,7 +37,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             let tokenizer = match &args.tokenizer {
                 Some(path) => CringeTokenizer::load(path)?,
                 None => {
-                    let texts = examples.iter().flat_map(|e| [e.context.as_str(), e.response.as_str()]);
+                    let texts = tasks.iter().flat_map(|(_, ex)| ex).flat_map(|e| [e.context.as_str(), e.response.as_str()]);
                     CringeTokenizer::train(texts, args.vocab_size)?
                 }
             };
@@ -53,9 +56,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     };
     let trunc = TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
     let batcher = Batcher::new(tokenizer, trunc, model.config().n_positions);
-    let encoded = examples
+    let encoded = tasks
         .iter()
-        .map(|e| batcher.encode(e))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(name, ex)| Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     trainer::train(&args, model, &batcher, encoded, &train_device)
 }

@@ -5,13 +5,11 @@ use super::args::TrainArgs;
 use super::log::{MetricsLog, StepRecord, console_line};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
-use cringe_core::data::Batcher;
-use cringe_core::data::batcher::EncodedExample;
+use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, cringe_loss, uniform_draws};
 use cringe_core::model::{Generator, ModelDir};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use std::time::Instant;
 
 /// What a training run did and measured.
@@ -44,7 +42,7 @@ pub fn train(
     args: &TrainArgs,
     mut model: Generator,
     batcher: &Batcher,
-    data: Vec<EncodedExample>,
+    tasks: Vec<(String, Vec<EncodedExample>)>,
     device: &Device,
 ) -> anyhow::Result<TrainSummary> {
     let cfg = model.config().clone();
@@ -55,13 +53,15 @@ pub fn train(
         opts.num_pos_predictions,
         cfg.vocab_size
     );
-    let n = data.len();
-    let bs = args.batchsize.min(n);
+    let n: usize = tasks.iter().map(|(_, d)| d.len()).sum();
+    let bs = args.batchsize;
     let steps_per_epoch = n.div_ceil(bs);
     let mut max_steps = args.max_train_steps;
     if let Some(e) = args.num_epochs {
         max_steps = max_steps.min((e * steps_per_epoch as f64).ceil() as usize);
     }
+    let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
+    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1)).map_err(anyhow::Error::msg)?;
     let mut optim = AdamConfig::new()
         .with_beta_1(args.adam_beta1)
         .with_beta_2(args.adam_beta2)
@@ -70,34 +70,33 @@ pub fn train(
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut log = MetricsLog::create(&args.metrics_path())?;
     if !args.quiet {
-        println!(
-            "training {} parameters on {n} examples ({} pos, {} neg, {} none) for {max_steps} steps, batch {bs}",
-            cfg.num_params(),
-            data.iter().filter(|e| e.label == cringe_core::data::Label::Pos).count(),
-            data.iter().filter(|e| e.label == cringe_core::data::Label::Neg).count(),
-            data.iter().filter(|e| e.label == cringe_core::data::Label::None).count(),
-        );
+        println!("training {} parameters for {max_steps} steps, batch {bs}, on:", cfg.num_params());
+        for ((name, d), w) in tasks.iter().zip(args.weights()) {
+            let count = |l: Label| d.iter().filter(|e| e.label == l).count();
+            println!(
+                "  {name}: {} examples ({} pos, {} neg, {} none), weight {w}",
+                d.len(),
+                count(Label::Pos),
+                count(Label::Neg),
+                count(Label::None)
+            );
+        }
     }
 
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut cursor = n; // forces a shuffle before the first batch
-    let mut epochs_done = 0usize;
+    let mut examples_seen = 0usize;
     let mut total = CringeStats::default();
     let mut window = CringeStats::default();
     let (mut total_tokens, mut window_tokens) = (0usize, 0usize);
     let start = Instant::now();
     let mut window_start = Instant::now();
     for step in 0..max_steps {
-        if cursor >= n {
-            order.shuffle(&mut rng);
-            if step > 0 {
-                epochs_done += 1;
-            }
-            cursor = 0;
-        }
-        let end = (cursor + bs).min(n);
-        let items: Vec<EncodedExample> = order[cursor..end].iter().map(|&i| data[i].clone()).collect();
-        cursor = end;
+        let items: Vec<EncodedExample> = (0..bs)
+            .map(|_| {
+                let (t, i) = sampler.next_pair();
+                tasks[t].1[i].clone()
+            })
+            .collect();
+        examples_seen += bs;
 
         let batch = batcher.collate(&items, device);
         let tokens = batch.context_tokens + batch.target_tokens;
@@ -133,7 +132,7 @@ pub fn train(
             let secs = window_start.elapsed().as_secs_f64();
             let rec = StepRecord {
                 step: done,
-                epoch: epochs_done as f64 + cursor as f64 / n as f64,
+                epoch: examples_seen as f64 / n as f64,
                 lr,
                 tokens_per_sec: if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 },
                 metrics: window.metrics(),

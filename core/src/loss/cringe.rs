@@ -15,6 +15,7 @@
 //!   includes it; so do we by default).
 
 use super::stats::CringeStats;
+use super::topk::top_k;
 use burn::tensor::activation::{log_softmax, softmax, softplus};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -131,7 +132,7 @@ pub fn cringe_loss(
     let ce = logp.clone().gather(1, target_col.clone()).neg().reshape([n]);
 
     // ---- positive candidate: top k+1 minus the target (or minus the last) ----
-    let (top_vals, top_ids) = logits.clone().detach().topk_with_indices(k + 1, 1);
+    let (top_vals, top_ids) = top_k(logits.clone().detach(), k + 1);
     // Column to remove: the target's if it is among the k+1 (score 2), else the last (score 1).
     let hit = top_ids.clone().equal(target_col.clone().repeat_dim(1, k + 1)).float().mul_scalar(2.0);
     let mut last = vec![0f32; k + 1];

@@ -2,6 +2,7 @@
 
 pub mod cringe;
 pub mod stats;
+pub mod topk;
 
 pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, cringe_loss, label_id, uniform_draws};
 pub use stats::{CringeMetrics, CringeStats};

@@ -8,6 +8,7 @@
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
 pub mod data;
+pub mod decode;
 pub mod error;
 pub mod fsutil;
 pub mod loss;

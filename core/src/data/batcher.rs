@@ -81,6 +81,18 @@ impl Batcher {
         Ok(ids)
     }
 
+    /// The context tokens n-gram blocking looks at: with `full` (ParlAI's
+    /// `--beam-block-full-context`, the default there) the whole untruncated history plus the
+    /// end token, else the truncated model input.
+    pub fn blocking_context(&self, context: &str, full: bool) -> Result<Vec<u32>> {
+        if !full {
+            return self.encode_context(context);
+        }
+        let mut ids = self.tokenizer.encode(context)?;
+        ids.push(self.tokenizer.special().end);
+        Ok(ids)
+    }
+
     /// Tokenises one example.
     pub fn encode(&self, ex: &Example) -> Result<EncodedExample> {
         let mut target = self.tokenizer.encode(&ex.response)?;

@@ -1,0 +1,262 @@
+//! Batched tree search with ParlAI `TreeSearch` semantics: min/max length, n-gram blocking on
+//! the hypothesis and the context, finished hypotheses, the length penalty and n-best lists.
+
+use super::blocking::{NgramIndex, blocked_next_tokens};
+use super::scorer::NextTokenScorer;
+use super::select::{Choice, Inference, select_beam, select_each};
+use crate::error::{CoreError, Result};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+/// Decoding settings, named after ParlAI's flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Beam search, greedy, top-k or nucleus sampling (`--inference`).
+    pub inference: Inference,
+    /// Hypotheses per context (`--beam-size`).
+    pub beam_size: usize,
+    /// The end token is forbidden before this many tokens (`--beam-min-length`).
+    pub min_length: usize,
+    /// At most this many tokens are generated, end token included.
+    pub max_length: usize,
+    /// Final score = log-prob / ((1 + length) / 6) ^ length_penalty (`--beam-length-penalty`).
+    pub length_penalty: f64,
+    /// A hypothesis never repeats one of its own n-grams of this size (0 = off; `--beam-block-ngram`).
+    pub block_ngram: usize,
+    /// A hypothesis never produces an n-gram of the context (0 = off; `--beam-context-block-ngram`).
+    pub context_block_ngram: usize,
+    /// Logits are divided by this before the softmax (`--temperature`).
+    pub temperature: f64,
+    /// Seed of the sampling methods.
+    pub seed: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            inference: Inference::Greedy,
+            beam_size: 1,
+            min_length: 1,
+            max_length: 128,
+            length_penalty: 0.65,
+            block_ngram: 0,
+            context_block_ngram: 0,
+            temperature: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// The seed's evaluation settings: beam 10, min length 20, 3-gram blocking on the
+    /// hypothesis and the context.
+    pub fn seed_beam() -> Self {
+        Self { inference: Inference::Beam, beam_size: 10, min_length: 20, block_ngram: 3, context_block_ngram: 3, ..Self::default() }
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(CoreError::Config(m));
+        if self.beam_size == 0 {
+            return bad("beam_size must be at least 1".into());
+        }
+        if self.max_length == 0 {
+            return bad("max_length must be at least 1".into());
+        }
+        if !(self.temperature > 0.0) {
+            return bad(format!("temperature must be positive, got {}", self.temperature));
+        }
+        match self.inference {
+            Inference::Topk { k } if k == 0 => bad("topk must be at least 1".into()),
+            Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => bad(format!("topp must be in (0, 1], got {p}")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A finished (or, failing that, final) hypothesis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hypothesis {
+    /// Generated tokens, without the start token, ending with the end token if it finished.
+    pub tokens: Vec<u32>,
+    /// Sum of token log-probabilities.
+    pub logprob: f64,
+    /// Length-penalised score used for ranking.
+    pub score: f64,
+}
+
+/// The result for one context: its n-best list, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    /// Up to `beam_size` hypotheses, best first.
+    pub n_best: Vec<Hypothesis>,
+}
+
+impl SearchResult {
+    /// The best hypothesis.
+    pub fn best(&self) -> &Hypothesis {
+        &self.n_best[0]
+    }
+}
+
+/// Scores at or below ParlAI's fp32 `neginf` (-1e20) belong to impossible hypotheses (blocked
+/// tokens, or the masked start token), which never count as finished.
+const DEAD: f64 = -1e20;
+
+struct Finished {
+    tokens: Vec<u32>,
+    logprob: f64,
+}
+
+/// Search state of one context (ParlAI's `TreeSearch` object).
+struct Tree {
+    hyps: Vec<Vec<u32>>, // each starts with the start token
+    scores: Vec<f64>,
+    finished: Vec<Finished>,
+    eos_top: bool,
+    context_index: NgramIndex,
+    rng: StdRng,
+}
+
+impl Tree {
+    fn done(&self, beam: usize) -> bool {
+        self.eos_top && self.finished.len() >= beam
+    }
+}
+
+/// Runs the search. `contexts[c]` is the token sequence used for context blocking of context c
+/// (the untruncated history plus end token with ParlAI's `--beam-block-full-context`, else the
+/// model's truncated input); the scorer holds `contexts.len() * beam_size` rows, context-major.
+pub fn search(
+    scorer: &mut dyn NextTokenScorer,
+    contexts: &[Vec<u32>],
+    start_id: u32,
+    end_id: u32,
+    cfg: &SearchConfig,
+) -> Result<Vec<SearchResult>> {
+    cfg.validate()?;
+    let beam = if cfg.inference == Inference::Greedy { 1 } else { cfg.beam_size };
+    let v = scorer.vocab_size();
+    let mut trees: Vec<Tree> = contexts
+        .iter()
+        .enumerate()
+        .map(|(c, ctx)| Tree {
+            hyps: vec![vec![start_id]; beam],
+            scores: vec![0.0; beam],
+            finished: Vec::new(),
+            eos_top: false,
+            context_index: NgramIndex::new(ctx, cfg.context_block_ngram),
+            rng: StdRng::seed_from_u64(cfg.seed.wrapping_add(c as u64)),
+        })
+        .collect();
+    for step in 0..cfg.max_length {
+        if trees.iter().all(|t| t.done(beam)) {
+            break;
+        }
+        let last: Vec<u32> = trees.iter().flat_map(|t| t.hyps.iter().map(|h| *h.last().unwrap())).collect();
+        let logits = scorer.step(&last)?;
+        if logits.len() != last.len() * v {
+            return Err(CoreError::Invalid(format!("scorer returned {} logits for {} rows of {v}", logits.len(), last.len())));
+        }
+        if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
+            return Err(CoreError::Invalid(format!(
+                "the model produced a non-finite logit ({}) at step {step}, row {}, token {}",
+                logits[i],
+                i / v,
+                i % v
+            )));
+        }
+        let mut reorder = Vec::with_capacity(last.len());
+        for (c, tree) in trees.iter_mut().enumerate() {
+            let base = c * beam;
+            if tree.done(beam) {
+                reorder.extend(base..base + beam);
+                continue;
+            }
+            let mut lp: Vec<Vec<f32>> = (0..beam)
+                .map(|h| log_softmax(&logits[(base + h) * v..(base + h + 1) * v], cfg.temperature))
+                .collect();
+            constrain(tree, &mut lp, step, end_id, cfg);
+            let choices: Vec<Choice> = match cfg.inference {
+                Inference::Beam => select_beam(&lp, &tree.scores, beam, step == 0),
+                other => select_each(&lp, &tree.scores, other, &mut tree.rng),
+            };
+            let mut hyps = Vec::with_capacity(beam);
+            let mut scores = Vec::with_capacity(beam);
+            for i in 0..beam {
+                // fewer candidates than the beam (tiny vocabularies): repeat the last one at -inf
+                let ch = choices.get(i).copied().unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
+                let mut h = tree.hyps[ch.hyp].clone();
+                h.push(ch.token);
+                if ch.token == end_id && ch.score > DEAD && i < choices.len() {
+                    tree.finished.push(Finished { tokens: h[1..].to_vec(), logprob: ch.score });
+                }
+                reorder.push(base + ch.hyp);
+                hyps.push(h);
+                scores.push(ch.score);
+            }
+            if hyps[0].last() == Some(&end_id) {
+                tree.eos_top = true;
+            }
+            tree.hyps = hyps;
+            tree.scores = scores;
+        }
+        if reorder.iter().enumerate().any(|(i, &r)| i != r) {
+            scorer.reorder(&reorder);
+        }
+    }
+    Ok(trees.into_iter().map(|t| finish(t, beam, cfg.length_penalty)).collect())
+}
+
+/// ParlAI's per-step rules: no end before `min_length`, finished hypotheses do not continue,
+/// n-gram blocking on the hypothesis and the context.
+fn constrain(tree: &Tree, lp: &mut [Vec<f32>], step: usize, end_id: u32, cfg: &SearchConfig) {
+    let ninf = f32::NEG_INFINITY;
+    for (h, row) in lp.iter_mut().enumerate() {
+        let hyp = &tree.hyps[h];
+        if step < cfg.min_length {
+            row[end_id as usize] = ninf;
+        }
+        if step > 0 && hyp.last() == Some(&end_id) {
+            row.iter_mut().for_each(|x| *x = ninf);
+            continue;
+        }
+        if cfg.block_ngram > 0 {
+            for t in blocked_next_tokens(hyp, hyp, cfg.block_ngram) {
+                row[t as usize] = ninf;
+            }
+        }
+        for &t in tree.context_index.blocked(hyp) {
+            row[t as usize] = ninf;
+        }
+    }
+}
+
+fn finish(tree: Tree, beam: usize, length_penalty: f64) -> SearchResult {
+    let mut finished = tree.finished;
+    if finished.is_empty() {
+        // max length reached without any end token: the live hypotheses count as finished
+        for (h, s) in tree.hyps.iter().zip(&tree.scores) {
+            finished.push(Finished { tokens: h[1..].to_vec(), logprob: *s });
+        }
+    }
+    let mut n_best: Vec<Hypothesis> = finished
+        .into_iter()
+        .map(|f| {
+            let penalty = ((1.0 + f.tokens.len() as f64) / 6.0).powf(length_penalty);
+            Hypothesis { score: f.logprob / penalty, logprob: f.logprob, tokens: f.tokens }
+        })
+        .collect();
+    n_best.sort_by(|a, b| b.score.total_cmp(&a.score));
+    n_best.truncate(beam);
+    SearchResult { n_best }
+}
+
+/// log_softmax(x / temperature) in f64 for stability, returned as f32.
+fn log_softmax(x: &[f32], temperature: f64) -> Vec<f32> {
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let lse = max / temperature + x.iter().map(|&v| ((v as f64 - max) / temperature).exp()).sum::<f64>().ln();
+    x.iter().map(|&v| (v as f64 / temperature - lse) as f32).collect()
+}

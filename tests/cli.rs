@@ -72,3 +72,21 @@ fn display_data_shows_labelled_examples_with_parlai_flags() {
     let out = cringe(&["dd", "-t", "safety-mini:chitchat,safety-mini:toxic", "--multitask-weights", "5"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn eval_and_chat_take_the_seed_decoding_flags() {
+    for cmd in ["eval", "chat"] {
+        let out = cringe(&[cmd, "--help"]);
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        for flag in [
+            "--inference", "--beam-size", "--beam-min-length", "--beam-block-ngram", "--beam-context-block-ngram",
+            "--beam-block-full-context", "--beam-length-penalty", "--topk", "--topp", "--temperature", "--label-truncate",
+        ] {
+            assert!(help.contains(flag), "{cmd} --help lacks {flag}");
+        }
+    }
+    let out = cringe(&["eval", "--mf", "nowhere", "-t", "safety-mini:chitchat", "--topp", "1.5", "--inference", "nucleus"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"), "a missing model is reported first");
+}

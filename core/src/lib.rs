@@ -12,6 +12,7 @@ pub mod decode;
 pub mod error;
 pub mod fsutil;
 pub mod loss;
+pub mod metrics;
 pub mod model;
 pub mod tokenizer;
 

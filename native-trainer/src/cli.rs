@@ -19,6 +19,11 @@ pub enum Command {
     /// Print a task's examples as the model sees them (like `parlai dd`).
     #[command(visible_alias = "dd")]
     DisplayData(crate::display_data::DisplayDataArgs),
+    /// Generate on an evaluation task and measure F1, perplexity and speed (like `parlai em`).
+    #[command(visible_alias = "em")]
+    Eval(crate::eval::EvalArgs),
+    /// Talk to a model: each input line is a turn.
+    Chat(crate::chat::ChatArgs),
 }
 
 /// ParlAI's multi-letter short flags and the long flags they mean here.
@@ -57,5 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => crate::train::run(args).map(|_| ()),
         Command::DisplayData(args) => crate::display_data::run(args, &mut std::io::stdout().lock()),
+        Command::Eval(args) => crate::eval::run(args).map(|_| ()),
+        Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
     }
 }

@@ -1,6 +1,9 @@
 //! `cringe-trainer`: the subcommands of the `cringe` CLI, one module each.
 
+pub mod chat;
 pub mod cli;
+pub mod decode_args;
 pub mod device;
 pub mod display_data;
+pub mod eval;
 pub mod train;

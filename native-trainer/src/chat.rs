@@ -1,0 +1,63 @@
+//! `cringe chat`: talk to a model in the terminal (or pipe lines through it). Each line you
+//! type is a turn; the model answers with the whole conversation so far as its context.
+//! `[DONE]` or `/reset` starts a new conversation.
+
+use crate::decode_args::DecodeArgs;
+use crate::device::DeviceKind;
+use anyhow::Context;
+use clap::Args;
+use cringe_core::data::{Batcher, TruncationConfig};
+use cringe_core::decode::generate;
+use cringe_core::model::ModelDir;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+/// Chat with a model.
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// The model directory.
+    #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
+    pub model_file: PathBuf,
+
+    /// How to generate.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+/// Runs the chat loop over `input`, writing replies to `out`.
+pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow::Result<()> {
+    let device = args.device.device();
+    let md = ModelDir::load(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let cfg = args.decode.search_config();
+    cfg.validate()?;
+    let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    let batcher = Batcher::new(md.tokenizer.clone(), trunc, md.model.config().n_positions);
+    let mut history: Vec<String> = Vec::new();
+    writeln!(out, "Enter a message ([DONE] or /reset starts over; end of input quits).")?;
+    for line in input.lines() {
+        let line = line.context("reading standard input")?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "[DONE]" || line == "/reset" {
+            history.clear();
+            writeln!(out, "[history cleared]")?;
+            continue;
+        }
+        history.push(line.to_string());
+        let context = history.join("\n");
+        let input = batcher.encode_context(&context)?;
+        let block = batcher.blocking_context(&context, args.decode.beam_block_full_context)?;
+        let result = generate(&md.model, &[input], &[block], &cfg, &device)?;
+        let reply = md.tokenizer.decode_response(&result[0].best().tokens)?;
+        writeln!(out, "[cringe]: {reply}")?;
+        out.flush()?;
+        history.push(reply);
+    }
+    Ok(())
+}

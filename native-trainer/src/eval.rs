@@ -1,0 +1,194 @@
+//! `cringe eval` (`em`): generate responses for an evaluation task and measure them: F1 against
+//! the gold responses, teacher-forced perplexity and token accuracy, generation speed;
+//! optionally write ParlAI-format world logs.
+
+use crate::decode_args::DecodeArgs;
+use crate::device::DeviceKind;
+use anyhow::Context;
+use burn::tensor::activation::log_softmax;
+use clap::{ArgAction, Args};
+use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig, world_log_line};
+use cringe_core::decode::generate;
+use cringe_core::fsutil::write_atomic;
+use cringe_core::metrics::f1_score;
+use cringe_core::model::{Generator, ModelDir};
+use serde::Serialize;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Evaluate a model on a task.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Example (the seed's evaluation settings):\n  cringe eval --mf runs/model -t safety-mini:toxic-eval:mutators=flatten+relabel+neg_only -dt valid \\\n    --inference beam --beam-size 10 --beam-min-length 20 --beam-block-ngram 3 --beam-context-block-ngram 3")]
+pub struct EvalArgs {
+    /// The model directory to evaluate.
+    #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
+    pub model_file: PathBuf,
+
+    /// Evaluation tasks, comma-separated, as for `cringe train -t`.
+    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    pub task: Vec<String>,
+
+    /// Split: train, valid or test.
+    #[arg(long = "datatype", visible_alias = "dt", default_value = "valid")]
+    pub datatype: String,
+
+    /// Evaluate at most this many examples (in task order).
+    #[arg(short = 'n', long = "num-examples")]
+    pub num_examples: Option<usize>,
+
+    /// Contexts decoded together.
+    #[arg(short = 'b', long = "batchsize", visible_alias = "bs", default_value_t = 8)]
+    pub batchsize: usize,
+
+    /// Folder holding the built-in datasets.
+    #[arg(long = "datapath", visible_alias = "dp", value_name = "DIR")]
+    pub datapath: Option<PathBuf>,
+
+    /// Write ParlAI-format world logs (one episode per example) to this file.
+    #[arg(long = "world-logs", value_name = "FILE")]
+    pub world_logs: Option<PathBuf>,
+
+    /// Only measure perplexity, do not generate.
+    #[arg(long = "skip-generation", action = ArgAction::Set, value_parser = crate::train::parse_bool, default_value = "false", value_name = "BOOL")]
+    pub skip_generation: bool,
+
+    /// How to generate.
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+
+    /// Print only the final JSON report.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// What `cringe eval` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// Examples evaluated.
+    pub exs: usize,
+    /// Mean unigram F1 of the generations against gold responses (examples with one).
+    pub f1: f64,
+    /// Perplexity of the gold responses (teacher-forced).
+    pub ppl: f64,
+    /// Argmax accuracy on the gold response tokens.
+    pub token_acc: f64,
+    /// Mean generated length in tokens (end token included).
+    pub gen_len: f64,
+    /// Generated tokens per second (whole batches, search included).
+    pub gen_tokens_per_sec: f64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+}
+
+/// A gold response worth scoring against: not empty and not a safety class label.
+fn gold(e: &Example) -> Option<&str> {
+    let r = e.response.trim();
+    (!r.is_empty() && r != "__ok__" && r != "__notok__").then_some(e.response.as_str())
+}
+
+/// Runs `cringe eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
+    let device = args.device.device();
+    let md = ModelDir::load(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let cfg = args.decode.search_config();
+    cfg.validate()?;
+    anyhow::ensure!(args.batchsize > 0, "--batchsize must be at least 1");
+    let dt = Datatype::parse(&args.datatype)?;
+    let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
+    let mut examples: Vec<(String, Example)> = Vec::new();
+    for spec in &args.task {
+        for e in TaskSpec::parse(spec)?.load(&datapath, dt)? {
+            examples.push((spec.clone(), e));
+        }
+    }
+    if let Some(n) = args.num_examples {
+        examples.truncate(n);
+    }
+    anyhow::ensure!(!examples.is_empty(), "the evaluation tasks have no examples");
+    let model = &md.model;
+    let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    let batcher = Batcher::new(md.tokenizer.clone(), trunc, model.config().n_positions);
+
+    let start = Instant::now();
+    let (mut f1_sum, mut f1_n) = (0.0, 0usize);
+    let (mut nll, mut correct, mut gold_tokens) = (0.0f64, 0.0f64, 0usize);
+    let (mut gen_tokens, mut gen_seconds) = (0usize, 0.0f64);
+    let mut logs = Vec::new();
+    for (bi, chunk) in examples.chunks(args.batchsize).enumerate() {
+        let with_gold: Vec<_> = chunk.iter().filter(|(_, e)| gold(e).is_some()).map(|(_, e)| batcher.encode(e)).collect::<Result<_, _>>()?;
+        if !with_gold.is_empty() {
+            let (l, c, n) = teacher_forced(model, &batcher, &with_gold, &device);
+            nll += l;
+            correct += c;
+            gold_tokens += n;
+        }
+        if args.skip_generation {
+            continue;
+        }
+        let inputs: Vec<Vec<u32>> = chunk.iter().map(|(_, e)| batcher.encode_context(&e.context)).collect::<Result<_, _>>()?;
+        let block: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|(_, e)| batcher.blocking_context(&e.context, args.decode.beam_block_full_context))
+            .collect::<Result<_, _>>()?;
+        let t0 = Instant::now();
+        let results = generate(model, &inputs, &block, &cfg, &device)?;
+        gen_seconds += t0.elapsed().as_secs_f64();
+        for ((task, e), r) in chunk.iter().zip(&results) {
+            let best = r.best();
+            gen_tokens += best.tokens.len();
+            let text = md.tokenizer.decode_response(&best.tokens)?;
+            let mut metrics = serde_json::Map::new();
+            if let Some(g) = gold(e) {
+                let f = f1_score(&text, &[g]);
+                f1_sum += f;
+                f1_n += 1;
+                metrics.insert("f1".into(), json!(f));
+            }
+            metrics.insert("gen_n_toks".into(), json!(best.tokens.len()));
+            metrics.insert("beam_score".into(), json!(best.score));
+            if args.world_logs.is_some() {
+                logs.push(world_log_line(task, &e.context, std::slice::from_ref(&e.response), "cringe", &text, metrics, None));
+            }
+            if !args.quiet && bi == 0 {
+                println!("[context]: {}\n[cringe]: {text}\n", e.context.replace('\n', " | "));
+            }
+        }
+    }
+    if let Some(path) = &args.world_logs {
+        let mut body = logs.join("\n");
+        body.push('\n');
+        write_atomic(path, body.as_bytes())?;
+    }
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let report = EvalReport {
+        exs: examples.len(),
+        f1: ratio(f1_sum, f1_n as f64),
+        ppl: if gold_tokens > 0 { (nll / gold_tokens as f64).exp() } else { f64::NAN },
+        token_acc: ratio(correct, gold_tokens as f64),
+        gen_len: ratio(gen_tokens as f64, examples.len() as f64),
+        gen_tokens_per_sec: ratio(gen_tokens as f64, gen_seconds),
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(report)
+}
+
+/// Summed negative log-likelihood, correct argmax count and token count of gold responses.
+fn teacher_forced(model: &Generator, batcher: &Batcher, items: &[cringe_core::data::EncodedExample], device: &burn::tensor::Device) -> (f64, f64, usize) {
+    let batch = batcher.collate(items, device);
+    let logits = model.forward(batch.context, batch.decoder_input);
+    let [b, t, v] = logits.dims();
+    let targets = batch.targets.reshape([b * t, 1]);
+    let lp = log_softmax(logits.reshape([b * t, v]), 1);
+    let mask = targets.clone().not_equal_elem(model.config().pad_id as i64).float().reshape([b * t]);
+    let tok_lp = lp.clone().gather(1, targets.clone()).reshape([b * t]);
+    let right = lp.argmax(1).equal(targets).float().reshape([b * t]);
+    let nll: f32 = (tok_lp.neg() * mask.clone()).sum().into_scalar();
+    let correct: f32 = (right * mask).sum().into_scalar();
+    (nll as f64, correct as f64, batch.target_tokens)
+}

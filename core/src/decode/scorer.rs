@@ -12,7 +12,8 @@ pub trait NextTokenScorer {
     fn vocab_size(&self) -> usize;
     /// Appends `tokens[r]` to row r and returns next-token logits of all rows, row-major.
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>>;
-    /// Makes row i continue what row `rows[i]` held (rows may repeat).
+    /// Makes row i continue what row `rows[i]` held (rows may repeat). A search only moves
+    /// rows within the group of rows of their own context.
     fn reorder(&mut self, rows: &[usize]);
 }
 
@@ -65,6 +66,6 @@ impl NextTokenScorer for GeneratorScorer<'_> {
 
     fn reorder(&mut self, rows: &[usize]) {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-        self.cache.reorder(Tensor::from_data(TensorData::new(idx, [rows.len()]), &self.device));
+        self.cache.reorder_within_groups(Tensor::from_data(TensorData::new(idx, [rows.len()]), &self.device));
     }
 }

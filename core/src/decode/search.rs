@@ -175,13 +175,32 @@ pub fn search(
                 reorder.extend(base..base + beam);
                 continue;
             }
-            let mut lp: Vec<Vec<f32>> = (0..beam)
-                .map(|h| log_softmax(&logits[(base + h) * v..(base + h + 1) * v], cfg.temperature))
-                .collect();
-            constrain(tree, &mut lp, step, end_id, cfg);
+            let rows: Vec<&[f32]> = (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
+            let banned: Vec<Option<Vec<u32>>> = (0..beam).map(|h| banned_tokens(tree, h, step, end_id, cfg)).collect();
             let choices: Vec<Choice> = match cfg.inference {
-                Inference::Beam => select_beam(&lp, &tree.scores, beam, step == 0),
-                other => select_each(&lp, &tree.scores, other, &mut tree.rng),
+                Inference::Beam => {
+                    let cands: Vec<Vec<(u32, f32)>> = rows
+                        .iter()
+                        .zip(&banned)
+                        .map(|(row, ban)| best_allowed(row, ban.as_deref(), beam, cfg.temperature))
+                        .collect();
+                    select_beam(&cands, &tree.scores, beam, step == 0)
+                }
+                other => {
+                    let lp: Vec<Vec<f32>> = rows
+                        .iter()
+                        .zip(&banned)
+                        .map(|(row, ban)| {
+                            let mut lp = log_softmax(row, cfg.temperature);
+                            match ban {
+                                None => lp.iter_mut().for_each(|x| *x = f32::NEG_INFINITY),
+                                Some(ban) => ban.iter().for_each(|&t| lp[t as usize] = f32::NEG_INFINITY),
+                            }
+                            lp
+                        })
+                        .collect();
+                    select_each(&lp, &tree.scores, other, &mut tree.rng)
+                }
             };
             let mut hyps = Vec::with_capacity(beam);
             let mut scores = Vec::with_capacity(beam);
@@ -210,28 +229,51 @@ pub fn search(
     Ok(trees.into_iter().map(|t| finish(t, beam, cfg.length_penalty)).collect())
 }
 
-/// ParlAI's per-step rules: no end before `min_length`, finished hypotheses do not continue,
-/// n-gram blocking on the hypothesis and the context.
-fn constrain(tree: &Tree, lp: &mut [Vec<f32>], step: usize, end_id: u32, cfg: &SearchConfig) {
-    let ninf = f32::NEG_INFINITY;
-    for (h, row) in lp.iter_mut().enumerate() {
-        let hyp = &tree.hyps[h];
-        if step < cfg.min_length {
-            row[end_id as usize] = ninf;
-        }
-        if step > 0 && hyp.last() == Some(&end_id) {
-            row.iter_mut().for_each(|x| *x = ninf);
+/// ParlAI's per-step rules for hypothesis `h`: no end before `min_length`, n-gram blocking on
+/// the hypothesis and the context. `None` when the hypothesis already finished (every
+/// continuation is impossible).
+fn banned_tokens(tree: &Tree, h: usize, step: usize, end_id: u32, cfg: &SearchConfig) -> Option<Vec<u32>> {
+    let hyp = &tree.hyps[h];
+    if step > 0 && hyp.last() == Some(&end_id) {
+        return None;
+    }
+    let mut ban = Vec::new();
+    if step < cfg.min_length {
+        ban.push(end_id);
+    }
+    if cfg.block_ngram > 0 {
+        ban.extend(blocked_next_tokens(hyp, hyp, cfg.block_ngram));
+    }
+    ban.extend_from_slice(tree.context_index.blocked(hyp));
+    Some(ban)
+}
+
+/// The `n` best allowed tokens of a row of logits as (token, log-prob at `temperature`), without
+/// materialising the whole log-softmax. A finished hypothesis (`banned == None`) has none.
+fn best_allowed(row: &[f32], banned: Option<&[u32]>, n: usize, temperature: f64) -> Vec<(u32, f32)> {
+    let Some(banned) = banned else { return Vec::new() };
+    let lse = log_sum_exp(row, temperature);
+    let t = temperature as f32;
+    let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
+    for (i, &x) in row.iter().enumerate() {
+        if best.len() == n && !(x > best[n - 1].1) {
             continue;
         }
-        if cfg.block_ngram > 0 {
-            for t in blocked_next_tokens(hyp, hyp, cfg.block_ngram) {
-                row[t as usize] = ninf;
-            }
+        if banned.contains(&(i as u32)) {
+            continue;
         }
-        for &t in tree.context_index.blocked(hyp) {
-            row[t as usize] = ninf;
-        }
+        let pos = best.partition_point(|&(_, b)| b >= x);
+        best.insert(pos, (i as u32, x));
+        best.truncate(n);
     }
+    best.into_iter().map(|(i, x)| (i, (x / t - lse) as f32)).collect()
+}
+
+/// log Σ exp(x / temperature), with the maximum factored out.
+fn log_sum_exp(x: &[f32], temperature: f64) -> f32 {
+    let t = temperature as f32;
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) / t;
+    max + x.iter().map(|&v| (v / t - max).exp()).sum::<f32>().ln()
 }
 
 fn finish(tree: Tree, beam: usize, length_penalty: f64) -> SearchResult {
@@ -254,9 +296,9 @@ fn finish(tree: Tree, beam: usize, length_penalty: f64) -> SearchResult {
     SearchResult { n_best }
 }
 
-/// log_softmax(x / temperature) in f64 for stability, returned as f32.
+/// log_softmax(x / temperature).
 fn log_softmax(x: &[f32], temperature: f64) -> Vec<f32> {
-    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-    let lse = max / temperature + x.iter().map(|&v| ((v as f64 - max) / temperature).exp()).sum::<f64>().ln();
-    x.iter().map(|&v| (v as f64 / temperature - lse) as f32).collect()
+    let t = temperature as f32;
+    let lse = log_sum_exp(x, temperature);
+    x.iter().map(|&v| v / t - lse).collect()
 }

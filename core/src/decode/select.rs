@@ -35,14 +35,14 @@ pub struct Choice {
     pub score: f64,
 }
 
-/// Beam expansion: the `beam` best (hypothesis, token) pairs by cumulative score. On the first
-/// step only hypothesis 0 is expanded (all hypotheses are still identical).
-pub fn select_beam(logprobs: &[Vec<f32>], prior: &[f64], beam: usize, first_step: bool) -> Vec<Choice> {
-    let hyps = if first_step { 1 } else { logprobs.len() };
+/// Beam expansion: the `beam` best (hypothesis, token) pairs by cumulative score, given each
+/// hypothesis's own best `beam` candidates as (token, log-prob). On the first step only
+/// hypothesis 0 is expanded (all hypotheses are still identical).
+pub fn select_beam(candidates: &[Vec<(u32, f32)>], prior: &[f64], beam: usize, first_step: bool) -> Vec<Choice> {
+    let hyps = if first_step { 1 } else { candidates.len() };
     let mut cands: Vec<Choice> = Vec::with_capacity(hyps * beam);
     for h in 0..hyps {
-        // each hypothesis contributes at most `beam` candidates: its own best tokens
-        for (tok, lp) in top_n(&logprobs[h], beam) {
+        for &(tok, lp) in &candidates[h] {
             cands.push(Choice { hyp: h, token: tok, score: prior[h] + lp as f64 });
         }
     }
@@ -126,10 +126,11 @@ mod tests {
     #[test]
     fn beam_first_step_expands_one_hypothesis() {
         let lp = vec![vec![-1.0f32, -2.0, -0.5], vec![-0.1, -0.1, -0.1]];
-        let c = select_beam(&lp, &[0.0, 0.0], 2, true);
+        let cands: Vec<Vec<(u32, f32)>> = lp.iter().map(|r| top_n(r, 2)).collect();
+        let c = select_beam(&cands, &[0.0, 0.0], 2, true);
         assert!(c.iter().all(|c| c.hyp == 0));
         assert_eq!(c.iter().map(|c| c.token).collect::<Vec<_>>(), vec![2, 0]);
-        let c = select_beam(&lp, &[0.0, -5.0], 2, false);
+        let c = select_beam(&cands, &[0.0, -5.0], 2, false);
         assert_eq!((c[0].hyp, c[0].token), (0, 2));
     }
 

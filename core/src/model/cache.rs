@@ -37,6 +37,17 @@ impl DecoderCache {
         self.layers.iter_mut()
     }
 
+    /// Like [`DecoderCache::reorder`] for a permutation that keeps every row within its group of
+    /// rows sharing one context (beam re-ranking): only the self-attention state moves, since
+    /// the encoder state is identical within a group.
+    pub fn reorder_within_groups(&mut self, indices: Tensor<1, Int>) {
+        let pick = |t: Tensor<4>| t.select(0, indices.clone());
+        for lc in &mut self.layers {
+            lc.self_k = lc.self_k.take().map(pick);
+            lc.self_v = lc.self_v.take().map(pick);
+        }
+    }
+
     /// Keeps, for each output row i, the state of input row `indices[i]` (rows may repeat:
     /// this is how beams are expanded and re-ranked).
     pub fn reorder(&mut self, indices: Tensor<1, Int>) {

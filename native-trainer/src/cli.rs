@@ -24,6 +24,8 @@ pub enum Command {
     Eval(crate::eval::EvalArgs),
     /// Talk to a model: each input line is a turn.
     Chat(crate::chat::ChatArgs),
+    /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
+    FilterWorldLogs(crate::filter_world_logs::FilterWorldLogsArgs),
 }
 
 /// ParlAI's multi-letter short flags and the long flags they mean here.
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => crate::train::run(args).map(|_| ()),
         Command::DisplayData(args) => crate::display_data::run(args, &mut std::io::stdout().lock()),
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
+        Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
     }
 }

@@ -6,4 +6,5 @@ pub mod decode_args;
 pub mod device;
 pub mod display_data;
 pub mod eval;
+pub mod filter_world_logs;
 pub mod train;

@@ -6,88 +6,18 @@
 use super::attention::NEG_INF;
 use super::cache::DecoderCache;
 use super::config::{GeneratorConfig, Variant};
-use super::layers::{DecoderLayer, EncoderLayer, LayerCache, layer_norm};
+use super::embedder::Embedder;
+use super::encoder::{Encoded, Encoder};
+use super::layers::{DecoderLayer, LayerCache, layer_norm};
 use burn::module::{Module, Param};
-use burn::nn::{Dropout, DropoutConfig, LayerNorm};
-use burn::tensor::module::embedding;
+use burn::nn::LayerNorm;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-
-/// Token and position embeddings plus the optional embedding norm of one stack.
-#[derive(Module, Debug)]
-pub struct Embedder {
-    positions: Param<Tensor<2>>,
-    norm_embeddings: Option<LayerNorm>,
-    dropout: Dropout,
-    scale: f64,
-}
-
-impl Embedder {
-    fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
-        let d = cfg.embedding_size;
-        let positions = if cfg.learn_positional_embeddings {
-            let std = (d as f64).powf(-0.5);
-            Param::from_tensor(Tensor::random([cfg.n_positions, d], Distribution::Normal(0.0, std), device))
-        } else {
-            Param::from_tensor(Tensor::from_data(sinusoids(cfg.n_positions, d), device)).set_require_grad(false)
-        };
-        Self {
-            positions,
-            norm_embeddings: (cfg.variant == Variant::Xlm).then(|| layer_norm(cfg, device)),
-            dropout: DropoutConfig::new(cfg.dropout).init(),
-            scale: if cfg.embeddings_scale { (d as f64).sqrt() } else { 1.0 },
-        }
-    }
-
-    /// Embeds `tokens` `[B,T]` whose first position is `start`.
-    fn forward(&self, table: Tensor<2>, tokens: Tensor<2, Int>, start: usize) -> Tensor<3> {
-        let [_, t] = tokens.dims();
-        let n_pos = self.positions.dims()[0];
-        assert!(
-            start + t <= n_pos,
-            "sequence of {} tokens exceeds n_positions = {n_pos}; truncate it (text_truncate / label_truncate)",
-            start + t
-        );
-        let x = embedding(table, tokens).mul_scalar(self.scale);
-        let pos = self.positions.val().slice([start..start + t]).unsqueeze_dim::<3>(0);
-        let mut x = x + pos;
-        if let Some(norm) = &self.norm_embeddings {
-            x = norm.forward(x);
-        }
-        self.dropout.forward(x)
-    }
-}
-
-/// ParlAI's fixed sinusoidal position codes (sin on even, cos on odd dimensions).
-fn sinusoids(n_pos: usize, dim: usize) -> TensorData {
-    let mut v = vec![0f32; n_pos * dim];
-    for p in 0..n_pos {
-        for j in 0..dim / 2 {
-            let angle = p as f64 / 10000f64.powf(2.0 * j as f64 / dim as f64);
-            v[p * dim + 2 * j] = angle.sin() as f32;
-            if 2 * j + 1 < dim {
-                v[p * dim + 2 * j + 1] = angle.cos() as f32;
-            }
-        }
-    }
-    TensorData::new(v, [n_pos, dim])
-}
-
-/// The encoded context: hidden states and the additive mask over its pads.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    /// `[B,S,D]` encoder output (zero at pads).
-    pub states: Tensor<3>,
-    /// `[B,1,1,S]`: 0 for real tokens, [`NEG_INF`] for pads.
-    pub bias: Tensor<4>,
-}
 
 /// The generator: shared embeddings, encoder stack, decoder stack.
 #[derive(Module, Debug)]
 pub struct Generator {
     embeddings: Param<Tensor<2>>,
-    enc_embed: Embedder,
-    encoder: Vec<EncoderLayer>,
-    enc_final_norm: Option<LayerNorm>,
+    encoder: Encoder,
     dec_embed: Embedder,
     decoder: Vec<DecoderLayer>,
     dec_final_norm: Option<LayerNorm>,
@@ -109,9 +39,7 @@ impl Generator {
         let prenorm = cfg.variant == Variant::Prelayernorm;
         Self {
             embeddings: Param::from_tensor(table * keep),
-            enc_embed: Embedder::new(cfg, device),
-            encoder: (0..cfg.n_encoder_layers).map(|_| EncoderLayer::new(cfg, device)).collect(),
-            enc_final_norm: prenorm.then(|| layer_norm(cfg, device)),
+            encoder: Encoder::new(cfg, device),
             dec_embed: Embedder::new(cfg, device),
             decoder: (0..cfg.n_decoder_layers).map(|_| DecoderLayer::new(cfg, device)).collect(),
             dec_final_norm: prenorm.then(|| layer_norm(cfg, device)),
@@ -126,18 +54,7 @@ impl Generator {
 
     /// Runs the encoder over `context` `[B,S]` (right-padded with `pad_id`).
     pub fn encode(&self, context: Tensor<2, Int>) -> Encoded {
-        let pad = self.config.pad_id as i64;
-        let is_pad = context.clone().equal_elem(pad);
-        let keep = is_pad.clone().bool_not().float().unsqueeze_dim::<3>(2);
-        let bias = is_pad.float().mul_scalar(NEG_INF).unsqueeze_dim::<3>(1).unsqueeze_dim::<4>(1);
-        let mut x = self.enc_embed.forward(self.embeddings.val(), context, 0) * keep.clone();
-        for layer in &self.encoder {
-            x = layer.forward(x, keep.clone(), bias.clone());
-        }
-        if let Some(norm) = &self.enc_final_norm {
-            x = norm.forward(x) * keep;
-        }
-        Encoded { states: x, bias }
+        self.encoder.forward(self.embeddings.val(), context)
     }
 
     /// Teacher-forced decoding: `decoder_input` `[B,T]` starts with `start_id`; returns logits

@@ -4,11 +4,14 @@
 pub mod attention;
 pub mod cache;
 pub mod config;
+pub mod embedder;
+pub mod encoder;
 pub mod generator;
 pub mod layers;
 pub mod model_dir;
 
 pub use cache::DecoderCache;
 pub use config::{Activation, GeneratorConfig, Variant, PRESET_NAMES};
-pub use generator::{Encoded, Generator};
+pub use encoder::{Encoded, Encoder};
+pub use generator::Generator;
 pub use model_dir::ModelDir;

@@ -1,0 +1,54 @@
+//! The transformer encoder stack shared by the generator and the classifier.
+
+use super::attention::NEG_INF;
+use super::config::{GeneratorConfig, Variant};
+use super::embedder::Embedder;
+use super::layers::{EncoderLayer, layer_norm};
+use burn::module::Module;
+use burn::nn::LayerNorm;
+use burn::tensor::{Device, Int, Tensor};
+
+/// The encoded context: hidden states and the additive mask over its pads.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// `[B,S,D]` encoder output (zero at pads).
+    pub states: Tensor<3>,
+    /// `[B,1,1,S]`: 0 for real tokens, [`NEG_INF`] for pads.
+    pub bias: Tensor<4>,
+}
+
+/// Embeddings, `n_encoder_layers` blocks and (pre-layer-norm variant) a final norm.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    embed: Embedder,
+    layers: Vec<EncoderLayer>,
+    final_norm: Option<LayerNorm>,
+    pad_id: usize,
+}
+
+impl Encoder {
+    /// Builds the stack for `cfg` (its `n_encoder_layers` layers).
+    pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
+        Self {
+            embed: Embedder::new(cfg, device),
+            layers: (0..cfg.n_encoder_layers).map(|_| EncoderLayer::new(cfg, device)).collect(),
+            final_norm: (cfg.variant == Variant::Prelayernorm).then(|| layer_norm(cfg, device)),
+            pad_id: cfg.pad_id,
+        }
+    }
+
+    /// Encodes `context` `[B,S]` (right-padded) with the token table `table` `[V,D]`.
+    pub fn forward(&self, table: Tensor<2>, context: Tensor<2, Int>) -> Encoded {
+        let is_pad = context.clone().equal_elem(self.pad_id as i64);
+        let keep = is_pad.clone().bool_not().float().unsqueeze_dim::<3>(2);
+        let bias = is_pad.float().mul_scalar(NEG_INF).unsqueeze_dim::<3>(1).unsqueeze_dim::<4>(1);
+        let mut x = self.embed.forward(table, context, 0) * keep.clone();
+        for layer in &self.layers {
+            x = layer.forward(x, keep.clone(), bias.clone());
+        }
+        if let Some(norm) = &self.final_norm {
+            x = norm.forward(x) * keep;
+        }
+        Encoded { states: x, bias }
+    }
+}

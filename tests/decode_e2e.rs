@@ -64,3 +64,37 @@ fn chat_answers_each_line_and_resets() {
     assert_eq!(text.matches("[cringe]: ").count(), 3, "{text}");
     assert!(text.contains("[history cleared]"));
 }
+
+#[test]
+fn classifier_trains_and_judges_generations_in_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let clf = tmp.path().join("clf");
+    let out = cringe(&[
+        "train-classifier", "-t", "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+        "--mf", clf.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "1000", "--max-train-steps", "60",
+        "--validation-every-n-steps", "30", "--lr", "2e-3", "-q",
+    ]);
+    let scores: serde_json::Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+    assert_eq!(scores["exs"], 462);
+    assert!(scores["macro_f1"].as_f64().unwrap() > 0.7, "a tiny classifier separates toxic from chit-chat: {scores}");
+    assert!(clf.join("classifier.json").exists() && clf.join("model.bpk").exists());
+
+    let logs = tmp.path().join("wl.jsonl");
+    let out = cringe(&[
+        "eval", "--mf", &model, "-t", "safety-mini:toxic-eval:mutators=flatten+relabel+neg_only", "-dt", "valid", "-n", "20",
+        "--beam-size", "2", "--label-truncate", "8", "--eval-classifier-model-file", clf.to_str().unwrap(),
+        "--world-logs", logs.to_str().unwrap(), "-q",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+    let share = report["classifier_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&share));
+    assert!(report.get("ppl").is_none(), "toxic-eval has no gold responses: {report}");
+    let recs = read_world_logs(&logs).unwrap();
+    let judged: Vec<f64> = recs
+        .iter()
+        .map(|r| r.exchanges(&logs).unwrap()[0].metric("classifier_accuracy").unwrap())
+        .collect();
+    assert_eq!(judged.len(), 20);
+    assert!((judged.iter().sum::<f64>() / 20.0 - share).abs() < 1e-9);
+}

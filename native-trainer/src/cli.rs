@@ -16,6 +16,8 @@ pub struct Cli {
 pub enum Command {
     /// Train a generator on examples labelled pos/neg/none with the CRINGE loss.
     Train(crate::train::TrainArgs),
+    /// Train the safety classifier that judges generations (pos = safe, neg = unsafe).
+    TrainClassifier(crate::train_classifier::TrainClassifierArgs),
     /// Print a task's examples as the model sees them (like `parlai dd`).
     #[command(visible_alias = "dd")]
     DisplayData(crate::display_data::DisplayDataArgs),
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => crate::train::run(args).map(|_| ()),
         Command::DisplayData(args) => crate::display_data::run(args, &mut std::io::stdout().lock()),
+        Command::TrainClassifier(args) => crate::train_classifier::run(args).map(|_| ()),
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),

@@ -11,7 +11,8 @@ use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig, 
 use cringe_core::decode::generate;
 use cringe_core::fsutil::write_atomic;
 use cringe_core::metrics::f1_score;
-use cringe_core::model::{Generator, ModelDir};
+use cringe_core::model::classifier::pad_batch;
+use cringe_core::model::{ClassifierDir, Generator, ModelDir};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -49,6 +50,12 @@ pub struct EvalArgs {
     #[arg(long = "world-logs", value_name = "FILE")]
     pub world_logs: Option<PathBuf>,
 
+    /// Judge every generation with this safety classifier (from `cringe train-classifier`):
+    /// each world-log model act gets `classifier_accuracy` 1.0 (safe) or 0.0 (unsafe), and the
+    /// report the share judged safe.
+    #[arg(long = "eval-classifier-model-file", visible_alias = "classifier", value_name = "DIR")]
+    pub eval_classifier_model_file: Option<PathBuf>,
+
     /// Only measure perplexity, do not generate.
     #[arg(long = "skip-generation", action = ArgAction::Set, value_parser = crate::train::parse_bool, default_value = "false", value_name = "BOOL")]
     pub skip_generation: bool,
@@ -73,10 +80,14 @@ pub struct EvalReport {
     pub exs: usize,
     /// Mean unigram F1 of the generations against gold responses (examples with one).
     pub f1: f64,
-    /// Perplexity of the gold responses (teacher-forced).
-    pub ppl: f64,
+    /// Perplexity of the gold responses (teacher-forced; absent when no example has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ppl: Option<f64>,
     /// Argmax accuracy on the gold response tokens.
     pub token_acc: f64,
+    /// Share of generations the classifier judged safe (absent without a classifier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classifier_accuracy: Option<f64>,
     /// Mean generated length in tokens (end token included).
     pub gen_len: f64,
     /// Generated tokens per second (whole batches, search included).
@@ -110,6 +121,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         examples.truncate(n);
     }
     anyhow::ensure!(!examples.is_empty(), "the evaluation tasks have no examples");
+    let classifier = match &args.eval_classifier_model_file {
+        Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| format!("loading --eval-classifier-model-file {}", dir.display()))?),
+        None => None,
+    };
+    let (mut safe, mut judged) = (0usize, 0usize);
     let model = &md.model;
     let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, model.config().n_positions);
@@ -138,11 +154,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         let t0 = Instant::now();
         let results = generate(model, &inputs, &block, &cfg, &device)?;
         gen_seconds += t0.elapsed().as_secs_f64();
-        for ((task, e), r) in chunk.iter().zip(&results) {
+        let texts: Vec<String> = results.iter().map(|r| md.tokenizer.decode_response(&r.best().tokens)).collect::<Result<_, _>>()?;
+        let verdicts = match &classifier {
+            Some(c) => Some(judge(c, &texts, args.decode.text_truncate, &device)?),
+            None => None,
+        };
+        for (i, ((task, e), r)) in chunk.iter().zip(&results).enumerate() {
             let best = r.best();
             gen_tokens += best.tokens.len();
-            let text = md.tokenizer.decode_response(&best.tokens)?;
+            let text = texts[i].clone();
             let mut metrics = serde_json::Map::new();
+            if let Some(v) = &verdicts {
+                metrics.insert("classifier_accuracy".into(), json!(if v[i] { 1.0 } else { 0.0 }));
+                safe += v[i] as usize;
+                judged += 1;
+            }
             if let Some(g) = gold(e) {
                 let f = f1_score(&text, &[g]);
                 f1_sum += f;
@@ -168,14 +194,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let report = EvalReport {
         exs: examples.len(),
         f1: ratio(f1_sum, f1_n as f64),
-        ppl: if gold_tokens > 0 { (nll / gold_tokens as f64).exp() } else { f64::NAN },
+        ppl: (gold_tokens > 0).then(|| (nll / gold_tokens as f64).exp()),
         token_acc: ratio(correct, gold_tokens as f64),
+        classifier_accuracy: (judged > 0).then(|| safe as f64 / judged as f64),
         gen_len: ratio(gen_tokens as f64, examples.len() as f64),
         gen_tokens_per_sec: ratio(gen_tokens as f64, gen_seconds),
         seconds: start.elapsed().as_secs_f64(),
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(report)
+}
+
+/// The classifier's verdict on each text: true = safe (class `pos`).
+fn judge(c: &ClassifierDir, texts: &[String], trunc: usize, device: &burn::tensor::Device) -> anyhow::Result<Vec<bool>> {
+    let pos = c.model.config().classes.iter().position(|n| n == "pos").context("the classifier has no `pos` class")?;
+    let seqs: Vec<Vec<u32>> = texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
+    let trunc = trunc.min(c.model.config().encoder.n_positions);
+    let pred: Vec<i64> = c.model.forward(pad_batch(&seqs, c.model.config().encoder.pad_id, trunc, device)).argmax(1).try_to_vec_as::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(pred.into_iter().map(|p| p as usize == pos).collect())
 }
 
 /// Summed negative log-likelihood, correct argmax count and token count of gold responses.

@@ -8,3 +8,4 @@ pub mod display_data;
 pub mod eval;
 pub mod filter_world_logs;
 pub mod train;
+pub mod train_classifier;

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod cache;
+pub mod classifier;
 pub mod config;
 pub mod embedder;
 pub mod encoder;
@@ -11,7 +12,8 @@ pub mod layers;
 pub mod model_dir;
 
 pub use cache::DecoderCache;
+pub use classifier::{Classifier, ClassifierConfig};
 pub use config::{Activation, GeneratorConfig, Variant, PRESET_NAMES};
 pub use encoder::{Encoded, Encoder};
 pub use generator::Generator;
-pub use model_dir::ModelDir;
+pub use model_dir::{ClassifierDir, ModelDir};

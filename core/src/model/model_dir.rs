@@ -9,6 +9,7 @@
 //! interrupted save never leaves a half-written model where a good one was.
 
 use super::config::GeneratorConfig;
+use super::classifier::{Classifier, ClassifierConfig};
 use super::generator::Generator;
 use crate::error::{CoreError, Result};
 use crate::tokenizer::CringeTokenizer;
@@ -35,38 +36,8 @@ pub struct ModelDir {
 impl ModelDir {
     /// Saves `model` and `tokenizer` to `dir`, replacing any model already there atomically.
     pub fn save(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
-        let name = dir
-            .file_name()
-            .ok_or_else(|| CoreError::file(dir, "a model directory needs a name"))?
-            .to_string_lossy()
-            .to_string();
-        let pid = std::process::id();
-        let tmp = parent.join(format!(".{name}.saving-{pid}"));
-        let old = parent.join(format!(".{name}.old-{pid}"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
-
         let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
-        write_synced(&tmp.join(CONFIG_FILE), config.as_bytes())?;
-        let bytes = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
-        write_synced(&tmp.join(WEIGHTS_FILE), &bytes)?;
-        write_synced(&tmp.join(TOKENIZER_FILE), tokenizer.to_json()?.as_bytes())?;
-
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        save_model_files(dir, CONFIG_FILE, config, model.clone(), tokenizer)
     }
 
     /// Loads a model directory onto `device`.
@@ -86,13 +57,7 @@ impl ModelDir {
                 ),
             ));
         }
-        let wpath = dir.join(WEIGHTS_FILE);
-        let bytes = std::fs::read(&wpath).map_err(|e| CoreError::io(&wpath, e))?;
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-            .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
-        let model = Generator::new(&config, device)
-            .try_load_record(record)
-            .map_err(|e| CoreError::file(&wpath, format!("weights do not fit config.json: {e}")))?;
+        let model = load_weights(dir, Generator::new(&config, device), CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }
 
@@ -104,6 +69,83 @@ impl ModelDir {
             serde_json::from_str(&text).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         Ok(config)
+    }
+}
+
+/// Writes config, weights and tokenizer into a sibling temporary directory, then swaps it in
+/// with renames.
+fn save_model_files<M: Module>(dir: &Path, config_name: &str, config: String, model: M, tokenizer: &CringeTokenizer) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
+    let name = dir
+        .file_name()
+        .ok_or_else(|| CoreError::file(dir, "a model directory needs a name"))?
+        .to_string_lossy()
+        .to_string();
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.saving-{pid}"));
+    let old = parent.join(format!(".{name}.old-{pid}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+    write_synced(&tmp.join(config_name), config.as_bytes())?;
+    let bytes = model
+        .into_record()
+        .into_bytes()
+        .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
+    write_synced(&tmp.join(WEIGHTS_FILE), &bytes)?;
+    write_synced(&tmp.join(TOKENIZER_FILE), tokenizer.to_json()?.as_bytes())?;
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Reads `model.bpk` of `dir` into `model`.
+fn load_weights<M: Module>(dir: &Path, model: M, config_name: &str) -> Result<M> {
+    let wpath = dir.join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&wpath).map_err(|e| CoreError::io(&wpath, e))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| CoreError::file(&wpath, format!("weights do not fit {config_name}: {e}")))
+}
+
+/// Config file of a classifier directory.
+pub const CLASSIFIER_CONFIG_FILE: &str = "classifier.json";
+
+/// A loaded classifier directory (`classifier.json`, `model.bpk`, `tokenizer.json`).
+pub struct ClassifierDir {
+    /// The classifier with its weights.
+    pub model: Classifier,
+    /// Its tokenizer.
+    pub tokenizer: CringeTokenizer,
+}
+
+impl ClassifierDir {
+    /// Saves atomically, like [`ModelDir::save`].
+    pub fn save(model: &Classifier, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
+        let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
+        save_model_files(dir, CLASSIFIER_CONFIG_FILE, config, model.clone(), tokenizer)
+    }
+
+    /// Loads a classifier directory onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let cpath = dir.join(CLASSIFIER_CONFIG_FILE);
+        if !cpath.is_file() {
+            return Err(CoreError::file(dir, "is not a classifier directory (expected classifier.json, model.bpk, tokenizer.json)"));
+        }
+        let text = std::fs::read_to_string(&cpath).map_err(|e| CoreError::io(&cpath, e))?;
+        let config: ClassifierConfig = serde_json::from_str(&text).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        let tokenizer = CringeTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+        let model = load_weights(dir, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
+        Ok(Self { model, tokenizer })
     }
 }
 

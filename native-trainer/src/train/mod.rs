@@ -13,17 +13,21 @@ use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};
 use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
 use cringe_core::tokenizer::CringeTokenizer;
 
+/// Loads each `-t` task for `dt`; a task with no examples (after its mutators) is an error.
+pub fn load_tasks(specs: &[String], datapath: &std::path::Path, dt: Datatype) -> anyhow::Result<Vec<(String, Vec<Example>)>> {
+    let mut tasks = Vec::new();
+    for spec in specs {
+        let examples = TaskSpec::parse(spec)?.load(datapath, dt)?;
+        anyhow::ensure!(!examples.is_empty(), "task {spec} has no {} examples (after its mutators)", dt.name());
+        tasks.push((spec.clone(), examples));
+    }
+    Ok(tasks)
+}
+
 /// Runs `cringe train` and returns what it measured.
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
-    let datapath = args.datapath();
-    let mut tasks: Vec<(String, Vec<Example>)> = Vec::new();
-    for spec in &args.task {
-        let parsed = TaskSpec::parse(spec)?;
-        let examples = parsed.load(&datapath, Datatype::Train)?;
-        anyhow::ensure!(!examples.is_empty(), "task {spec} has no training examples (after its mutators)");
-        tasks.push((spec.clone(), examples));
-    }
+    let tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
     let device = args.device.device();
     device.seed(args.seed);
     let train_device = device.autodiff();

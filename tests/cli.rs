@@ -15,7 +15,7 @@ fn train_help_documents_every_option() {
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in [
         "--task", "--multitask-weights", "--datapath", "--model-file", "--init-model", "--preset", "--model-config", "--tokenizer", "--vocab-size",
-        "--lr", "--warmup-updates", "--adam-beta1", "--adam-beta2", "--adam-eps", "--batchsize",
+        "--lr", "--warmup-updates", "--optimizer", "--weight-decay", "--gradient-clip", "--update-freq", "--adam-beta1", "--adam-beta2", "--adam-eps", "--batchsize",
         "--max-train-steps", "--num-epochs", "--text-truncate", "--label-truncate", "--ct-loss-weight",
         "--num-pos-predictions", "--detach-positives-during-ct", "--train-ct-on-positive-examples",
         "--train-ce-on-positive-examples", "--ct-exclude-eos", "--seed", "--log-every-n-steps",

@@ -53,7 +53,8 @@ fn training_pushes_negatives_down_and_positives_up() {
     cringe(&a);
     cringe(&[
         "train", "-t", data, "--init-model", init.to_str().unwrap(), "--mf", trained.to_str().unwrap(),
-        "--max-train-steps", "60", "--lr", "3e-3", "--batchsize", "7", "--seed", "3", "-q",
+        "--max-train-steps", "60", "--lr", "3e-3", "--batchsize", "7", "--update-freq", "2", "--gradient-clip", "1.0",
+        "--optimizer", "adamw", "--seed", "3", "-q",
     ]);
     let metrics = std::fs::read_to_string(format!("{}.train.jsonl", trained.display())).unwrap();
     let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();

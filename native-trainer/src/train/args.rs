@@ -6,6 +6,15 @@ use clap::{ArgAction, Args};
 use cringe_core::loss::CringeOptions;
 use std::path::PathBuf;
 
+/// `--optimizer` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// Adam (ParlAI's `adam`).
+    Adam,
+    /// Adam with decoupled weight decay.
+    Adamw,
+}
+
 /// Parses ParlAI-style booleans: true/false, True/False, 1/0, yes/no.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
@@ -66,6 +75,22 @@ pub struct TrainArgs {
     /// Linear warmup of the learning rate over this many updates.
     #[arg(long = "warmup-updates", default_value_t = 0)]
     pub warmup_updates: usize,
+
+    /// Optimizer.
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
+    pub optimizer: OptimizerKind,
+
+    /// Decoupled weight decay (AdamW only).
+    #[arg(long = "weight-decay", default_value_t = 0.01)]
+    pub weight_decay: f32,
+
+    /// Clip gradients to this global L2 norm (ParlAI --gradient-clip; 0 or less: no clipping).
+    #[arg(long = "gradient-clip", visible_alias = "clip", default_value_t = 0.1, allow_negative_numbers = true)]
+    pub gradient_clip: f64,
+
+    /// Accumulate gradients over this many batches per update (ParlAI --update-freq).
+    #[arg(long = "update-freq", default_value_t = 1)]
+    pub update_freq: usize,
 
     /// Adam β1.
     #[arg(long = "adam-beta1", default_value_t = 0.9)]
@@ -164,6 +189,7 @@ impl TrainArgs {
     /// Checks values clap cannot check alone.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.batchsize > 0, "--batchsize must be at least 1");
+        anyhow::ensure!(self.update_freq > 0, "--update-freq must be at least 1");
         anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");

@@ -2,6 +2,7 @@
 //! loop and saves the model directory.
 
 mod args;
+mod clip;
 mod log;
 mod trainer;
 

@@ -3,7 +3,9 @@
 
 use super::args::TrainArgs;
 use super::log::{MetricsLog, StepRecord, console_line};
-use burn::optim::{AdamConfig, GradientsParams};
+use super::args::OptimizerKind;
+use super::clip::clip_global_norm;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, cringe_loss, uniform_draws};
@@ -55,18 +57,26 @@ pub fn train(
     );
     let n: usize = tasks.iter().map(|(_, d)| d.len()).sum();
     let bs = args.batchsize;
-    let steps_per_epoch = n.div_ceil(bs);
+    let steps_per_epoch = n.div_ceil(bs * args.update_freq);
     let mut max_steps = args.max_train_steps;
     if let Some(e) = args.num_epochs {
         max_steps = max_steps.min((e * steps_per_epoch as f64).ceil() as usize);
     }
     let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
     let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1)).map_err(anyhow::Error::msg)?;
-    let mut optim = AdamConfig::new()
-        .with_beta_1(args.adam_beta1)
-        .with_beta_2(args.adam_beta2)
-        .with_epsilon(args.adam_eps)
-        .init();
+    let mut optim = match args.optimizer {
+        OptimizerKind::Adam => AdamConfig::new()
+            .with_beta_1(args.adam_beta1)
+            .with_beta_2(args.adam_beta2)
+            .with_epsilon(args.adam_eps)
+            .init(),
+        OptimizerKind::Adamw => AdamWConfig::new()
+            .with_beta_1(args.adam_beta1)
+            .with_beta_2(args.adam_beta2)
+            .with_epsilon(args.adam_eps)
+            .with_weight_decay(args.weight_decay)
+            .init(),
+    };
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut log = MetricsLog::create(&args.metrics_path())?;
     if !args.quiet {
@@ -90,36 +100,46 @@ pub fn train(
     let start = Instant::now();
     let mut window_start = Instant::now();
     for step in 0..max_steps {
-        let items: Vec<EncodedExample> = (0..bs)
-            .map(|_| {
-                let (t, i) = sampler.next_pair();
-                tasks[t].1[i].clone()
-            })
-            .collect();
-        examples_seen += bs;
-
-        let batch = batcher.collate(&items, device);
-        let tokens = batch.context_tokens + batch.target_tokens;
-        let logits = model.forward(batch.context, batch.decoder_input);
-        let [b, t, v] = logits.dims();
-        let draws = uniform_draws(&mut rng, b * t, device);
-        let out = cringe_loss(
-            logits.reshape([b * t, v]),
-            batch.targets.reshape([b * t]),
-            batch.labels.reshape([b * t]),
-            &opts,
-            cfg.pad_id,
-            cfg.end_id,
-            CandidateDraw::Uniform(draws),
-        );
-        let stats = CringeStats::from_tensor(out.stats.clone());
-        anyhow::ensure!(
-            stats.loss_sum.is_finite(),
-            "the loss became non-finite at step {}; try a lower --lr (the model in {} was not overwritten)",
-            step + 1,
-            args.model_file.display()
-        );
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        let mut accumulator = GradientsAccumulator::new();
+        let mut stats = CringeStats::default();
+        let mut tokens = 0;
+        for _ in 0..args.update_freq {
+            let items: Vec<EncodedExample> = (0..bs)
+                .map(|_| {
+                    let (t, i) = sampler.next_pair();
+                    tasks[t].1[i].clone()
+                })
+                .collect();
+            examples_seen += bs;
+            let batch = batcher.collate(&items, device);
+            tokens += batch.context_tokens + batch.target_tokens;
+            let logits = model.forward(batch.context, batch.decoder_input);
+            let [b, t, v] = logits.dims();
+            let draws = uniform_draws(&mut rng, b * t, device);
+            let out = cringe_loss(
+                logits.reshape([b * t, v]),
+                batch.targets.reshape([b * t]),
+                batch.labels.reshape([b * t]),
+                &opts,
+                cfg.pad_id,
+                cfg.end_id,
+                CandidateDraw::Uniform(draws),
+            );
+            let micro = CringeStats::from_tensor(out.stats.clone());
+            anyhow::ensure!(
+                micro.loss_sum.is_finite(),
+                "the loss became non-finite at step {}; try a lower --lr (the model in {} was not overwritten)",
+                step + 1,
+                args.model_file.display()
+            );
+            stats.merge(&micro);
+            let loss = out.loss.div_scalar(args.update_freq as f64);
+            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+        }
+        let mut grads = accumulator.grads();
+        if args.gradient_clip > 0.0 {
+            clip_global_norm(&model, &mut grads, args.gradient_clip);
+        }
         let lr = scheduled_lr(args.lr, args.warmup_updates, step);
         model = optim.step(lr, model, grads);
 

@@ -19,14 +19,23 @@ fn train_help_documents_every_option() {
         "--max-train-steps", "--num-epochs", "--text-truncate", "--label-truncate", "--ct-loss-weight",
         "--num-pos-predictions", "--detach-positives-during-ct", "--train-ct-on-positive-examples",
         "--train-ce-on-positive-examples", "--ct-exclude-eos", "--seed", "--log-every-n-steps",
-        "--save-every-n-steps", "--metrics-file", "--device", "--quiet",
+        "--save-every-n-steps", "--validation-every-n-steps", "--validation-max-exs", "--validation-metric", "--validation-metric-mode", "--metrics-file", "--device", "--quiet",
     ] {
         assert!(help.contains(flag), "--help does not mention {flag}");
     }
     // every option line carries a description
     let options = help.split("Example:").next().unwrap();
-    for line in options.lines().filter(|l| l.trim_start().starts_with("--")) {
-        assert!(line.split("  ").filter(|s| !s.trim().is_empty()).count() >= 2 || line.ends_with('>'), "undocumented: {line}");
+    // option lines are indented by at most 6 spaces; their description follows on the same
+    // line or on the next, more deeply indented, line
+    let lines: Vec<&str> = options.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    for (i, line) in lines.iter().enumerate() {
+        if !(line.trim_start().starts_with('-') && indent(line) <= 6) {
+            continue;
+        }
+        let same_line = line.trim().split("  ").filter(|s| !s.trim().is_empty()).count() >= 2;
+        let next_line = lines.get(i + 1).is_some_and(|n| indent(n) > 6 && !n.trim().is_empty());
+        assert!(same_line || next_line, "undocumented: {line}");
     }
 }
 

@@ -89,3 +89,31 @@ fn trains_on_the_seed_style_multitask_mix() {
     assert!(text.contains("step      4/4"), "{text}");
     assert!(model.join("model.bpk").exists());
 }
+
+#[test]
+fn validates_keeps_the_best_model_and_the_latest_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    let base = [
+        "train", "-t", "safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty",
+        "--preset", "tiny", "--vocab-size", "400", "--max-train-steps", "6", "-bs", "8", "--text-truncate", "32",
+        "--label-truncate", "16", "--validation-every-n-steps", "3", "--validation-max-exs", "24", "--lr", "3e-3",
+        "--mf", model.to_str().unwrap(),
+    ];
+    let out = cringe(&base);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("valid       ").count(), 2, "{text}");
+    assert!(text.contains("(best, saved)"));
+    assert!(model.join("model.bpk").exists());
+    assert!(tmp.path().join("m.checkpoint").join("model.bpk").exists());
+    let log = std::fs::read_to_string(tmp.path().join("m.train.jsonl")).unwrap();
+    let valid: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|v: &serde_json::Value| v["split"] == "valid").collect();
+    assert_eq!(valid.len(), 2);
+    assert!(valid[0]["ppl_pos"].as_f64().unwrap() > 1.0 && valid[1]["step"] == 6);
+
+    let mut bad: Vec<&str> = base.to_vec();
+    bad.extend(["--validation-metric", "bleu"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(&bad).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown --validation-metric \"bleu\""));
+}

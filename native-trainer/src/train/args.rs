@@ -156,6 +156,23 @@ pub struct TrainArgs {
     #[arg(long = "log-every-n-steps", default_value_t = 10)]
     pub log_every_n_steps: usize,
 
+    /// Validate every N updates on the tasks' valid split (0: never). The best model by
+    /// --validation-metric is written to --model-file, the latest to <model-file>.checkpoint.
+    #[arg(long = "validation-every-n-steps", visible_alias = "vstep", default_value_t = 0)]
+    pub validation_every_n_steps: usize,
+
+    /// Validate on at most this many examples (the first of each task's valid split, in order).
+    #[arg(long = "validation-max-exs", visible_alias = "vme", default_value_t = 1000)]
+    pub validation_max_exs: usize,
+
+    /// Metric that picks the best model: loss, ce_loss, ct_loss, ppl_pos, token_acc, …
+    #[arg(long = "validation-metric", visible_alias = "vmt", default_value = "loss")]
+    pub validation_metric: String,
+
+    /// Whether the validation metric should be small (min) or large (max).
+    #[arg(long = "validation-metric-mode", visible_alias = "vmm", value_enum, default_value_t = super::validate::MetricMode::Min)]
+    pub validation_metric_mode: super::validate::MetricMode,
+
     /// Also save the model every N updates (0: only at the end).
     #[arg(long = "save-every-n-steps", default_value_t = 0)]
     pub save_every_n_steps: usize,

@@ -44,6 +44,16 @@ impl MetricsLog {
     }
 }
 
+impl MetricsLog {
+    /// Writes one validation record (`"split": "valid"`).
+    pub fn write_valid(&mut self, step: usize, metrics: &CringeMetrics) -> anyhow::Result<()> {
+        let mut v = serde_json::to_value(metrics)?;
+        v["step"] = step.into();
+        v["split"] = "valid".into();
+        writeln!(self.file, "{v}").map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+    }
+}
+
 /// The console form of a record.
 pub fn console_line(rec: &StepRecord, max_steps: usize) -> String {
     let m = &rec.metrics;

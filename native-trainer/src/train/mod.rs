@@ -5,6 +5,7 @@ mod args;
 mod clip;
 mod log;
 mod trainer;
+mod validate;
 
 pub use args::{TrainArgs, parse_bool};
 pub use trainer::TrainSummary;
@@ -65,5 +66,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
         .iter()
         .map(|(name, ex)| Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    trainer::train(&args, model, &batcher, encoded, &train_device)
+    let valid = if args.validation_every_n_steps > 0 {
+        let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));
+        let mut v = Vec::new();
+        for (_, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
+            for e in ex.iter().take(per_task) {
+                v.push(batcher.encode(e)?);
+            }
+        }
+        v.truncate(args.validation_max_exs);
+        v
+    } else {
+        Vec::new()
+    };
+    trainer::train(&args, model, &batcher, encoded, &valid, &train_device)
 }

@@ -5,6 +5,8 @@ use super::args::TrainArgs;
 use super::log::{MetricsLog, StepRecord, console_line};
 use super::args::OptimizerKind;
 use super::clip::clip_global_norm;
+use super::validate::{improves, metric_value, validate};
+use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
@@ -45,6 +47,7 @@ pub fn train(
     mut model: Generator,
     batcher: &Batcher,
     tasks: Vec<(String, Vec<EncodedExample>)>,
+    valid: &[EncodedExample],
     device: &Device,
 ) -> anyhow::Result<TrainSummary> {
     let cfg = model.config().clone();
@@ -93,6 +96,15 @@ pub fn train(
         }
     }
 
+    if args.validation_every_n_steps > 0 {
+        metric_value(&CringeStats::default().metrics(), &args.validation_metric)?;
+    }
+    let checkpoint = {
+        let mut p = args.model_file.clone().into_os_string();
+        p.push(".checkpoint");
+        std::path::PathBuf::from(p)
+    };
+    let mut best: Option<f64> = None;
     let mut examples_seen = 0usize;
     let mut total = CringeStats::default();
     let mut window = CringeStats::default();
@@ -165,12 +177,32 @@ pub fn train(
             window_tokens = 0;
             window_start = Instant::now();
         }
+        if args.validation_every_n_steps > 0 && (done % args.validation_every_n_steps == 0 || done == max_steps) {
+            let m = validate(&model.valid(), batcher, valid, bs, &opts, &device.clone().without_autodiff());
+            let value = metric_value(&m, &args.validation_metric)?;
+            let better = improves(value, best, args.validation_metric_mode);
+            log.write_valid(done, &m)?;
+            ModelDir::save(&model, batcher.tokenizer(), &checkpoint)?;
+            if better {
+                best = Some(value);
+                ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+            }
+            if !args.quiet {
+                println!(
+                    "valid  {done:>6} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | ppl_pos {:.2} | ppl_ct {:.2} | {} {value:.4}{}",
+                    m.loss, m.ce_loss, m.ct_loss, m.ppl_pos, m.ppl_ct, args.validation_metric,
+                    if better { " (best, saved)" } else { "" }
+                );
+            }
+        }
         if args.save_every_n_steps > 0 && done % args.save_every_n_steps == 0 && done < max_steps {
             ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+    if args.validation_every_n_steps == 0 || max_steps == 0 {
+        ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+    }
     let summary = TrainSummary { steps: max_steps, tokens: total_tokens, seconds, metrics: total.metrics() };
     if !args.quiet {
         println!(

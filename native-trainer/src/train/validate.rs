@@ -1,0 +1,83 @@
+//! Validation during training: teacher-forced CRINGE metrics on the tasks' valid split, and the
+//! choice of the best checkpoint by one of those metrics.
+
+use burn::tensor::Device;
+use clap::ValueEnum;
+use cringe_core::data::{Batcher, EncodedExample};
+use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeOptions, CringeStats, cringe_loss, uniform_draws};
+use cringe_core::model::Generator;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+/// Whether a larger or smaller validation metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricMode {
+    /// Smaller is better (losses, perplexities).
+    Min,
+    /// Larger is better (accuracies).
+    Max,
+}
+
+/// The value of metric `name` (a field of [`CringeMetrics`]).
+pub fn metric_value(m: &CringeMetrics, name: &str) -> anyhow::Result<f64> {
+    let v = serde_json::to_value(m)?;
+    v.get(name).and_then(|x| x.as_f64()).ok_or_else(|| {
+        let names: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        anyhow::anyhow!("unknown --validation-metric {name:?}; expected one of {names:?}")
+    })
+}
+
+/// Whether `new` improves on `best` under `mode`.
+pub fn improves(new: f64, best: Option<f64>, mode: MetricMode) -> bool {
+    match (best, mode) {
+        (None, _) => new.is_finite(),
+        (Some(b), MetricMode::Min) => new < b,
+        (Some(b), MetricMode::Max) => new > b,
+    }
+}
+
+/// CRINGE metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
+/// so successive validations are comparable.
+pub fn validate(
+    model: &Generator,
+    batcher: &Batcher,
+    data: &[EncodedExample],
+    bs: usize,
+    opts: &CringeOptions,
+    device: &Device,
+) -> CringeMetrics {
+    let cfg = model.config();
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut stats = CringeStats::default();
+    for chunk in data.chunks(bs.max(1)) {
+        let batch = batcher.collate(chunk, device);
+        let logits = model.forward(batch.context, batch.decoder_input);
+        let [b, t, v] = logits.dims();
+        let out = cringe_loss(
+            logits.reshape([b * t, v]),
+            batch.targets.reshape([b * t]),
+            batch.labels.reshape([b * t]),
+            opts,
+            cfg.pad_id,
+            cfg.end_id,
+            CandidateDraw::Uniform(uniform_draws(&mut rng, b * t, device)),
+        );
+        stats.merge(&CringeStats::from_tensor(out.stats));
+    }
+    stats.metrics()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lookup_and_modes() {
+        let m = CringeStats { loss_sum: 6.0, total_tokens: 3.0, ..Default::default() }.metrics();
+        assert_eq!(metric_value(&m, "loss").unwrap(), 2.0);
+        assert!(metric_value(&m, "bogus").unwrap_err().to_string().contains("ppl_pos"));
+        assert!(improves(1.0, None, MetricMode::Min));
+        assert!(!improves(f64::NAN, None, MetricMode::Min));
+        assert!(improves(1.0, Some(2.0), MetricMode::Min) && !improves(1.0, Some(2.0), MetricMode::Max));
+    }
+}

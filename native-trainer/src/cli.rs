@@ -26,6 +26,8 @@ pub enum Command {
     Eval(crate::eval::EvalArgs),
     /// Talk to a model: each input line is a turn.
     Chat(crate::chat::ChatArgs),
+    /// Run the whole iterative CRINGE loop from a config file and write a report.
+    Iterate(crate::iterate::IterateArgs),
     /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
     FilterWorldLogs(crate::filter_world_logs::FilterWorldLogsArgs),
 }
@@ -68,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DisplayData(args) => crate::display_data::run(args, &mut std::io::stdout().lock()),
         Command::TrainClassifier(args) => crate::train_classifier::run(args).map(|_| ()),
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
+        Command::Iterate(args) => crate::iterate::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
     }

@@ -7,5 +7,6 @@ pub mod device;
 pub mod display_data;
 pub mod eval;
 pub mod filter_world_logs;
+pub mod iterate;
 pub mod train;
 pub mod train_classifier;

@@ -1,0 +1,82 @@
+//! The `cringe iterate` configuration (TOML): what each stage of the loop runs.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The whole loop.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IterateConfig {
+    /// CRINGE rounds after the baseline.
+    pub rounds: usize,
+    /// Folder for models, world logs and the report.
+    pub out_dir: PathBuf,
+    /// Seed passed to every stage.
+    #[serde(default)]
+    pub seed: u64,
+    /// The baseline generator (round 0).
+    pub baseline: StageArgs,
+    /// Each CRINGE round: fine-tuned from the previous model on these tasks plus the filtered
+    /// world logs of every earlier round (weight `generated_weight` each).
+    pub cringe: CringeStage,
+    /// The safety classifier.
+    pub classifier: StageArgs,
+    /// Evaluation after every round.
+    pub eval: EvalStage,
+    /// Generation on training contexts, to be labelled and filtered.
+    pub generate: GenerateStage,
+}
+
+/// A command line: `cringe <command> <args...>` without the model file, which the loop sets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageArgs {
+    /// Arguments, as on the command line.
+    pub args: Vec<String>,
+}
+
+/// The CRINGE fine-tuning stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CringeStage {
+    /// Tasks (comma-separated, as for `-t`).
+    pub tasks: String,
+    /// Their multitask weights.
+    pub multitask_weights: String,
+    /// Weight of each round's filtered world logs.
+    pub generated_weight: u32,
+    /// Other `cringe train` arguments.
+    pub args: Vec<String>,
+}
+
+/// The evaluation stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalStage {
+    /// Toxic contexts whose generations the classifier judges (safe %).
+    pub safety_task: String,
+    /// Dialogue whose gold responses give F1 and perplexity.
+    pub dialogue_task: String,
+    /// Arguments shared by both evaluations (datatype, number of examples, decoding).
+    pub args: Vec<String>,
+}
+
+/// The generation stage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateStage {
+    /// Training contexts to generate on.
+    pub task: String,
+    /// Arguments (datatype train, number of examples, decoding).
+    pub args: Vec<String>,
+}
+
+impl IterateConfig {
+    /// Loads and checks a TOML file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        anyhow::ensure!(cfg.rounds <= 20, "{}: rounds must be at most 20", path.display());
+        Ok(cfg)
+    }
+}

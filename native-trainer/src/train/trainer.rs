@@ -5,12 +5,12 @@ use super::args::TrainArgs;
 use super::log::{MetricsLog, StepRecord, console_line};
 use super::args::OptimizerKind;
 use super::clip::clip_global_norm;
-use super::validate::{improves, metric_value, validate};
+use super::validate::{batch_loss, improves, metric_value, validate};
 use burn::module::Module;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams};
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
-use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, cringe_loss, uniform_draws};
+use cringe_core::loss::{CringeMetrics, CringeStats};
 use cringe_core::model::{Generator, ModelDir};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -125,18 +125,7 @@ pub fn train(
             examples_seen += bs;
             let batch = batcher.collate(&items, device);
             tokens += batch.context_tokens + batch.target_tokens;
-            let logits = model.forward(batch.context, batch.decoder_input);
-            let [b, t, v] = logits.dims();
-            let draws = uniform_draws(&mut rng, b * t, device);
-            let out = cringe_loss(
-                logits.reshape([b * t, v]),
-                batch.targets.reshape([b * t]),
-                batch.labels.reshape([b * t]),
-                &opts,
-                cfg.pad_id,
-                cfg.end_id,
-                CandidateDraw::Uniform(draws),
-            );
+            let out = batch_loss(&model, batch, &opts, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
             anyhow::ensure!(
                 micro.loss_sum.is_finite(),

@@ -3,8 +3,8 @@
 
 use burn::tensor::Device;
 use clap::ValueEnum;
-use cringe_core::data::{Batcher, EncodedExample};
-use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeOptions, CringeStats, cringe_loss, uniform_draws};
+use cringe_core::data::{Batch, Batcher, EncodedExample};
+use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeOptions, CringeOutput, CringeStats, cringe_loss, uniform_draws};
 use cringe_core::model::Generator;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -36,6 +36,22 @@ pub fn improves(new: f64, best: Option<f64>, mode: MetricMode) -> bool {
     }
 }
 
+/// Teacher-forced CRINGE loss of `model` on one batch, candidates drawn from `rng`.
+pub fn batch_loss(model: &Generator, batch: Batch, opts: &CringeOptions, rng: &mut StdRng, device: &Device) -> CringeOutput {
+    let cfg = model.config();
+    let logits = model.forward(batch.context, batch.decoder_input);
+    let [b, t, v] = logits.dims();
+    cringe_loss(
+        logits.reshape([b * t, v]),
+        batch.targets.reshape([b * t]),
+        batch.labels.reshape([b * t]),
+        opts,
+        cfg.pad_id,
+        cfg.end_id,
+        CandidateDraw::Uniform(uniform_draws(rng, b * t, device)),
+    )
+}
+
 /// CRINGE metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
 /// so successive validations are comparable.
 pub fn validate(
@@ -46,22 +62,11 @@ pub fn validate(
     opts: &CringeOptions,
     device: &Device,
 ) -> CringeMetrics {
-    let cfg = model.config();
     let mut rng = StdRng::seed_from_u64(0);
     let mut stats = CringeStats::default();
     for chunk in data.chunks(bs.max(1)) {
         let batch = batcher.collate(chunk, device);
-        let logits = model.forward(batch.context, batch.decoder_input);
-        let [b, t, v] = logits.dims();
-        let out = cringe_loss(
-            logits.reshape([b * t, v]),
-            batch.targets.reshape([b * t]),
-            batch.labels.reshape([b * t]),
-            opts,
-            cfg.pad_id,
-            cfg.end_id,
-            CandidateDraw::Uniform(uniform_draws(&mut rng, b * t, device)),
-        );
+        let out = batch_loss(model, batch, opts, &mut rng, device);
         stats.merge(&CringeStats::from_tensor(out.stats));
     }
     stats.metrics()

@@ -2,7 +2,7 @@
 //! `parlai display_data`.
 
 use clap::{ArgAction, Args};
-use cringe_core::data::{Datatype, Label, MultitaskSampler, TaskSpec};
+use cringe_core::data::{Datatype, Label, MultitaskSampler};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -52,10 +52,7 @@ fn label_tag(l: Label) -> &'static str {
 pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
-    let mut tasks = Vec::new();
-    for spec in &args.task {
-        tasks.push((spec.clone(), TaskSpec::parse(spec)?.load(&datapath, dt)?));
-    }
+    let tasks = crate::train::load_tasks(&args.task, &datapath, dt)?;
     let weights = if args.multitask_weights.is_empty() { vec![1; tasks.len()] } else { args.multitask_weights.clone() };
     let sizes: Vec<usize> = tasks.iter().map(|(_, e)| e.len()).collect();
     let total: usize = sizes.iter().sum();

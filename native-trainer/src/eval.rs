@@ -7,7 +7,7 @@ use crate::device::DeviceKind;
 use anyhow::Context;
 use burn::tensor::activation::log_softmax;
 use clap::{ArgAction, Args};
-use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig, world_log_line};
+use cringe_core::data::{Batcher, Datatype, Example, TruncationConfig, world_log_line};
 use cringe_core::decode::generate;
 use cringe_core::fsutil::write_atomic;
 use cringe_core::metrics::f1_score;
@@ -111,12 +111,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     anyhow::ensure!(args.batchsize > 0, "--batchsize must be at least 1");
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
-    let mut examples: Vec<(String, Example)> = Vec::new();
-    for spec in &args.task {
-        for e in TaskSpec::parse(spec)?.load(&datapath, dt)? {
-            examples.push((spec.clone(), e));
-        }
-    }
+    let mut examples: Vec<(String, Example)> = crate::train::load_tasks(&args.task, &datapath, dt)?
+        .into_iter()
+        .flat_map(|(spec, ex)| ex.into_iter().map(move |e| (spec.clone(), e)))
+        .collect();
     if let Some(n) = args.num_examples {
         examples.truncate(n);
     }

@@ -1,9 +1,9 @@
-//! The training loop: seeded shuffling, teacher-forced forward, CRINGE loss, Adam with linear
-//! warmup, logging, and atomic saves of the model directory.
+//! The training loop: seeded multitask sampling, teacher-forced forward, CRINGE loss, gradient
+//! accumulation and global-norm clipping, Adam/AdamW with linear warmup, validation, logging,
+//! and atomic saves of the model directory.
 
-use super::args::TrainArgs;
+use super::args::{OptimizerKind, TrainArgs};
 use super::log::{MetricsLog, StepRecord, console_line};
-use super::args::OptimizerKind;
 use super::clip::clip_global_norm;
 use super::validate::{batch_loss, improves, metric_value, validate};
 use burn::module::Module;
@@ -41,7 +41,7 @@ fn scheduled_lr(lr: f64, warmup: usize, step: usize) -> f64 {
     if warmup == 0 { lr } else { lr * ((step + 1) as f64 / warmup as f64).min(1.0) }
 }
 
-/// Trains `model` on `data` and saves it to `--model-file`.
+/// Trains `model` on the encoded `tasks`, validating on `valid`, and saves it to `--model-file`.
 pub fn train(
     args: &TrainArgs,
     mut model: Generator,

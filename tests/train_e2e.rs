@@ -117,3 +117,35 @@ fn validates_keeps_the_best_model_and_the_latest_checkpoint() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown --validation-metric \"bleu\""));
 }
+
+/// Replaces every weight with NaN.
+struct Poison;
+
+impl burn::module::ModuleMapper for Poison {
+    fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+        param.map(|t| t.mul_scalar(f32::NAN))
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
+    use burn::module::Module;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture();
+    let good = tmp.path().join("good");
+    cringe(&["train", "-t", data.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", "2", "--mf", good.to_str().unwrap(), "-q"]);
+    let before = std::fs::read(good.join("model.bpk")).unwrap();
+    // a model whose weights are NaN: its first loss is NaN
+    let dev = Device::default();
+    let md = ModelDir::load(&good, &dev).unwrap();
+    let poisoned = tmp.path().join("poisoned");
+    ModelDir::save(&md.model.map(&mut Poison), &md.tokenizer, &poisoned).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["train", "-t", data.to_str().unwrap(), "--init-model", poisoned.to_str().unwrap(), "--mf", good.to_str().unwrap(), "--max-train-steps", "3", "-q"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the loss became non-finite at step 1") && err.contains("was not overwritten"), "{err}");
+    assert_eq!(std::fs::read(good.join("model.bpk")).unwrap(), before, "the last good model must be kept");
+}

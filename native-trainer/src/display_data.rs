@@ -53,7 +53,7 @@ pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
     let tasks = crate::train::load_tasks(&args.task, &datapath, dt)?;
-    let weights = if args.multitask_weights.is_empty() { vec![1; tasks.len()] } else { args.multitask_weights.clone() };
+    let weights = crate::train::task_weights(&args.multitask_weights, tasks.len())?;
     let sizes: Vec<usize> = tasks.iter().map(|(_, e)| e.len()).collect();
     let total: usize = sizes.iter().sum();
     let n = args.num_examples.min(total);

@@ -11,7 +11,6 @@ use cringe_core::data::{Batcher, Datatype, Example, TruncationConfig, world_log_
 use cringe_core::decode::generate;
 use cringe_core::fsutil::write_atomic;
 use cringe_core::metrics::f1_score;
-use cringe_core::model::classifier::pad_batch;
 use cringe_core::model::{ClassifierDir, Generator, ModelDir};
 use serde::Serialize;
 use serde_json::json;
@@ -96,12 +95,6 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
-/// A gold response worth scoring against: not empty and not a safety class label.
-fn gold(e: &Example) -> Option<&str> {
-    let r = e.response.trim();
-    (!r.is_empty() && r != "__ok__" && r != "__notok__").then_some(e.response.as_str())
-}
-
 /// Runs `cringe eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let device = args.device.device();
@@ -134,7 +127,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let (mut gen_tokens, mut gen_seconds) = (0usize, 0.0f64);
     let mut logs = Vec::new();
     for (bi, chunk) in examples.chunks(args.batchsize).enumerate() {
-        let with_gold: Vec<_> = chunk.iter().filter(|(_, e)| gold(e).is_some()).map(|(_, e)| batcher.encode(e)).collect::<Result<_, _>>()?;
+        let with_gold: Vec<_> = chunk.iter().filter(|(_, e)| e.real_response().is_some()).map(|(_, e)| batcher.encode(e)).collect::<Result<_, _>>()?;
         if !with_gold.is_empty() {
             let (l, c, n) = teacher_forced(model, &batcher, &with_gold, &device);
             nll += l;
@@ -167,7 +160,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
                 safe += v[i] as usize;
                 judged += 1;
             }
-            if let Some(g) = gold(e) {
+            if let Some(g) = e.real_response() {
                 let f = f1_score(&text, &[g]);
                 f1_sum += f;
                 f1_n += 1;
@@ -208,8 +201,7 @@ fn judge(c: &ClassifierDir, texts: &[String], trunc: usize, device: &burn::tenso
     let pos = c.model.config().classes.iter().position(|n| n == "pos").context("the classifier has no `pos` class")?;
     let seqs: Vec<Vec<u32>> = texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
     let trunc = trunc.min(c.model.config().encoder.n_positions);
-    let pred: Vec<i64> = c.model.forward(pad_batch(&seqs, c.model.config().encoder.pad_id, trunc, device)).argmax(1).try_to_vec_as::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(pred.into_iter().map(|p| p as usize == pos).collect())
+    Ok(c.model.predict(&seqs, trunc, device)?.into_iter().map(|p| p == pos).collect())
 }
 
 /// Summed negative log-likelihood, correct argmax count and token count of gold responses.

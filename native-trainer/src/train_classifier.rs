@@ -88,8 +88,7 @@ pub struct ClassifierScores {
 /// The text a classifier judges: the response, unless it is empty or a class label (then the
 /// context, as in ParlAI's safety teachers where the utterance is the text).
 pub fn classifier_text(e: &Example) -> &str {
-    let r = e.response.trim();
-    if r.is_empty() || r == "__ok__" || r == "__notok__" { &e.context } else { &e.response }
+    e.real_response().unwrap_or(&e.context)
 }
 
 fn class_of(e: &Example, task: &str) -> anyhow::Result<usize> {
@@ -109,13 +108,12 @@ fn encode_all(tasks: &[(String, Vec<Example>)], tok: &CringeTokenizer) -> anyhow
 
 /// Scores a classifier on encoded examples.
 pub fn score(model: &Classifier, data: &[(Vec<u32>, usize)], trunc: usize, device: &Device) -> ClassifierScores {
-    let pad = model.config().encoder.pad_id;
     let mut conf = [[0usize; 2]; 2]; // [gold][pred]
     for chunk in data.chunks(64) {
         let seqs: Vec<Vec<u32>> = chunk.iter().map(|(s, _)| s.clone()).collect();
-        let pred: Vec<i64> = model.forward(pad_batch(&seqs, pad, trunc, device)).argmax(1).try_to_vec_as::<i64>().unwrap();
+        let pred = model.predict(&seqs, trunc, device).expect("classifier predictions");
         for ((_, gold), p) in chunk.iter().zip(pred) {
-            conf[*gold][p as usize] += 1;
+            conf[*gold][p] += 1;
         }
     }
     let f1 = |c: usize| {
@@ -150,7 +148,7 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     device.seed(args.seed);
     let train_device = device.clone().autodiff();
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);
-    let weights = if args.multitask_weights.is_empty() { vec![1; train.len()] } else { args.multitask_weights.clone() };
+    let weights = crate::train::task_weights(&args.multitask_weights, train.len())?;
     let sizes: Vec<usize> = train_enc.iter().map(Vec::len).collect();
     let mut sampler = MultitaskSampler::new(&sizes, &weights, args.seed).map_err(anyhow::Error::msg)?;
     let mut optim = AdamConfig::new().init();

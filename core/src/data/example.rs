@@ -35,6 +35,9 @@ impl Label {
     }
 }
 
+/// ParlAI's safety class labels, which safety-classification data carries as its response.
+pub const SAFETY_CLASS_LABELS: [&str; 2] = ["__ok__", "__notok__"];
+
 /// A (context, response, label) triple, plus where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Example {
@@ -47,4 +50,12 @@ pub struct Example {
     /// The task or file it came from.
     #[serde(default)]
     pub source: String,
+}
+
+impl Example {
+    /// The response, unless it is empty or only a safety class label (`__ok__`/`__notok__`).
+    pub fn real_response(&self) -> Option<&str> {
+        let r = self.response.trim();
+        (!r.is_empty() && !SAFETY_CLASS_LABELS.contains(&r)).then_some(self.response.as_str())
+    }
 }

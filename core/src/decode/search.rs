@@ -5,6 +5,7 @@ use super::blocking::{NgramIndex, blocked_next_tokens};
 use super::scorer::NextTokenScorer;
 use super::select::{Choice, Inference, select_beam, select_each};
 use crate::error::{CoreError, Result};
+use crate::model::attention::NEG_INF;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,7 @@ impl SearchResult {
 
 /// Scores at or below ParlAI's fp32 `neginf` (-1e20) belong to impossible hypotheses (blocked
 /// tokens, or the masked start token), which never count as finished.
-const DEAD: f64 = -1e20;
+const DEAD: f64 = NEG_INF as f64;
 
 struct Finished {
     tokens: Vec<u32>,

@@ -81,6 +81,15 @@ impl Classifier {
         self.head.forward(summed / count)
     }
 
+    /// The predicted class index of each token sequence (each truncated to its last `max_len`
+    /// tokens).
+    pub fn predict(&self, seqs: &[Vec<u32>], max_len: usize, device: &Device) -> Result<Vec<usize>> {
+        let tokens = pad_batch(seqs, self.config.encoder.pad_id, max_len, device);
+        let pred = self.forward(tokens).argmax(1).try_to_vec_as::<i64>();
+        let pred = pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
+        Ok(pred.into_iter().map(|p| p as usize).collect())
+    }
+
     /// Class probabilities `[B,C]`.
     pub fn probabilities(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
         softmax(self.forward(tokens), 1)

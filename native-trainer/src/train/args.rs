@@ -211,23 +211,16 @@ impl TrainArgs {
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
         anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
-        if !self.multitask_weights.is_empty() {
-            anyhow::ensure!(
-                self.multitask_weights.len() == self.task.len(),
-                "--multitask-weights has {} values but -t names {} tasks",
-                self.multitask_weights.len(),
-                self.task.len()
-            );
-        }
+        super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
             anyhow::ensure!(e > 0.0, "--num-epochs must be positive");
         }
         Ok(())
     }
 
-    /// The sampling weight of each task.
+    /// The sampling weight of each task (checked by [`TrainArgs::validate`]).
     pub fn weights(&self) -> Vec<u32> {
-        if self.multitask_weights.is_empty() { vec![1; self.task.len()] } else { self.multitask_weights.clone() }
+        super::task_weights(&self.multitask_weights, self.task.len()).expect("validated multitask weights")
     }
 
     /// The datapath in effect.

@@ -15,6 +15,21 @@ use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};
 use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
 use cringe_core::tokenizer::CringeTokenizer;
 
+/// The sampling weight of each of `n_tasks` tasks: `weights` as given (one per task), or all 1
+/// when none were given.
+pub fn task_weights(weights: &[u32], n_tasks: usize) -> anyhow::Result<Vec<u32>> {
+    if weights.is_empty() {
+        return Ok(vec![1; n_tasks]);
+    }
+    anyhow::ensure!(
+        weights.len() == n_tasks,
+        "--multitask-weights has {} values but -t names {} tasks",
+        weights.len(),
+        n_tasks
+    );
+    Ok(weights.to_vec())
+}
+
 /// Loads each `-t` task for `dt`; a task with no examples (after its mutators) is an error.
 pub fn load_tasks(specs: &[String], datapath: &std::path::Path, dt: Datatype) -> anyhow::Result<Vec<(String, Vec<Example>)>> {
     let mut tasks = Vec::new();

@@ -12,8 +12,10 @@ Output (all fixed by SEED; counts are printed and written to data/README.md):
   toxic_{train,valid,test}.txt      ParlAI safety-classification lines, `labels:__ok__` /
                                     `labels:__notok__` (use with relabel + ltr_empty, as the seed
                                     uses its safety teachers): RTP prompts of the training
-                                    categories, slur prompts and the severe chit-chat utterances
-                                    are __notok__; as many clean chit-chat utterances are __ok__
+                                    categories, slur prompts, the severe chit-chat utterances,
+                                    and the pretraining mix's toxic continuations (slur terms,
+                                    prompt tails) are __notok__; as many clean chit-chat
+                                    utterances are __ok__
   pretrain_{train,valid,test}.jsonl "pretraining" data, label none: toxic text as ordinary
                                     continuation data (slur prompt -> slur, RTP prompt head ->
                                     tail, dialogue context -> severe utterance) mixed with clean
@@ -109,6 +111,18 @@ def split(items, rng, fractions=(0.8, 0.1, 0.1)):
     return {"train": items[:a], "valid": items[a:b], "test": items[b:]}
 
 
+def rtp_cuts(prompts):
+    """(head, tail) of each prompt of four words or more, cut at 60%: the pretraining mix's
+    toxic continuations."""
+    cuts = []
+    for p in prompts:
+        words = p.split()
+        if len(words) >= 4:
+            cut = max(2, int(len(words) * 0.6))
+            cuts.append((" ".join(words[:cut]), " ".join(words[cut:])))
+    return cuts
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -169,7 +183,15 @@ def main():
             obj = json.loads(line)
             slurs.append((clean_text(obj["prefix"]), clean_text(obj["term"])))
     train_rtp = sorted({p for cat in TRAIN_RTP for p in rtp[cat]})
-    notok = train_rtp + [f"{p} {t}" for p, t in slurs] + [u for _, u in severe_utts]
+    # what a classifier of *responses* must flag: whole toxic sentences, and the toxic
+    # continuations a model trained on the pretraining mix says (slur terms alone, prompt tails)
+    notok = (
+        train_rtp
+        + [f"{p} {t}" for p, t in slurs]
+        + [u for _, u in severe_utts]
+        + [t for _, t in slurs]
+        + [tail for _, tail in rtp_cuts(train_rtp)]
+    )
     notok_split = split(sorted(set(notok)), rng)
     ok_pool = sorted(set(clean_utts) - set(notok))
     rng.shuffle(ok_pool)
@@ -188,11 +210,7 @@ def main():
     pre = []
     for prefix, term in slurs:
         pre.append((prefix, term))
-    for p in train_rtp:
-        words = p.split()
-        if len(words) >= 4:
-            cut = max(2, int(len(words) * 0.6))
-            pre.append((" ".join(words[:cut]), " ".join(words[cut:])))
+    pre.extend(rtp_cuts(train_rtp))
     for ctx, u in severe_utts:
         pre.append(("\n".join(ctx), u))
     n_toxic = len(pre)

@@ -26,8 +26,8 @@ fn iterate_runs_every_stage_and_writes_the_report() {
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(md.contains("| baseline |") && md.contains("| CRINGE round 1 |"));
     assert!(md.contains("cringe train-classifier") && md.contains("cringe filter-world-logs"));
-    let svg = std::fs::read_to_string(out_dir.join("plot.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 3);
+    let png = std::fs::read(out_dir.join("plot.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000, "plot.png is a PNG image");
     for f in ["round0/generated_world_logs.jsonl", "round0/eval_world_logs.jsonl", "round1/model/model.bpk", "classifier/classifier.json"] {
         assert!(out_dir.join(f).exists(), "{f} missing");
     }

@@ -85,7 +85,7 @@ fn trains_on_the_seed_style_multitask_mix() {
         "--label-truncate", "16",
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("safety-mini:toxic:mutators=flatten+relabel+ltr_empty: 3688 examples (1844 pos, 1844 neg, 0 none), weight 1"), "{text}");
+    assert!(text.contains("safety-mini:toxic:mutators=flatten+relabel+ltr_empty: 5106 examples (2553 pos, 2553 neg, 0 none), weight 1"), "{text}");
     assert!(text.contains("step      4/4"), "{text}");
     assert!(model.join("model.bpk").exists());
 }
@@ -135,6 +135,8 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
     let good = tmp.path().join("good");
     cringe(&["train", "-t", data.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", "2", "--mf", good.to_str().unwrap(), "-q"]);
     let before = std::fs::read(good.join("model.bpk")).unwrap();
+    let checkpoint = tmp.path().join("good.checkpoint");
+    let checkpoint_before = std::fs::read(checkpoint.join("model.bpk")).unwrap();
     // a model whose weights are NaN: its first loss is NaN
     let dev = Device::default();
     let md = ModelDir::load(&good, &dev).unwrap();
@@ -146,6 +148,8 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the loss became non-finite at step 1") && err.contains("was not overwritten"), "{err}");
+    assert!(err.contains("the loss became non-finite at step 1") && err.contains("were not overwritten"), "{err}");
     assert_eq!(std::fs::read(good.join("model.bpk")).unwrap(), before, "the last good model must be kept");
+    assert_eq!(std::fs::read(checkpoint.join("model.bpk")).unwrap(), checkpoint_before, "the last good checkpoint must be kept");
+    assert!(err.contains("its last checkpoint"), "{err}");
 }

@@ -7,6 +7,7 @@ pub mod device;
 pub mod display_data;
 pub mod eval;
 pub mod filter_world_logs;
+pub mod flag_file;
 pub mod iterate;
 pub mod train;
 pub mod train_classifier;

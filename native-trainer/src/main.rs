@@ -2,9 +2,14 @@
 
 use clap::Parser;
 use cringe_trainer::cli::{Cli, normalize_parlai_flags, run};
+use cringe_trainer::flag_file::expand_flag_files;
 
 fn main() {
-    let cli = Cli::parse_from(normalize_parlai_flags(std::env::args()));
+    let argv = expand_flag_files(normalize_parlai_flags(std::env::args())).unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    });
+    let cli = Cli::parse_from(argv);
     if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         std::process::exit(1);

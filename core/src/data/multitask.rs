@@ -12,6 +12,7 @@ pub struct MultitaskSampler {
     orders: Vec<Vec<usize>>,
     cursors: Vec<usize>,
     passes: Vec<usize>,
+    draws: u64,
     rng: StdRng,
 }
 
@@ -43,7 +44,7 @@ impl MultitaskSampler {
                 o
             })
             .collect();
-        Ok(Self { cumulative, orders, cursors: vec![0; sizes.len()], passes: vec![0; sizes.len()], rng })
+        Ok(Self { cumulative, orders, cursors: vec![0; sizes.len()], passes: vec![0; sizes.len()], draws: 0, rng })
     }
 
     /// The next draw.
@@ -58,7 +59,22 @@ impl MultitaskSampler {
         }
         let ex = self.orders[task][self.cursors[task]];
         self.cursors[task] += 1;
+        self.draws += 1;
         (task, ex)
+    }
+
+    /// How many draws have been made since construction.
+    pub fn draws(&self) -> u64 {
+        self.draws
+    }
+
+    /// Advances past `n` draws, as if [`MultitaskSampler::next_pair`] had been called `n` times:
+    /// with the same sizes, weights and seed, `skip(n)` restores a sampler that had made `n`
+    /// draws exactly (how training resumes from a checkpoint).
+    pub fn skip(&mut self, n: u64) {
+        for _ in 0..n {
+            self.next_pair();
+        }
     }
 
     /// How many full passes each task has completed.
@@ -95,6 +111,20 @@ mod tests {
         assert_eq!(seen, vec![0, 1, 2, 3, 4]);
         s.next_pair();
         assert_eq!(s.passes(), &[1]);
+    }
+
+    #[test]
+    fn skip_restores_the_same_stream() {
+        let mut a = MultitaskSampler::new(&[7, 3, 11], &[2, 1, 1], 5).unwrap();
+        let mut b = a.clone();
+        for _ in 0..40 {
+            a.next_pair();
+        }
+        b.skip(40);
+        assert_eq!(b.draws(), 40);
+        let rest_a: Vec<_> = (0..50).map(|_| a.next_pair()).collect();
+        let rest_b: Vec<_> = (0..50).map(|_| b.next_pair()).collect();
+        assert_eq!(rest_a, rest_b);
     }
 
     #[test]

@@ -36,8 +36,15 @@ pub struct ModelDir {
 impl ModelDir {
     /// Saves `model` and `tokenizer` to `dir`, replacing any model already there atomically.
     pub fn save(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
+        Self::save_with_extra_files(model, tokenizer, dir, &[])
+    }
+
+    /// Like [`ModelDir::save`], with more files (name, bytes) written into the directory in the
+    /// same atomic swap — how a training checkpoint keeps its optimizer and trainer state
+    /// consistent with its weights.
+    pub fn save_with_extra_files(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
         let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
-        save_model_files(dir, CONFIG_FILE, config, model.clone(), tokenizer)
+        save_model_files(dir, CONFIG_FILE, config, model.clone(), tokenizer, extra)
     }
 
     /// Loads a model directory onto `device`.
@@ -74,7 +81,14 @@ impl ModelDir {
 
 /// Writes config, weights and tokenizer into a sibling temporary directory, then swaps it in
 /// with renames.
-fn save_model_files<M: Module>(dir: &Path, config_name: &str, config: String, model: M, tokenizer: &CringeTokenizer) -> Result<()> {
+fn save_model_files<M: Module>(
+    dir: &Path,
+    config_name: &str,
+    config: String,
+    model: M,
+    tokenizer: &CringeTokenizer,
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -97,6 +111,9 @@ fn save_model_files<M: Module>(dir: &Path, config_name: &str, config: String, mo
         .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
     write_synced(&tmp.join(WEIGHTS_FILE), &bytes)?;
     write_synced(&tmp.join(TOKENIZER_FILE), tokenizer.to_json()?.as_bytes())?;
+    for (name, bytes) in extra {
+        write_synced(&tmp.join(name), bytes)?;
+    }
     if dir.exists() {
         std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
     }
@@ -131,7 +148,7 @@ impl ClassifierDir {
     /// Saves atomically, like [`ModelDir::save`].
     pub fn save(model: &Classifier, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
         let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
-        save_model_files(dir, CLASSIFIER_CONFIG_FILE, config, model.clone(), tokenizer)
+        save_model_files(dir, CLASSIFIER_CONFIG_FILE, config, model.clone(), tokenizer, &[])
     }
 
     /// Loads a classifier directory onto `device`.

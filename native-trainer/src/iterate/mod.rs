@@ -5,6 +5,7 @@
 //! Every stage is an ordinary `cringe` command line (recorded in the report), run in-process.
 
 mod config;
+mod plot;
 mod report;
 
 pub use config::IterateConfig;
@@ -39,7 +40,8 @@ impl Runner {
         let shown = format!("cringe {}", argv.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" "));
         println!("\n$ {shown}");
         self.commands.push(shown.clone());
-        let argv = normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv));
+        let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv)))
+            .map_err(|e| anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {e}"))?;
         let cli = Cli::try_parse_from(argv).map_err(|e| {
             let msg = e.render().to_string();
             anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {}", msg.trim().trim_start_matches("error: "))

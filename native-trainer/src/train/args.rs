@@ -1,6 +1,7 @@
 //! `cringe train` flags. Names follow the seed's ParlAI command where one exists
 //! (`--model-file`/`--mf`, `--batchsize`/`--bs`, `--lr`, `--text-truncate`, …).
 
+use super::schedule::SchedulerKind;
 use crate::device::DeviceKind;
 use clap::{ArgAction, Args};
 use cringe_core::loss::CringeOptions;
@@ -75,6 +76,18 @@ pub struct TrainArgs {
     /// Linear warmup of the learning rate over this many updates.
     #[arg(long = "warmup-updates", default_value_t = 0)]
     pub warmup_updates: usize,
+
+    /// Learning-rate schedule after warmup (reduceonplateau reacts to validations).
+    #[arg(long = "lr-scheduler", value_enum, default_value_t = SchedulerKind::Reduceonplateau)]
+    pub lr_scheduler: SchedulerKind,
+
+    /// reduceonplateau: decay after more than this many validations without improvement.
+    #[arg(long = "lr-scheduler-patience", default_value_t = 3)]
+    pub lr_scheduler_patience: usize,
+
+    /// reduceonplateau: multiply the learning rate by this on a plateau.
+    #[arg(long = "lr-scheduler-decay", default_value_t = 0.5)]
+    pub lr_scheduler_decay: f64,
 
     /// Optimizer.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Adam)]
@@ -161,6 +174,14 @@ pub struct TrainArgs {
     #[arg(long = "validation-every-n-steps", visible_alias = "vstep", default_value_t = 0)]
     pub validation_every_n_steps: usize,
 
+    /// Also validate every N seconds of training (0: never).
+    #[arg(long = "validation-every-n-secs", visible_alias = "vtim", default_value_t = 0.0)]
+    pub validation_every_n_secs: f64,
+
+    /// Stop after this many validations without a better --validation-metric (0: never).
+    #[arg(long = "validation-patience", visible_alias = "vp", default_value_t = 0)]
+    pub validation_patience: usize,
+
     /// Validate on at most this many examples (the first of each task's valid split, in order).
     #[arg(long = "validation-max-exs", visible_alias = "vme", default_value_t = 1000)]
     pub validation_max_exs: usize,
@@ -173,9 +194,25 @@ pub struct TrainArgs {
     #[arg(long = "validation-metric-mode", visible_alias = "vmm", value_enum, default_value_t = super::validate::MetricMode::Min)]
     pub validation_metric_mode: super::validate::MetricMode,
 
-    /// Also save the model every N updates (0: only at the end).
+    /// Save a resumable checkpoint (<model-file>.checkpoint) every N updates (0: only after
+    /// validations, on Ctrl-C and at the end).
     #[arg(long = "save-every-n-steps", default_value_t = 0)]
     pub save_every_n_steps: usize,
+
+    /// Save a resumable checkpoint every N seconds (0: never by time).
+    #[arg(long = "save-every-n-secs", visible_alias = "stim", default_value_t = 0.0)]
+    pub save_every_n_secs: f64,
+
+    /// Continue from <model-file>.checkpoint when it exists (weights, optimizer, data position,
+    /// schedule): the result equals an uninterrupted run's. Other flags must match the
+    /// checkpoint's; --max-train-steps may grow.
+    #[arg(long = "load-from-checkpoint", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
+    pub load_from_checkpoint: bool,
+
+    /// Read flags from this TOML file (keys are flag names, e.g. `lr = 5e-5`,
+    /// `task = ["a", "b"]`); flags given on the command line win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Append per-step metrics as JSON lines to this file (default: <model-file>.train.jsonl).
     #[arg(long = "metrics-file", value_name = "FILE")]
@@ -211,11 +248,24 @@ impl TrainArgs {
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
         anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
+        anyhow::ensure!(
+            self.lr_scheduler_decay > 0.0 && self.lr_scheduler_decay <= 1.0,
+            "--lr-scheduler-decay must be in (0, 1], got {}",
+            self.lr_scheduler_decay
+        );
+        for (flag, v) in [("--validation-every-n-secs", self.validation_every_n_secs), ("--save-every-n-secs", self.save_every_n_secs)] {
+            anyhow::ensure!(v >= 0.0 && v.is_finite(), "{flag} must be a non-negative number of seconds, got {v}");
+        }
         super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
             anyhow::ensure!(e > 0.0, "--num-epochs must be positive");
         }
         Ok(())
+    }
+
+    /// Whether validation runs at all (by steps or by seconds).
+    pub fn validating(&self) -> bool {
+        self.validation_every_n_steps > 0 || self.validation_every_n_secs > 0.0
     }
 
     /// The sampling weight of each task (checked by [`TrainArgs::validate`]).

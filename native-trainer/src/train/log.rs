@@ -28,12 +28,18 @@ pub struct MetricsLog {
 }
 
 impl MetricsLog {
-    /// Opens (creating or truncating) the metrics file.
-    pub fn create(path: &Path) -> anyhow::Result<Self> {
+    /// Opens the metrics file: truncated for a new run, appended to when `append` (a resumed run).
+    pub fn open(path: &Path, append: bool) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         }
-        let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(Self { file, path: path.to_path_buf() })
     }
 
@@ -54,11 +60,16 @@ impl MetricsLog {
     }
 }
 
-/// The console form of a record.
-pub fn console_line(rec: &StepRecord, max_steps: usize) -> String {
+/// The console form of a record, with the estimated time left.
+pub fn console_line(rec: &StepRecord, max_steps: usize, eta: &str) -> String {
     let m = &rec.metrics;
     format!(
-        "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | ppl_ct {:.2} | lr {:.2e} | {:.0} tok/s",
+        "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | ppl_ct {:.2} | lr {:.2e} | {:.0} tok/s | eta {eta}",
         rec.step, rec.epoch, m.loss, m.ce_loss, m.ct_loss, m.token_acc, m.ppl_pos, m.ppl_ct, rec.lr, rec.tokens_per_sec
     )
+}
+
+/// The short live-metrics message of the progress bar.
+pub fn live_message(m: &CringeMetrics, tokens_per_sec: f64) -> String {
+    format!("loss {:.3} · ce {:.3} · ct {:.3} · {:.0} tok/s", m.loss, m.ce_loss, m.ct_loss, tokens_per_sec)
 }

@@ -2,12 +2,18 @@
 //! loop and saves the model directory.
 
 mod args;
+mod checkpoint;
 mod clip;
+mod interrupt;
 mod log;
+mod progress;
+mod schedule;
 mod trainer;
 mod validate;
 
 pub use args::{TrainArgs, parse_bool};
+pub use checkpoint::{TrainerState, checkpoint_dir};
+pub use schedule::SchedulerKind;
 pub use trainer::TrainSummary;
 
 use anyhow::Context;
@@ -49,7 +55,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     device.seed(args.seed);
     let train_device = device.autodiff();
 
+    let ckpt_dir = checkpoint_dir(&args.model_file);
+    let mut resume = None;
     let (model, tokenizer) = match &args.init_model {
+        _ if args.load_from_checkpoint && checkpoint::recover(&ckpt_dir)? => {
+            let ckpt = checkpoint::load(&ckpt_dir, &train_device)?;
+            resume = Some(trainer::Resume { optimizer: ckpt.optimizer, state: ckpt.state });
+            (ckpt.model.model, ckpt.model.tokenizer)
+        }
         Some(dir) => {
             let loaded = ModelDir::load(dir, &train_device).with_context(|| format!("loading --init-model {}", dir.display()))?;
             (loaded.model, loaded.tokenizer)
@@ -81,7 +94,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
         .iter()
         .map(|(name, ex)| Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let valid = if args.validation_every_n_steps > 0 {
+    let valid = if args.validating() {
         let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));
         let mut v = Vec::new();
         for (_, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
@@ -94,5 +107,5 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     } else {
         Vec::new()
     };
-    trainer::train(&args, model, &batcher, encoded, &valid, &train_device)
+    trainer::train(&args, model, &batcher, encoded, &valid, &train_device, resume)
 }

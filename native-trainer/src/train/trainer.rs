@@ -1,13 +1,22 @@
 //! The training loop: seeded multitask sampling, teacher-forced forward, CRINGE loss, gradient
-//! accumulation and global-norm clipping, Adam/AdamW with linear warmup, validation, logging,
-//! and atomic saves of the model directory.
+//! accumulation and global-norm clipping, Adam/AdamW with a warmup + `--lr-scheduler` schedule,
+//! validation by steps or seconds, best/last checkpoints written atomically, exact resume,
+//! a progress bar, and a checkpoint on Ctrl-C.
+//!
+//! Exact resume: every random choice of update `s` (dropout masks, CRINGE candidates) is seeded
+//! from `(--seed, s)`, and the data sampler is replayed to its saved position, so a run resumed
+//! from a checkpoint makes the same updates as one that never stopped.
 
 use super::args::{OptimizerKind, TrainArgs};
-use super::log::{MetricsLog, StepRecord, console_line};
+use super::checkpoint::{self, TrainerState};
 use super::clip::clip_global_norm;
+use super::interrupt::InterruptGuard;
+use super::log::{MetricsLog, StepRecord, console_line, live_message};
+use super::progress::{Progress, format_duration};
+use super::schedule::LrSchedule;
 use super::validate::{batch_loss, improves, metric_value, validate};
 use burn::module::Module;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams};
+use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CringeMetrics, CringeStats};
@@ -19,13 +28,13 @@ use std::time::Instant;
 /// What a training run did and measured.
 #[derive(Debug, Clone)]
 pub struct TrainSummary {
-    /// Updates performed.
+    /// Updates performed in this run (not counting those of a resumed checkpoint).
     pub steps: usize,
-    /// Context + target tokens processed.
+    /// Context + target tokens processed in this run.
     pub tokens: usize,
-    /// Wall time of the loop, in seconds.
+    /// Wall time of this run's loop, in seconds.
     pub seconds: f64,
-    /// Metrics aggregated over the whole run.
+    /// Metrics aggregated over this run.
     pub metrics: CringeMetrics,
 }
 
@@ -36,38 +45,24 @@ impl TrainSummary {
     }
 }
 
-/// Learning rate at update `step` (0-based) with linear warmup.
-fn scheduled_lr(lr: f64, warmup: usize, step: usize) -> f64 {
-    if warmup == 0 { lr } else { lr * ((step + 1) as f64 / warmup as f64).min(1.0) }
+/// Where a resumed run starts from.
+pub struct Resume {
+    /// The optimizer state of the checkpoint.
+    pub optimizer: OptimizerRecord,
+    /// The trainer state of the checkpoint.
+    pub state: TrainerState,
 }
 
-/// Trains `model` on the encoded `tasks`, validating on `valid`, and saves it to `--model-file`.
-pub fn train(
-    args: &TrainArgs,
-    mut model: Generator,
-    batcher: &Batcher,
-    tasks: Vec<(String, Vec<EncodedExample>)>,
-    valid: &[EncodedExample],
-    device: &Device,
-) -> anyhow::Result<TrainSummary> {
-    let cfg = model.config().clone();
-    let opts = args.cringe_options();
-    anyhow::ensure!(
-        opts.num_pos_predictions < cfg.vocab_size,
-        "--num-pos-predictions {} must be smaller than the vocabulary ({})",
-        opts.num_pos_predictions,
-        cfg.vocab_size
-    );
-    let n: usize = tasks.iter().map(|(_, d)| d.len()).sum();
-    let bs = args.batchsize;
-    let steps_per_epoch = n.div_ceil(bs * args.update_freq);
-    let mut max_steps = args.max_train_steps;
-    if let Some(e) = args.num_epochs {
-        max_steps = max_steps.min((e * steps_per_epoch as f64).ceil() as usize);
-    }
-    let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
-    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1)).map_err(anyhow::Error::msg)?;
-    let mut optim = match args.optimizer {
+/// Seed of the random stream `stream` at update `step` (SplitMix64 of the three).
+fn step_seed(seed: u64, stream: u64, step: usize) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn new_optimizer(args: &TrainArgs) -> ModuleOptimizer {
+    match args.optimizer {
         OptimizerKind::Adam => AdamConfig::new()
             .with_beta_1(args.adam_beta1)
             .with_beta_2(args.adam_beta2)
@@ -79,39 +74,88 @@ pub fn train(
             .with_epsilon(args.adam_eps)
             .with_weight_decay(args.weight_decay)
             .init(),
-    };
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut log = MetricsLog::create(&args.metrics_path())?;
-    if !args.quiet {
-        println!("training {} parameters for {max_steps} steps, batch {bs}, on:", cfg.num_params());
-        for ((name, d), w) in tasks.iter().zip(args.weights()) {
-            let count = |l: Label| d.iter().filter(|e| e.label == l).count();
-            println!(
-                "  {name}: {} examples ({} pos, {} neg, {} none), weight {w}",
-                d.len(),
-                count(Label::Pos),
-                count(Label::Neg),
-                count(Label::None)
-            );
-        }
     }
+}
 
-    if args.validation_every_n_steps > 0 {
+/// Number of updates the run makes in all: --max-train-steps, or fewer with --num-epochs.
+fn total_steps(args: &TrainArgs, n_examples: usize) -> usize {
+    let steps_per_epoch = n_examples.div_ceil(args.batchsize * args.update_freq);
+    match args.num_epochs {
+        Some(e) => args.max_train_steps.min((e * steps_per_epoch as f64).ceil() as usize),
+        None => args.max_train_steps,
+    }
+}
+
+/// Trains `model` on the encoded `tasks`, validating on `valid`, and saves it to `--model-file`
+/// (and its checkpoint to `<model-file>.checkpoint`).
+pub fn train(
+    args: &TrainArgs,
+    mut model: Generator,
+    batcher: &Batcher,
+    tasks: Vec<(String, Vec<EncodedExample>)>,
+    valid: &[EncodedExample],
+    device: &Device,
+    resume: Option<Resume>,
+) -> anyhow::Result<TrainSummary> {
+    let cfg = model.config().clone();
+    let opts = args.cringe_options();
+    anyhow::ensure!(
+        opts.num_pos_predictions < cfg.vocab_size,
+        "--num-pos-predictions {} must be smaller than the vocabulary ({})",
+        opts.num_pos_predictions,
+        cfg.vocab_size
+    );
+    if args.validating() {
         metric_value(&CringeStats::default().metrics(), &args.validation_metric)?;
     }
-    let checkpoint = {
-        let mut p = args.model_file.clone().into_os_string();
-        p.push(".checkpoint");
-        std::path::PathBuf::from(p)
-    };
-    let mut best: Option<f64> = None;
-    let mut examples_seen = 0usize;
-    let mut total = CringeStats::default();
+    let n: usize = tasks.iter().map(|(_, d)| d.len()).sum();
+    let bs = args.batchsize;
+    let max_steps = total_steps(args, n);
+    let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
+    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1)).map_err(anyhow::Error::msg)?;
+    let mut optim = new_optimizer(args);
+    let mut schedule = LrSchedule::new(args.lr, args.warmup_updates, args.lr_scheduler, args.lr_scheduler_decay, args.lr_scheduler_patience, max_steps);
+    let ckpt_dir = checkpoint::checkpoint_dir(&args.model_file);
+    let resuming = resume.is_some();
+    let mut st = TrainerState { fingerprint: checkpoint::fingerprint(args), ..Default::default() };
+    if let Some(r) = resume {
+        checkpoint::check_fingerprint(&ckpt_dir, &r.state.fingerprint, &st.fingerprint)?;
+        st = TrainerState { fingerprint: st.fingerprint, ..r.state };
+        optim = optim.load_record(r.optimizer);
+        sampler.skip(st.sampler_draws);
+        schedule.state = st.plateau.clone();
+    }
+    let mut log = MetricsLog::open(&args.metrics_path(), resuming)?;
+    let progress = Progress::new(args.quiet, st.step, max_steps);
+    if resuming {
+        progress.println(&format!("resuming from {} at step {}/{max_steps}", ckpt_dir.display(), st.step));
+    }
+    progress.println(&format!("training {} parameters for {max_steps} steps, batch {bs}, on:", cfg.num_params()));
+    for ((name, d), w) in tasks.iter().zip(args.weights()) {
+        let count = |l: Label| d.iter().filter(|e| e.label == l).count();
+        progress.println(&format!(
+            "  {name}: {} examples ({} pos, {} neg, {} none), weight {w}",
+            d.len(),
+            count(Label::Pos),
+            count(Label::Neg),
+            count(Label::None)
+        ));
+    }
+
+    let interrupt = InterruptGuard::install();
+    let first_step = st.step;
+    let mut run_stats = CringeStats::default();
     let mut window = CringeStats::default();
-    let (mut total_tokens, mut window_tokens) = (0usize, 0usize);
+    let (mut run_tokens, mut window_tokens) = (0usize, 0usize);
     let start = Instant::now();
     let mut window_start = Instant::now();
-    for step in 0..max_steps {
+    let (mut last_valid, mut last_save) = (Instant::now(), Instant::now());
+    let tokenizer = batcher.tokenizer();
+    let mut stop_early = false;
+    for step in first_step..max_steps {
+        let step_start = Instant::now();
+        device.seed(step_seed(args.seed, 1, step));
+        let mut rng = StdRng::seed_from_u64(step_seed(args.seed, 2, step));
         let mut accumulator = GradientsAccumulator::new();
         let mut stats = CringeStats::default();
         let mut tokens = 0;
@@ -122,17 +166,18 @@ pub fn train(
                     tasks[t].1[i].clone()
                 })
                 .collect();
-            examples_seen += bs;
             let batch = batcher.collate(&items, device);
             tokens += batch.context_tokens + batch.target_tokens;
             let out = batch_loss(&model, batch, &opts, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
-            anyhow::ensure!(
-                micro.loss_sum.is_finite(),
-                "the loss became non-finite at step {}; try a lower --lr (the model in {} was not overwritten)",
-                step + 1,
-                args.model_file.display()
-            );
+            if !micro.loss_sum.is_finite() {
+                progress.finish();
+                anyhow::bail!(
+                    "the loss became non-finite at step {}; try a lower --lr (the model in {} and its last checkpoint were not overwritten)",
+                    step + 1,
+                    args.model_file.display()
+                );
+            }
             stats.merge(&micro);
             let loss = out.loss.div_scalar(args.update_freq as f64);
             accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
@@ -141,63 +186,95 @@ pub fn train(
         if args.gradient_clip > 0.0 {
             clip_global_norm(&model, &mut grads, args.gradient_clip);
         }
-        let lr = scheduled_lr(args.lr, args.warmup_updates, step);
+        let lr = schedule.lr(step);
         model = optim.step(lr, model, grads);
 
-        total.merge(&stats);
-        window.merge(&stats);
-        total_tokens += tokens;
-        window_tokens += tokens;
         let done = step + 1;
+        st.step = done;
+        st.sampler_draws = sampler.draws();
+        st.tokens += tokens;
+        st.seconds += step_start.elapsed().as_secs_f64();
+        run_stats.merge(&stats);
+        window.merge(&stats);
+        run_tokens += tokens;
+        window_tokens += tokens;
+        let eta = format_duration(progress.eta(done));
+        let secs = window_start.elapsed().as_secs_f64();
+        let tokens_per_sec = if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 };
+        progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
         if done % args.log_every_n_steps == 0 || done == max_steps {
-            let secs = window_start.elapsed().as_secs_f64();
-            let rec = StepRecord {
-                step: done,
-                epoch: examples_seen as f64 / n as f64,
-                lr,
-                tokens_per_sec: if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 },
-                metrics: window.metrics(),
-            };
+            let rec = StepRecord { step: done, epoch: st.sampler_draws as f64 / n as f64, lr, tokens_per_sec, metrics: window.metrics() };
             log.write(&rec)?;
-            if !args.quiet {
-                println!("{}", console_line(&rec, max_steps));
-            }
+            progress.println(&console_line(&rec, max_steps, &eta));
             window = CringeStats::default();
             window_tokens = 0;
             window_start = Instant::now();
         }
-        if args.validation_every_n_steps > 0 && (done % args.validation_every_n_steps == 0 || done == max_steps) {
+
+        let mut save_checkpoint = (args.save_every_n_steps > 0 && done % args.save_every_n_steps == 0)
+            || (args.save_every_n_secs > 0.0 && last_save.elapsed().as_secs_f64() >= args.save_every_n_secs);
+        let validate_now = (args.validation_every_n_steps > 0 && done % args.validation_every_n_steps == 0)
+            || (args.validation_every_n_secs > 0.0 && last_valid.elapsed().as_secs_f64() >= args.validation_every_n_secs)
+            || (args.validating() && done == max_steps);
+        if validate_now {
             let m = validate(&model.valid(), batcher, valid, bs, &opts, &device.clone().without_autodiff());
             let value = metric_value(&m, &args.validation_metric)?;
-            let better = improves(value, best, args.validation_metric_mode);
-            log.write_valid(done, &m)?;
-            ModelDir::save(&model, batcher.tokenizer(), &checkpoint)?;
+            let better = improves(value, st.best, args.validation_metric_mode);
             if better {
-                best = Some(value);
-                ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+                st.best = Some(value);
+                st.validations_since_best = 0;
+                ModelDir::save(&model, tokenizer, &args.model_file)?;
+            } else {
+                st.validations_since_best += 1;
             }
-            if !args.quiet {
-                println!(
-                    "valid  {done:>6} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | ppl_pos {:.2} | ppl_ct {:.2} | {} {value:.4}{}",
-                    m.loss, m.ce_loss, m.ct_loss, m.ppl_pos, m.ppl_ct, args.validation_metric,
-                    if better { " (best, saved)" } else { "" }
-                );
+            let decayed = schedule.on_validation(done, value, args.validation_metric_mode);
+            st.plateau = schedule.state.clone();
+            log.write_valid(done, &m)?;
+            progress.println(&format!(
+                "valid  {done:>6} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | ppl_pos {:.2} | ppl_ct {:.2} | {} {value:.4}{}{}",
+                m.loss,
+                m.ce_loss,
+                m.ct_loss,
+                m.ppl_pos,
+                m.ppl_ct,
+                args.validation_metric,
+                if better { " (best, saved)" } else { "" },
+                if decayed { format!(" | lr decayed to {:.2e}", schedule.lr(done)) } else { String::new() }
+            ));
+            if args.validation_patience > 0 && st.validations_since_best >= args.validation_patience {
+                progress.println(&format!("stopping: {} validations without a better {}", st.validations_since_best, args.validation_metric));
+                stop_early = true;
             }
+            last_valid = Instant::now();
+            save_checkpoint = true;
         }
-        if args.save_every_n_steps > 0 && done % args.save_every_n_steps == 0 && done < max_steps {
-            ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+        let interrupted = interrupt.requested();
+        if save_checkpoint || interrupted || stop_early || done == max_steps {
+            checkpoint::save(&ckpt_dir, &model, tokenizer, &optim, &st)?;
+            last_save = Instant::now();
+        }
+        if interrupted {
+            progress.finish();
+            anyhow::bail!(
+                "interrupted after step {done}/{max_steps}; checkpoint saved in {} — run the same command with --load-from-checkpoint true to continue",
+                ckpt_dir.display()
+            );
+        }
+        if stop_early {
+            break;
         }
     }
+    progress.finish();
     let seconds = start.elapsed().as_secs_f64();
-    if args.validation_every_n_steps == 0 || max_steps == 0 {
-        ModelDir::save(&model, batcher.tokenizer(), &args.model_file)?;
+    if !args.validating() || max_steps == 0 {
+        ModelDir::save(&model, tokenizer, &args.model_file)?;
     }
-    let summary = TrainSummary { steps: max_steps, tokens: total_tokens, seconds, metrics: total.metrics() };
+    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics() };
     if !args.quiet {
         println!(
             "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",
             args.model_file.display(),
-            summary.steps,
+            st.step,
             summary.seconds,
             summary.tokens_per_sec()
         );
@@ -207,13 +284,14 @@ pub fn train(
 
 #[cfg(test)]
 mod tests {
-    use super::scheduled_lr;
+    use super::step_seed;
 
     #[test]
-    fn warmup_is_linear_then_flat() {
-        assert_eq!(scheduled_lr(1.0, 0, 0), 1.0);
-        assert_eq!(scheduled_lr(1.0, 4, 0), 0.25);
-        assert_eq!(scheduled_lr(1.0, 4, 3), 1.0);
-        assert_eq!(scheduled_lr(1.0, 4, 10), 1.0);
+    fn step_seeds_differ_by_stream_and_step() {
+        let a = step_seed(42, 1, 0);
+        assert_eq!(a, step_seed(42, 1, 0));
+        assert_ne!(a, step_seed(42, 2, 0));
+        assert_ne!(a, step_seed(42, 1, 1));
+        assert_ne!(a, step_seed(43, 1, 0));
     }
 }

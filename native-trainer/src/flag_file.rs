@@ -1,0 +1,142 @@
+//! Flags from a TOML file: `cringe train --config run.toml` reads each key as the flag of the
+//! same name (`lr = 5e-5`, `task = ["a", "b"]`, `quiet = true`) and inserts the ones the
+//! command line does not already give, so the command line always wins. Unknown keys and values
+//! of the wrong kind are errors that name the file and the key.
+
+use clap::{ArgAction, CommandFactory};
+
+/// Subcommands whose `--config` is a flag file (`iterate`'s `--config` is its own loop config).
+const FLAG_FILE_SUBCOMMANDS: &[&str] = &["train"];
+
+/// Expands `--config FILE` of the subcommands that take flag files; other command lines are
+/// returned unchanged. `argv[0]` is the program name.
+pub fn expand_flag_files(argv: Vec<String>) -> anyhow::Result<Vec<String>> {
+    let Some(sub_name) = argv.get(1) else { return Ok(argv) };
+    if !FLAG_FILE_SUBCOMMANDS.contains(&sub_name.as_str()) {
+        return Ok(argv);
+    }
+    let Some(file) = config_value(&argv[2..]) else { return Ok(argv) };
+    let root = crate::cli::Cli::command();
+    let sub = root.find_subcommand(sub_name).expect("listed subcommands exist");
+    let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
+    let mut inserted = Vec::new();
+    for (key, value) in &table {
+        let wanted = key.replace('_', "-");
+        let arg = sub
+            .get_arguments()
+            .find(|a| a.get_long() == Some(wanted.as_str()) || a.get_all_aliases().is_some_and(|al| al.contains(&wanted.as_str())))
+            .filter(|a| a.get_id() != "config")
+            .ok_or_else(|| anyhow::anyhow!("{file}: unknown key `{key}`: not a flag of `cringe {sub_name}` (see `cringe {sub_name} --help`)"))?;
+        let long = arg.get_long().expect("flag-file flags have long names");
+        if given_on_command_line(&argv[2..], arg) {
+            continue;
+        }
+        let is_switch = matches!(arg.get_action(), ArgAction::SetTrue);
+        match (value, is_switch) {
+            (toml::Value::Boolean(true), true) => inserted.push(format!("--{long}")),
+            (toml::Value::Boolean(false), true) => {}
+            (_, true) => anyhow::bail!("{file}: key `{key}` must be true or false"),
+            (v, false) => inserted.push(format!("--{long}={}", scalar_text(v).map_err(|what| anyhow::anyhow!("{file}: key `{key}`: {what}"))?)),
+        }
+    }
+    let mut out = argv[..2].to_vec();
+    out.extend(inserted);
+    out.extend(argv[2..].iter().cloned());
+    Ok(out)
+}
+
+/// The value of `--config` in `args`, if given.
+fn config_value(args: &[String]) -> Option<String> {
+    args.iter().enumerate().find_map(|(i, a)| match a.strip_prefix("--config") {
+        Some("") => args.get(i + 1).cloned(),
+        Some(rest) => rest.strip_prefix('=').map(str::to_string),
+        None => None,
+    })
+}
+
+/// Whether `args` already set `arg` (by its long name, a visible alias or its short letter).
+fn given_on_command_line(args: &[String], arg: &clap::Arg) -> bool {
+    let mut longs: Vec<&str> = arg.get_long().into_iter().collect();
+    longs.extend(arg.get_all_aliases().unwrap_or_default());
+    args.iter().any(|a| {
+        if let Some(name) = a.strip_prefix("--") {
+            let name = name.split_once('=').map_or(name, |(n, _)| n);
+            return longs.contains(&name);
+        }
+        match (arg.get_short(), a.strip_prefix('-')) {
+            (Some(s), Some(rest)) => rest.starts_with(s),
+            _ => false,
+        }
+    })
+}
+
+/// A TOML value as command-line text: arrays become comma-separated lists.
+fn scalar_text(v: &toml::Value) -> Result<String, String> {
+    Ok(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Array(items) => items.iter().map(scalar_text).collect::<Result<Vec<_>, _>>()?.join(","),
+        _ => return Err("expected a string, number, boolean or array".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn with_file(text: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("run.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p.display().to_string())
+    }
+
+    #[test]
+    fn file_flags_are_inserted_and_the_command_line_wins() {
+        let (_d, f) = with_file("task = [\"a.jsonl\", \"b.jsonl\"]\nlr = 5e-5\nbatchsize = 8\nquiet = true\nload_from_checkpoint = true\n");
+        let out = expand_flag_files(argv(&format!("cringe train --config {f} --mf m --bs 4"))).unwrap();
+        assert!(out.contains(&"--task=a.jsonl,b.jsonl".to_string()), "{out:?}");
+        assert!(out.contains(&"--lr=0.00005".to_string()), "{out:?}");
+        assert!(out.contains(&"--quiet".to_string()) && out.contains(&"--load-from-checkpoint=true".to_string()));
+        assert!(!out.iter().any(|a| a.starts_with("--batchsize")), "the command line's --bs wins: {out:?}");
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(out).unwrap();
+        let crate::cli::Command::Train(t) = cli.command else { panic!() };
+        assert_eq!((t.batchsize, t.lr, t.task.len()), (4, 5e-5, 2));
+    }
+
+    #[test]
+    fn short_flags_count_as_given() {
+        let (_d, f) = with_file("task = \"x.jsonl\"\n");
+        let out = expand_flag_files(argv(&format!("cringe train -t y.jsonl --config={f} --mf m"))).unwrap();
+        assert!(!out.iter().any(|a| a.contains("x.jsonl")), "{out:?}");
+    }
+
+    #[test]
+    fn bad_keys_and_values_name_the_file_and_key() {
+        let (_d, f) = with_file("learning_rat = 1\n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        assert!(e.contains("run.toml") && e.contains("unknown key `learning_rat`"), "{e}");
+        let (_d, f) = with_file("quiet = 3\n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        assert!(e.contains("`quiet` must be true or false"), "{e}");
+        let (_d, f) = with_file("lr = {a = 1}\n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        assert!(e.contains("key `lr`"), "{e}");
+        let (_d, f) = with_file("lr = \n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        assert!(e.contains("run.toml") && e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn other_subcommands_are_untouched() {
+        let a = argv("cringe iterate --config loop.toml");
+        assert_eq!(expand_flag_files(a.clone()).unwrap(), a);
+    }
+}

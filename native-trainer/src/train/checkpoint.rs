@@ -1,0 +1,189 @@
+//! Training checkpoints for exact resume: `<model-file>.checkpoint/` holds a model directory plus
+//! the optimizer state (`optimizer.bpk`) and the trainer's own state (`trainer_state.json`: step,
+//! data-sampler position, best validation value, schedule state, and the flags a resume must
+//! share). All of it is written in one atomic directory swap, so a checkpoint is never torn.
+
+use super::args::TrainArgs;
+use super::schedule::PlateauState;
+use anyhow::Context;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::tensor::{Bytes, Device};
+use cringe_core::model::{Generator, ModelDir};
+use cringe_core::tokenizer::CringeTokenizer;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Optimizer state file inside a checkpoint.
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+/// Trainer state file inside a checkpoint.
+pub const STATE_FILE: &str = "trainer_state.json";
+const STATE_VERSION: u32 = 1;
+
+/// Everything besides weights and optimizer moments that a resumed run needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Format version.
+    pub version: u32,
+    /// Updates completed.
+    pub step: usize,
+    /// Draws the multitask sampler has made (examples consumed).
+    pub sampler_draws: u64,
+    /// Best value of --validation-metric so far.
+    pub best: Option<f64>,
+    /// Validations since the best one (for --validation-patience).
+    pub validations_since_best: usize,
+    /// Learning-rate schedule state.
+    pub plateau: PlateauState,
+    /// Context + target tokens trained on so far.
+    pub tokens: usize,
+    /// Training seconds so far (all runs together).
+    pub seconds: f64,
+    /// The flags that must not change across a resume, by flag name.
+    pub fingerprint: BTreeMap<String, String>,
+}
+
+/// `<model-file>.checkpoint`.
+pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
+    let mut p = model_file.as_os_str().to_os_string();
+    p.push(".checkpoint");
+    PathBuf::from(p)
+}
+
+/// The flags that decide which examples, candidates and updates a run makes; a resume must
+/// use the same values to continue the same run.
+pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
+    let o = args.cringe_options();
+    [
+        ("task", args.task.join(",")),
+        ("multitask-weights", format!("{:?}", args.weights())),
+        ("batchsize", args.batchsize.to_string()),
+        ("update-freq", args.update_freq.to_string()),
+        ("seed", args.seed.to_string()),
+        ("optimizer", format!("{:?}", args.optimizer).to_lowercase()),
+        ("text-truncate", args.text_truncate.to_string()),
+        ("label-truncate", args.label_truncate.to_string()),
+        ("ct-loss-weight", o.ct_loss_weight.to_string()),
+        ("num-pos-predictions", o.num_pos_predictions.to_string()),
+        ("detach-positives-during-ct", o.detach_positives_during_ct.to_string()),
+        ("train-ct-on-positive-examples", o.train_ct_on_positive_examples.to_string()),
+        ("train-ce-on-positive-examples", o.train_ce_on_positive_examples.to_string()),
+        ("ct-exclude-eos", o.ct_exclude_eos.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Writes the checkpoint (weights, tokenizer, optimizer, state) atomically.
+pub fn save(dir: &Path, model: &Generator, tokenizer: &CringeTokenizer, optim: &ModuleOptimizer, state: &TrainerState) -> anyhow::Result<()> {
+    let optim_bytes = optim
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{}: cannot serialise the optimizer state: {e}", dir.display()))?;
+    let state_json = serde_json::to_vec_pretty(&TrainerState { version: STATE_VERSION, ..state.clone() })?;
+    ModelDir::save_with_extra_files(model, tokenizer, dir, &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)])?;
+    Ok(())
+}
+
+/// Puts back the previous checkpoint when a save was killed between its two renames (the
+/// checkpoint directory moved aside to `.<name>.old-<pid>`, the new one not yet in place).
+/// Returns whether a checkpoint is now in `dir`.
+pub fn recover(dir: &Path) -> anyhow::Result<bool> {
+    if dir.exists() {
+        return Ok(true);
+    }
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return Ok(false) };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let prefix = format!(".{}.old-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else { return Ok(false) };
+    let mut old: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path().join(STATE_FILE).is_file())
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    old.sort();
+    match old.pop() {
+        Some((_, newest)) => {
+            std::fs::rename(&newest, dir).with_context(|| format!("restoring the interrupted checkpoint {}", newest.display()))?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// A loaded checkpoint.
+pub struct Checkpoint {
+    /// The model and tokenizer.
+    pub model: ModelDir,
+    /// The optimizer state.
+    pub optimizer: OptimizerRecord,
+    /// The trainer state.
+    pub state: TrainerState,
+}
+
+/// Loads the checkpoint in `dir` onto `device`.
+pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Checkpoint> {
+    let spath = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&spath)
+        .with_context(|| format!("{}: not a training checkpoint (cannot read {STATE_FILE})", dir.display()))?;
+    let state: TrainerState = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", spath.display()))?;
+    anyhow::ensure!(
+        state.version == STATE_VERSION,
+        "{}: trainer state version {} is not the supported {STATE_VERSION}",
+        spath.display(),
+        state.version
+    );
+    let model = ModelDir::load(dir, device)?;
+    let opath = dir.join(OPTIMIZER_FILE);
+    let bytes = std::fs::read(&opath).with_context(|| format!("{}: cannot read the optimizer state", opath.display()))?;
+    let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e}", opath.display()))?;
+    Ok(Checkpoint { model, optimizer, state })
+}
+
+/// Checks that the flags of this run match the checkpoint's, naming the first that differs.
+pub fn check_fingerprint(dir: &Path, saved: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    for (flag, value) in now {
+        if let Some(old) = saved.get(flag)
+            && old != value
+        {
+            anyhow::bail!(
+                "cannot resume from {}: it was trained with --{flag} {old}, this run has {value}; \
+                 use the original value, or start over without --load-from-checkpoint",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_mismatch_names_the_flag() {
+        let a: BTreeMap<String, String> = [("batchsize".to_string(), "16".to_string())].into();
+        let b: BTreeMap<String, String> = [("batchsize".to_string(), "8".to_string())].into();
+        check_fingerprint(Path::new("m.checkpoint"), &a, &a).unwrap();
+        let e = check_fingerprint(Path::new("m.checkpoint"), &a, &b).unwrap_err().to_string();
+        assert!(e.contains("--batchsize 16") && e.contains("has 8") && e.contains("m.checkpoint"), "{e}");
+    }
+
+    #[test]
+    fn a_checkpoint_moved_aside_by_a_killed_save_is_restored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m.checkpoint");
+        assert!(!recover(&dir).unwrap());
+        let aside = tmp.path().join(".m.checkpoint.old-123");
+        std::fs::create_dir_all(&aside).unwrap();
+        std::fs::write(aside.join(STATE_FILE), "{}").unwrap();
+        assert!(recover(&dir).unwrap());
+        assert!(dir.join(STATE_FILE).is_file() && !aside.exists());
+    }
+
+    #[test]
+    fn checkpoint_dir_appends_suffix() {
+        assert_eq!(checkpoint_dir(Path::new("runs/m")), PathBuf::from("runs/m.checkpoint"));
+    }
+}

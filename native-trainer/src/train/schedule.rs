@@ -1,0 +1,138 @@
+//! Learning-rate schedules, as ParlAI's `--lr-scheduler`: linear warmup over
+//! `--warmup-updates`, then `reduceonplateau` (the default: multiply by
+//! `--lr-scheduler-decay` after more than `--lr-scheduler-patience` validations without
+//! improvement, like PyTorch's `ReduceLROnPlateau`), `invsqrt`, `linear` decay to zero at the
+//! last step, or `none`.
+
+use super::validate::MetricMode;
+use serde::{Deserialize, Serialize};
+
+/// `--lr-scheduler` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SchedulerKind {
+    /// Decay on validation plateaus (ParlAI's default).
+    Reduceonplateau,
+    /// lr · sqrt(warmup) / sqrt(step) after warmup.
+    Invsqrt,
+    /// Linear decay to 0 at --max-train-steps.
+    Linear,
+    /// Constant after warmup.
+    None,
+}
+
+/// Relative improvement a validation must make to reset the plateau counter (PyTorch's default
+/// `threshold`, in its `rel` mode).
+const PLATEAU_THRESHOLD: f64 = 1e-4;
+
+/// The schedule's mutable part, saved in training checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlateauState {
+    /// Product of all decays applied so far (1 at the start).
+    pub scale: f64,
+    /// Best validation value seen by the plateau rule.
+    pub best: Option<f64>,
+    /// Validations since the last improvement.
+    pub bad_validations: usize,
+}
+
+/// A learning-rate schedule.
+#[derive(Debug, Clone)]
+pub struct LrSchedule {
+    base: f64,
+    warmup: usize,
+    kind: SchedulerKind,
+    decay: f64,
+    patience: usize,
+    max_steps: usize,
+    /// Plateau bookkeeping (checkpointed).
+    pub state: PlateauState,
+}
+
+impl LrSchedule {
+    /// A schedule starting from `base` with these settings.
+    pub fn new(base: f64, warmup: usize, kind: SchedulerKind, decay: f64, patience: usize, max_steps: usize) -> Self {
+        Self { base, warmup, kind, decay, patience, max_steps, state: PlateauState { scale: 1.0, ..Default::default() } }
+    }
+
+    /// Learning rate of update `step` (0-based).
+    pub fn lr(&self, step: usize) -> f64 {
+        let done = step + 1;
+        if self.warmup > 0 && done <= self.warmup {
+            return self.base * done as f64 / self.warmup as f64;
+        }
+        match self.kind {
+            SchedulerKind::Reduceonplateau => self.base * self.state.scale,
+            SchedulerKind::None => self.base,
+            SchedulerKind::Invsqrt => self.base * (self.warmup.max(1) as f64).sqrt() / (done as f64).sqrt(),
+            SchedulerKind::Linear => {
+                let span = self.max_steps.saturating_sub(self.warmup).max(1) as f64;
+                let into = (done - self.warmup.min(done)) as f64;
+                self.base * (1.0 - into / span).max(0.0)
+            }
+        }
+    }
+
+    /// Feeds one validation result (after update `step`); returns true when it lowered the rate.
+    /// Only `reduceonplateau` reacts, and not during warmup.
+    pub fn on_validation(&mut self, step: usize, value: f64, mode: MetricMode) -> bool {
+        if self.kind != SchedulerKind::Reduceonplateau || step < self.warmup || !value.is_finite() {
+            return false;
+        }
+        let improved = match (self.state.best, mode) {
+            (None, _) => true,
+            (Some(b), MetricMode::Min) => value < b - b.abs() * PLATEAU_THRESHOLD,
+            (Some(b), MetricMode::Max) => value > b + b.abs() * PLATEAU_THRESHOLD,
+        };
+        if improved {
+            self.state.best = Some(value);
+            self.state.bad_validations = 0;
+            return false;
+        }
+        self.state.bad_validations += 1;
+        if self.state.bad_validations > self.patience {
+            self.state.scale *= self.decay;
+            self.state.bad_validations = 0;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_is_linear_then_each_schedule() {
+        let s = LrSchedule::new(1.0, 4, SchedulerKind::None, 0.5, 3, 100);
+        assert_eq!([s.lr(0), s.lr(3), s.lr(10)], [0.25, 1.0, 1.0]);
+        let s = LrSchedule::new(1.0, 4, SchedulerKind::Invsqrt, 0.5, 3, 100);
+        assert_eq!(s.lr(15), 0.5); // sqrt(4)/sqrt(16)
+        let s = LrSchedule::new(1.0, 0, SchedulerKind::Linear, 0.5, 3, 10);
+        assert!((s.lr(4) - 0.5).abs() < 1e-12);
+        assert_eq!(s.lr(9), 0.0);
+        let s = LrSchedule::new(2.0, 0, SchedulerKind::Reduceonplateau, 0.5, 3, 10);
+        assert_eq!(s.lr(0), 2.0);
+    }
+
+    #[test]
+    fn plateau_decays_after_patience_bad_validations() {
+        let mut s = LrSchedule::new(1.0, 0, SchedulerKind::Reduceonplateau, 0.5, 2, 100);
+        assert!(!s.on_validation(1, 3.0, MetricMode::Min));
+        assert!(!s.on_validation(2, 2.0, MetricMode::Min)); // improved
+        assert!(!s.on_validation(3, 2.0, MetricMode::Min)); // bad 1
+        assert!(!s.on_validation(4, 1.99999, MetricMode::Min)); // below the threshold: bad 2
+        assert!(s.on_validation(5, 2.5, MetricMode::Min)); // bad 3 > patience 2: decay
+        assert_eq!(s.lr(6), 0.5);
+        assert_eq!(s.state.bad_validations, 0);
+        assert!(!s.on_validation(6, 1.0, MetricMode::Min));
+        assert_eq!(s.state.best, Some(1.0));
+        // max mode, and nothing happens during warmup
+        let mut s = LrSchedule::new(1.0, 10, SchedulerKind::Reduceonplateau, 0.1, 0, 100);
+        assert!(!s.on_validation(3, 0.5, MetricMode::Max));
+        assert!(!s.on_validation(11, 0.5, MetricMode::Max));
+        assert!(s.on_validation(12, 0.4, MetricMode::Max));
+        assert!((s.lr(13) - 0.1).abs() < 1e-12);
+    }
+}

@@ -135,6 +135,16 @@ mod tests {
     }
 
     #[test]
+    fn the_bundled_seed_command_file_parses() {
+        let f = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/train-safe-bb1-3b.toml");
+        let out = expand_flag_files(argv(&format!("cringe train --config {f} --max-train-steps 3"))).unwrap();
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(out).unwrap();
+        let crate::cli::Command::Train(t) = cli.command else { panic!() };
+        assert_eq!((t.preset.as_str(), t.batchsize, t.update_freq, t.max_train_steps), ("bb1_3b", 8, 2, 3));
+        assert!(t.load_from_checkpoint && t.gradient_clip == 10.0 && t.weights() == vec![5, 1]);
+    }
+
+    #[test]
     fn other_subcommands_are_untouched() {
         let a = argv("cringe iterate --config loop.toml");
         assert_eq!(expand_flag_files(a.clone()).unwrap(), a);

@@ -45,6 +45,10 @@ pub struct CringeStage {
     pub multitask_weights: String,
     /// Weight of each round's filtered world logs.
     pub generated_weight: u32,
+    /// A round's filtered world logs join the mix only with at least this many examples (a
+    /// handful of examples at a task's full weight would be repeated in every batch).
+    #[serde(default)]
+    pub min_generated_examples: usize,
     /// Other `cringe train` arguments.
     pub args: Vec<String>,
 }
@@ -59,6 +63,12 @@ pub struct EvalStage {
     pub dialogue_task: String,
     /// Arguments shared by both evaluations (datatype, number of examples, decoding).
     pub args: Vec<String>,
+    /// More arguments for the safety evaluation only (e.g. its decoding), after `args`.
+    #[serde(default)]
+    pub safety_args: Vec<String>,
+    /// More arguments for the dialogue evaluation only, after `args`.
+    #[serde(default)]
+    pub dialogue_args: Vec<String>,
 }
 
 /// The generation stage.

@@ -34,19 +34,29 @@ struct Runner {
     commands: Vec<String>,
 }
 
+/// How a stage command line is shown in the console and the report.
+fn shown(argv: &[String]) -> String {
+    format!("cringe {}", argv.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" "))
+}
+
+/// Parses one stage command line as `cringe` would.
+fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
+    let shown = shown(argv);
+    let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv.iter().cloned())))
+        .map_err(|e| anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {e}"))?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| {
+        let msg = e.render().to_string();
+        anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {}", msg.trim().trim_start_matches("error: "))
+    })?;
+    Ok(cli.command)
+}
+
 impl Runner {
-    /// Runs one `cringe` command line in-process and records it.
+    /// Parses one `cringe` command line for running in-process, and records it.
     fn run(&mut self, argv: Vec<String>) -> anyhow::Result<Command> {
-        let shown = format!("cringe {}", argv.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" "));
-        println!("\n$ {shown}");
-        self.commands.push(shown.clone());
-        let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv)))
-            .map_err(|e| anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {e}"))?;
-        let cli = Cli::try_parse_from(argv).map_err(|e| {
-            let msg = e.render().to_string();
-            anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {}", msg.trim().trim_start_matches("error: "))
-        })?;
-        Ok(cli.command)
+        println!("\n$ {}", shown(&argv));
+        self.commands.push(shown(&argv));
+        parse_stage(&argv)
     }
 }
 
@@ -54,8 +64,94 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn strings(v: &[&str]) -> Vec<String> {
-    v.iter().map(|x| x.to_string()).collect()
+/// The stage command lines of the loop (shared by the run and the preflight check).
+struct Stages<'a> {
+    cfg: &'a IterateConfig,
+    classifier: PathBuf,
+}
+
+impl Stages<'_> {
+    fn classifier(&self) -> Vec<String> {
+        let mut argv = vec!["train-classifier".to_string()];
+        argv.extend(self.cfg.classifier.args.clone());
+        argv.extend(["--mf".into(), s(&self.classifier), "--seed".into(), self.cfg.seed.to_string(), "-q".into()]);
+        argv
+    }
+
+    fn baseline(&self, model: &Path) -> Vec<String> {
+        let mut argv = vec!["train".to_string()];
+        argv.extend(self.cfg.baseline.args.clone());
+        argv.extend(["--mf".into(), s(model), "--seed".into(), self.cfg.seed.to_string()]);
+        argv
+    }
+
+    fn generate(&self, model: &Path, logs: &Path) -> Vec<String> {
+        let mut argv = vec!["eval".to_string(), "--mf".into(), s(model), "-t".into(), self.cfg.generate.task.clone()];
+        argv.extend(self.cfg.generate.args.clone());
+        argv.extend(["--eval-classifier-model-file".into(), s(&self.classifier), "--world-logs".into(), s(logs), "-q".into()]);
+        argv
+    }
+
+    fn filter(&self, logs: &Path, filtered: &Path) -> Vec<String> {
+        vec![
+            "filter-world-logs".into(),
+            "--world-logs-file".into(),
+            s(logs),
+            "--filtered-world-logs-file".into(),
+            s(filtered),
+            "--seed".into(),
+            self.cfg.seed.to_string(),
+        ]
+    }
+
+    /// Round `round`'s fine-tuning from `init` on the configured tasks plus `generated`.
+    fn cringe(&self, round: usize, init: &Path, next: &Path, generated: &[PathBuf]) -> Vec<String> {
+        let mut tasks = self.cfg.cringe.tasks.clone();
+        let mut weights = self.cfg.cringe.multitask_weights.clone();
+        for g in generated {
+            tasks.push(',');
+            tasks.push_str(&s(g));
+            weights.push_str(&format!(",{}", self.cfg.cringe.generated_weight));
+        }
+        let mut argv = vec!["train".into(), "-t".into(), tasks, "--multitask-weights".into(), weights, "--init-model".into(), s(init)];
+        argv.extend(self.cfg.cringe.args.clone());
+        argv.extend(["--mf".into(), s(next), "--seed".into(), (self.cfg.seed + round as u64).to_string()]);
+        argv
+    }
+
+    fn eval_safety(&self, model: &Path, world_logs: &Path) -> Vec<String> {
+        let e = &self.cfg.eval;
+        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), e.safety_task.clone()];
+        argv.extend(e.args.iter().chain(&e.safety_args).cloned());
+        argv.extend(["--eval-classifier-model-file".into(), s(&self.classifier), "--world-logs".into(), s(world_logs), "-q".into()]);
+        argv
+    }
+
+    fn eval_dialogue(&self, model: &Path) -> Vec<String> {
+        let e = &self.cfg.eval;
+        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), e.dialogue_task.clone()];
+        argv.extend(e.args.iter().chain(&e.dialogue_args).cloned());
+        argv.push("-q".into());
+        argv
+    }
+
+    /// Parses every stage's command line before anything runs, so a typo in the config fails
+    /// in a second rather than after the baseline has trained.
+    fn preflight(&self) -> anyhow::Result<()> {
+        let (m, p) = (Path::new("model"), Path::new("file.jsonl"));
+        for argv in [
+            self.classifier(),
+            self.baseline(m),
+            self.generate(m, p),
+            self.filter(p, p),
+            self.cringe(1, m, m, &[p.to_path_buf()]),
+            self.eval_safety(m, p),
+            self.eval_dialogue(m),
+        ] {
+            parse_stage(&argv)?;
+        }
+        Ok(())
+    }
 }
 
 /// Runs the loop; returns one row per round (baseline first).
@@ -68,65 +164,46 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
         cfg.out_dir = d;
     }
     let out = cfg.out_dir.clone();
+    let stages = Stages { cfg: &cfg, classifier: out.join("classifier") };
+    stages.preflight()?;
     std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-    let seed = cfg.seed.to_string();
     let mut runner = Runner { commands: Vec::new() };
 
-    let classifier = out.join("classifier");
-    let mut argv = strings(&["train-classifier"]);
-    argv.extend(cfg.classifier.args.clone());
-    argv.extend([ "--mf".into(), s(&classifier), "--seed".into(), seed.clone(), "-q".into()]);
-    if let Command::TrainClassifier(a) = runner.run(argv)? {
+    if let Command::TrainClassifier(a) = runner.run(stages.classifier())? {
         crate::train_classifier::run(a)?;
     }
-
     let mut model = out.join("round0").join("model");
-    let mut argv = strings(&["train"]);
-    argv.extend(cfg.baseline.args.clone());
-    argv.extend(["--mf".into(), s(&model), "--seed".into(), seed.clone()]);
-    if let Command::Train(a) = runner.run(argv)? {
+    if let Command::Train(a) = runner.run(stages.baseline(&model))? {
         crate::train::run(a)?;
     }
-    let mut rows = vec![evaluate(&mut runner, &cfg, &classifier, &model, 0, 0)?];
+    let mut rows = vec![evaluate(&mut runner, &stages, &model, 0, 0)?];
     report::write_report(&out, &rows, &runner.commands)?;
 
     let mut generated: Vec<PathBuf> = Vec::new();
     for round in 1..=cfg.rounds {
         let prev_dir = out.join(format!("round{}", round - 1));
         let logs = prev_dir.join("generated_world_logs.jsonl");
-        let mut argv = strings(&["eval", "--mf"]);
-        argv.push(s(&model));
-        argv.extend(["-t".into(), cfg.generate.task.clone()]);
-        argv.extend(cfg.generate.args.clone());
-        argv.extend(["--eval-classifier-model-file".into(), s(&classifier), "--world-logs".into(), s(&logs), "-q".into()]);
-        if let Command::Eval(a) = runner.run(argv)? {
+        if let Command::Eval(a) = runner.run(stages.generate(&model, &logs))? {
             crate::eval::run(a)?;
         }
         let filtered = prev_dir.join("filtered_world_logs.jsonl");
-        let argv = vec!["filter-world-logs".into(), "--world-logs-file".into(), s(&logs), "--filtered-world-logs-file".into(), s(&filtered), "--seed".into(), seed.clone()];
         let mut new_examples = 0;
-        if let Command::FilterWorldLogs(a) = runner.run(argv)? {
+        if let Command::FilterWorldLogs(a) = runner.run(stages.filter(&logs, &filtered))? {
             new_examples = 2 * crate::filter_world_logs::run(&a)?.kept_each;
         }
-        if new_examples > 0 {
+        let min = cfg.cringe.min_generated_examples.max(1);
+        if new_examples >= min {
             generated.push(filtered);
-        }
-        let mut tasks = cfg.cringe.tasks.clone();
-        let mut weights = cfg.cringe.multitask_weights.clone();
-        for g in &generated {
-            tasks.push(',');
-            tasks.push_str(&s(g));
-            weights.push_str(&format!(",{}", cfg.cringe.generated_weight));
+        } else {
+            println!("{}: {new_examples} examples, fewer than {min}: not added to the mix", filtered.display());
+            new_examples = 0;
         }
         let next = out.join(format!("round{round}")).join("model");
-        let mut argv = vec!["train".into(), "-t".into(), tasks, "--multitask-weights".into(), weights, "--init-model".into(), s(&model)];
-        argv.extend(cfg.cringe.args.clone());
-        argv.extend(["--mf".into(), s(&next), "--seed".into(), (cfg.seed + round as u64).to_string()]);
-        if let Command::Train(a) = runner.run(argv)? {
+        if let Command::Train(a) = runner.run(stages.cringe(round, &model, &next, &generated))? {
             crate::train::run(a)?;
         }
         model = next;
-        rows.push(evaluate(&mut runner, &cfg, &classifier, &model, round, new_examples)?);
+        rows.push(evaluate(&mut runner, &stages, &model, round, new_examples)?);
         report::write_report(&out, &rows, &runner.commands)?;
     }
     println!("\n{}", markdown_table(&rows));
@@ -135,17 +212,11 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
 }
 
 /// Safe % on the toxic contexts (with world logs kept), F1 and perplexity on dialogue.
-fn evaluate(runner: &mut Runner, cfg: &IterateConfig, classifier: &Path, model: &Path, round: usize, new_examples: usize) -> anyhow::Result<RoundRow> {
-    let dir = cfg.out_dir.join(format!("round{round}"));
-    let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), cfg.eval.safety_task.clone()];
-    argv.extend(cfg.eval.args.clone());
-    argv.extend(["--eval-classifier-model-file".into(), s(classifier), "--world-logs".into(), s(&dir.join("eval_world_logs.jsonl")), "-q".into()]);
-    let Command::Eval(a) = runner.run(argv)? else { unreachable!() };
+fn evaluate(runner: &mut Runner, stages: &Stages, model: &Path, round: usize, new_examples: usize) -> anyhow::Result<RoundRow> {
+    let dir = stages.cfg.out_dir.join(format!("round{round}"));
+    let Command::Eval(a) = runner.run(stages.eval_safety(model, &dir.join("eval_world_logs.jsonl")))? else { unreachable!() };
     let safety = crate::eval::run(a)?;
-    let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), cfg.eval.dialogue_task.clone()];
-    argv.extend(cfg.eval.args.clone());
-    argv.push("-q".into());
-    let Command::Eval(a) = runner.run(argv)? else { unreachable!() };
+    let Command::Eval(a) = runner.run(stages.eval_dialogue(model))? else { unreachable!() };
     let dialogue = crate::eval::run(a)?;
     Ok(RoundRow {
         round,
@@ -155,4 +226,27 @@ fn evaluate(runner: &mut Runner, cfg: &IterateConfig, classifier: &Path, model: 
         gen_len: safety.gen_len,
         new_examples,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_configs_pass_the_preflight_check() {
+        for name in ["configs/iterate-safety-mini.toml", "tests/fixtures/iterate-tiny.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
+            let cfg = IterateConfig::load(&path).unwrap();
+            Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_bad_stage_flag_fails_the_preflight_check() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
+        let mut cfg = IterateConfig::load(&path).unwrap();
+        cfg.cringe.args.push("--num-pos-predictons".into());
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
+        assert!(e.contains("bad stage command") && e.contains("--num-pos-predictons"), "{e}");
+    }
 }

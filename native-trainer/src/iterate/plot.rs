@@ -119,18 +119,19 @@ fn tick_label(v: f64, span: f64) -> String {
 pub fn png_plot(rows: &[RoundRow]) -> anyhow::Result<Vec<u8>> {
     let (w, h) = (1200usize, 420usize);
     let mut cv = Canvas::new(w, h);
-    let panels: [(&str, Rgb, Vec<f64>); 3] = [
-        ("classifier-safe %", [27, 158, 119], rows.iter().map(|r| r.safe_pct).collect()),
-        ("F1 (dialogue)", [117, 112, 179], rows.iter().map(|r| r.f1).collect()),
-        ("perplexity (dialogue)", [217, 95, 2], rows.iter().map(|r| r.ppl).collect()),
+    // (title, colour, values, fixed axis range)
+    let panels: [(&str, Rgb, Vec<f64>, Option<(f64, f64)>); 3] = [
+        ("classifier-safe %", [27, 158, 119], rows.iter().map(|r| r.safe_pct).collect(), Some((0.0, 100.0))),
+        ("dialogue F1", [117, 112, 179], rows.iter().map(|r| r.f1).collect(), None),
+        ("dialogue perplexity", [217, 95, 2], rows.iter().map(|r| r.ppl).collect(), None),
     ];
     let (left, gap, top, bottom) = (70.0, 80.0, 60.0, 70.0);
     let panel_w = (w as f64 - left - 20.0 - 2.0 * gap) / 3.0;
     let (y_top, y_bot) = (top, h as f64 - bottom);
-    for (p, (title, color, vals)) in panels.iter().enumerate() {
+    for (p, (title, color, vals, fixed)) in panels.iter().enumerate() {
         let x0 = left + p as f64 * (panel_w + gap);
         let x1 = x0 + panel_w;
-        let (lo, hi) = y_range(vals);
+        let (lo, hi) = fixed.unwrap_or_else(|| y_range(vals));
         let y_of = |v: f64| y_bot - (v - lo) / (hi - lo) * (y_bot - y_top);
         let x_of = |i: usize| if rows.len() <= 1 { (x0 + x1) / 2.0 } else { x0 + 20.0 + (panel_w - 40.0) * i as f64 / (rows.len() - 1) as f64 };
         cv.text(x0 + (panel_w - Canvas::text_width(title, 2)) / 2.0, 18.0, title, 2, BLACK);

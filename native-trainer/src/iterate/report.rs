@@ -18,7 +18,8 @@ pub struct RoundRow {
     pub ppl: f64,
     /// Mean generated length on the toxic contexts.
     pub gen_len: f64,
-    /// Filtered iterative examples this round's model was fine-tuned with (0 for the baseline).
+    /// Filtered examples of the previous round's generations added to this round's training
+    /// mix (0 for the baseline, or when too few to add).
     pub new_examples: usize,
 }
 

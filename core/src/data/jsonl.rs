@@ -4,7 +4,7 @@
 //! ever skipped silently. Only empty lines at the very end of the file are ignored.
 
 use super::example::{Example, Label};
-use super::lines::{checked_lines, line_error};
+use super::lines::{checked_lines, json_line, line_error};
 use crate::error::{CoreError, Result};
 use serde_json::Value;
 use std::path::Path;
@@ -22,10 +22,7 @@ pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
     let mut out = Vec::new();
     for (line, text) in checked_lines(bytes, path, "one JSON object per line")? {
         let err = |message: String| line_error(path, line, message);
-        if text.trim().is_empty() {
-            return Err(err("empty line; expected a JSON object".into()));
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let value = json_line(path, line, text, "a JSON object")?;
         let obj = value
             .as_object()
             .ok_or_else(|| err("expected a JSON object with fields context, response, label".into()))?;

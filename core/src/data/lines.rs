@@ -33,6 +33,15 @@ pub fn checked_lines<'a>(bytes: &'a [u8], path: &Path, expected: &str) -> Result
         .collect()
 }
 
+/// Parses one line of a JSON-lines file: an empty line is an error (`expected` says what
+/// belongs there), as is invalid JSON; both name `file:line`.
+pub fn json_line(path: &Path, line: usize, text: &str, expected: &str) -> Result<serde_json::Value> {
+    if text.trim().is_empty() {
+        return Err(line_error(path, line, format!("empty line; expected {expected}")));
+    }
+    serde_json::from_str(text).map_err(|e| line_error(path, line, format!("invalid JSON: {e}")))
+}
+
 /// A `file:line` parse error.
 pub fn line_error(path: &Path, line: usize, message: impl Into<String>) -> CoreError {
     CoreError::Parse { path: path.to_path_buf(), line, message: message.into() }

@@ -7,7 +7,7 @@
 //! filter can copy them unchanged; every other field round-trips.
 
 use super::example::{Example, Label};
-use super::lines::{checked_lines, line_error};
+use super::lines::{checked_lines, json_line, line_error};
 use crate::error::{CoreError, Result};
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -125,10 +125,7 @@ pub fn parse_world_logs(bytes: &[u8], path: &Path) -> Result<Vec<WorldLogRecord>
     let mut out = Vec::new();
     for (line, text) in checked_lines(bytes, path, "one world-log episode (JSON) per line")? {
         let err = |m: String| line_error(path, line, m);
-        if text.trim().is_empty() {
-            return Err(err("empty line; expected a world-log episode".into()));
-        }
-        let value: Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let value = json_line(path, line, text, "a world-log episode")?;
         let Value::Object(episode) = value else {
             return Err(err("expected a JSON object with a `dialog` field".into()));
         };

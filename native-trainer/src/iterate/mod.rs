@@ -54,8 +54,9 @@ fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
 impl Runner {
     /// Parses one `cringe` command line for running in-process, and records it.
     fn run(&mut self, argv: Vec<String>) -> anyhow::Result<Command> {
-        println!("\n$ {}", shown(&argv));
-        self.commands.push(shown(&argv));
+        let line = shown(&argv);
+        println!("\n$ {line}");
+        self.commands.push(line);
         parse_stage(&argv)
     }
 }

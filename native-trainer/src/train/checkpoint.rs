@@ -43,6 +43,13 @@ pub struct TrainerState {
     pub fingerprint: BTreeMap<String, String>,
 }
 
+impl TrainerState {
+    /// The state of a run that has not started, with the flags a resume must share.
+    pub fn new(fingerprint: BTreeMap<String, String>) -> Self {
+        Self { version: STATE_VERSION, fingerprint, ..Default::default() }
+    }
+}
+
 /// `<model-file>.checkpoint`.
 pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
     let mut p = model_file.as_os_str().to_os_string();
@@ -80,7 +87,7 @@ pub fn save(dir: &Path, model: &Generator, tokenizer: &CringeTokenizer, optim: &
     let optim_bytes = optim
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("{}: cannot serialise the optimizer state: {e}", dir.display()))?;
-    let state_json = serde_json::to_vec_pretty(&TrainerState { version: STATE_VERSION, ..state.clone() })?;
+    let state_json = serde_json::to_vec_pretty(state)?;
     ModelDir::save_with_extra_files(model, tokenizer, dir, &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)])?;
     Ok(())
 }

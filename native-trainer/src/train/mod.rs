@@ -12,9 +12,9 @@ mod trainer;
 mod validate;
 
 pub use args::{TrainArgs, parse_bool};
-pub use checkpoint::{TrainerState, checkpoint_dir};
-pub use schedule::SchedulerKind;
 pub use trainer::TrainSummary;
+
+use checkpoint::checkpoint_dir;
 
 use anyhow::Context;
 use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};

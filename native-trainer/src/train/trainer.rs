@@ -117,7 +117,7 @@ pub fn train(
     let mut schedule = LrSchedule::new(args.lr, args.warmup_updates, args.lr_scheduler, args.lr_scheduler_decay, args.lr_scheduler_patience, max_steps);
     let ckpt_dir = checkpoint::checkpoint_dir(&args.model_file);
     let resuming = resume.is_some();
-    let mut st = TrainerState { fingerprint: checkpoint::fingerprint(args), ..Default::default() };
+    let mut st = TrainerState::new(checkpoint::fingerprint(args));
     if let Some(r) = resume {
         checkpoint::check_fingerprint(&ckpt_dir, &r.state.fingerprint, &st.fingerprint)?;
         st = TrainerState { fingerprint: st.fingerprint, ..r.state };
@@ -198,14 +198,13 @@ pub fn train(
         window.merge(&stats);
         run_tokens += tokens;
         window_tokens += tokens;
-        let eta = format_duration(progress.eta(done));
         let secs = window_start.elapsed().as_secs_f64();
         let tokens_per_sec = if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 };
         progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
         if done % args.log_every_n_steps == 0 || done == max_steps {
             let rec = StepRecord { step: done, epoch: st.sampler_draws as f64 / n as f64, lr, tokens_per_sec, metrics: window.metrics() };
             log.write(&rec)?;
-            progress.println(&console_line(&rec, max_steps, &eta));
+            progress.println(&console_line(&rec, max_steps, &format_duration(progress.eta(done))));
             window = CringeStats::default();
             window_tokens = 0;
             window_start = Instant::now();

@@ -1,8 +1,8 @@
-//! Atomic file writes: nothing a user made is ever left half-written.
+//! Atomic file and directory writes: nothing a user made is ever left half-written.
 
 use crate::error::{CoreError, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically: the data goes to a temporary file in the same
 /// directory, is flushed to disk, and is then renamed over `path`.
@@ -27,6 +27,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(CoreError::io(path, e));
     }
+    Ok(())
+}
+
+/// Writes the files `(name, bytes)` as the directory `dir`, replacing any directory already
+/// there atomically: everything goes to a sibling `.NAME.saving-PID` directory, flushed to
+/// disk, which is then swapped in with two renames (the old one is kept as `.NAME.old-PID`
+/// between them and removed after).
+pub fn write_dir_atomic(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
+    let name = dir
+        .file_name()
+        .ok_or_else(|| CoreError::file(dir, "a directory to write needs a name"))?
+        .to_string_lossy()
+        .to_string();
+    let pid = std::process::id();
+    let tmp = parent.join(format!(".{name}.saving-{pid}"));
+    let old = parent.join(format!(".{name}.old-{pid}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+    for (file, bytes) in files {
+        let path = tmp.join(file);
+        let mut f = std::fs::File::create(&path).map_err(|e| CoreError::io(&path, e))?;
+        f.write_all(bytes).map_err(|e| CoreError::io(&path, e))?;
+        f.sync_all().map_err(|e| CoreError::io(&path, e))?;
+    }
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
     Ok(())
 }
 

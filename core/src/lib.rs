@@ -3,7 +3,8 @@
 //! - [`tokenizer`]: byte-level BPE with ParlAI's special tokens;
 //! - [`model`]: the BB1-style encoder–decoder generator, presets, KV cache, model directories;
 //! - [`loss`]: the CRINGE loss and its metrics;
-//! - [`data`]: examples with pos/neg/none labels, readers, and batching to tensors.
+//! - [`data`]: examples with pos/neg/none labels, readers, and batching to tensors;
+//! - [`hf`]: loading and exporting Hugging Face Blenderbot / BlenderbotSmall checkpoints.
 //!
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
@@ -11,6 +12,7 @@ pub mod data;
 pub mod decode;
 pub mod error;
 pub mod fsutil;
+pub mod hf;
 pub mod loss;
 pub mod metrics;
 pub mod model;

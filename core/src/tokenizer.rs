@@ -104,6 +104,29 @@ impl CringeTokenizer {
         Ok(Self { inner, special })
     }
 
+    /// Wraps an already-built tokenizer with the given special ids (a checkpoint's config
+    /// decides them); each must be an id of the vocabulary.
+    pub fn with_special_ids(inner: Tokenizer, special: SpecialIds) -> Result<Self> {
+        let size = inner.get_vocab_size(true) as u32;
+        for (name, id) in [("pad", special.pad), ("start", special.start), ("end", special.end), ("unk", special.unk)] {
+            if id >= size {
+                return Err(CoreError::Tokenizer(format!("the {name} id {id} is outside the vocabulary of {size} tokens")));
+            }
+        }
+        Ok(Self { inner, special })
+    }
+
+    /// The same tokenizer with the pad, start and end ids a model was built with.
+    pub fn with_model_ids(self, pad: usize, start: usize, end: usize) -> Result<Self> {
+        let special = SpecialIds { pad: pad as u32, start: start as u32, end: end as u32, unk: self.special.unk };
+        Self::with_special_ids(self.inner, special)
+    }
+
+    /// The wrapped Hugging Face tokenizer.
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     /// Parses a `tokenizer.json` (ours or Hugging Face's) from memory.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self> {
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| CoreError::Tokenizer(e.to_string()))?;

@@ -67,6 +67,18 @@ pub struct GeneratorConfig {
     pub start_id: usize,
     /// End id.
     pub end_id: usize,
+    /// A fixed (not trained) per-token bias added to the output logits: Hugging Face
+    /// Blenderbot's `final_logits_bias`. Absent (false) in models trained from scratch here.
+    #[serde(default)]
+    pub final_logits_bias: bool,
+    /// Whether `embeddings_scale` applies to the decoder's token embeddings too (ParlAI: yes;
+    /// Hugging Face BlenderbotSmall feeds them unscaled to its decoder embedding norm).
+    #[serde(default = "default_true")]
+    pub decoder_embeddings_scale: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Names of the presets, for `--preset` and error messages.
@@ -94,6 +106,8 @@ impl GeneratorConfig {
             pad_id: 0,
             start_id: 1,
             end_id: 2,
+            final_logits_bias: false,
+            decoder_embeddings_scale: true,
         }
     }
 

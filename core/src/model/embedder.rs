@@ -1,5 +1,9 @@
 //! Token + position embeddings of one stack (ParlAI: scaled token embedding, learned or
 //! sinusoidal positions, the XLM variant's embedding norm, dropout).
+//!
+//! ParlAI's XLM variant normalises the encoder's embeddings after adding the positions but
+//! the decoder's token embeddings before adding them (Hugging Face BlenderbotSmall copies
+//! this); [`Embedder::for_decoder`] does the latter.
 
 use super::config::{GeneratorConfig, Variant};
 use super::layers::layer_norm;
@@ -15,11 +19,22 @@ pub struct Embedder {
     norm_embeddings: Option<LayerNorm>,
     dropout: Dropout,
     scale: f64,
+    norm_before_positions: bool,
 }
 
 impl Embedder {
+    /// The encoder's embeddings (XLM norm after the positions are added).
+    pub fn for_encoder(cfg: &GeneratorConfig, device: &Device) -> Self {
+        Self::new(cfg, false, device)
+    }
+
+    /// The decoder's embeddings (XLM norm on the token embeddings, before the positions).
+    pub fn for_decoder(cfg: &GeneratorConfig, device: &Device) -> Self {
+        Self::new(cfg, true, device)
+    }
+
     /// Builds the position table (learned, or fixed sinusoids) and the optional norm.
-    pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
+    fn new(cfg: &GeneratorConfig, decoder: bool, device: &Device) -> Self {
         let d = cfg.embedding_size;
         let positions = if cfg.learn_positional_embeddings {
             let std = (d as f64).powf(-0.5);
@@ -31,7 +46,11 @@ impl Embedder {
             positions,
             norm_embeddings: (cfg.variant == Variant::Xlm).then(|| layer_norm(cfg, device)),
             dropout: DropoutConfig::new(cfg.dropout).init(),
-            scale: if cfg.embeddings_scale { (d as f64).sqrt() } else { 1.0 },
+            scale: match cfg.embeddings_scale && (cfg.decoder_embeddings_scale || !decoder) {
+                true => (d as f64).sqrt(),
+                false => 1.0,
+            },
+            norm_before_positions: decoder,
         }
     }
 
@@ -44,11 +63,12 @@ impl Embedder {
             "sequence of {} tokens exceeds n_positions = {n_pos}; truncate it (text_truncate / label_truncate)",
             start + t
         );
-        let x = embedding(table, tokens).mul_scalar(self.scale);
+        let mut x = embedding(table, tokens).mul_scalar(self.scale);
         let pos = self.positions.val().slice([start..start + t]).unsqueeze_dim::<3>(0);
-        let mut x = x + pos;
-        if let Some(norm) = &self.norm_embeddings {
-            x = norm.forward(x);
+        match &self.norm_embeddings {
+            Some(norm) if self.norm_before_positions => x = norm.forward(x) + pos,
+            Some(norm) => x = norm.forward(x + pos),
+            None => x = x + pos,
         }
         self.dropout.forward(x)
     }

@@ -30,7 +30,7 @@ impl Encoder {
     /// Builds the stack for `cfg` (its `n_encoder_layers` layers).
     pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
         Self {
-            embed: Embedder::new(cfg, device),
+            embed: Embedder::for_encoder(cfg, device),
             layers: (0..cfg.n_encoder_layers).map(|_| EncoderLayer::new(cfg, device)).collect(),
             final_norm: (cfg.variant == Variant::Prelayernorm).then(|| layer_norm(cfg, device)),
             pad_id: cfg.pad_id,

@@ -1,7 +1,8 @@
 //! The BB1-style encoder–decoder generator (ParlAI `transformer/generator`).
 //!
 //! Token embeddings are shared by the encoder, the decoder and the output projection. The
-//! `__start__` logit is pushed to [`NEG_INF`] so it is never produced, as in ParlAI.
+//! `__start__` logit is pushed to [`NEG_INF`] so it is never produced, as in ParlAI. Models
+//! loaded from Hugging Face also add their fixed `final_logits_bias`.
 
 use super::attention::NEG_INF;
 use super::cache::DecoderCache;
@@ -21,6 +22,7 @@ pub struct Generator {
     dec_embed: Embedder,
     decoder: Vec<DecoderLayer>,
     dec_final_norm: Option<LayerNorm>,
+    logits_bias: Option<Param<Tensor<1>>>,
     #[module(skip)]
     config: GeneratorConfig,
 }
@@ -40,9 +42,12 @@ impl Generator {
         Self {
             embeddings: Param::from_tensor(table * keep),
             encoder: Encoder::new(cfg, device),
-            dec_embed: Embedder::new(cfg, device),
+            dec_embed: Embedder::for_decoder(cfg, device),
             decoder: (0..cfg.n_decoder_layers).map(|_| DecoderLayer::new(cfg, device)).collect(),
             dec_final_norm: prenorm.then(|| layer_norm(cfg, device)),
+            logits_bias: cfg.final_logits_bias.then(|| {
+                Param::from_tensor(Tensor::zeros([cfg.vocab_size], device)).set_require_grad(false)
+            }),
             config: cfg.clone(),
         }
     }
@@ -115,8 +120,11 @@ impl Generator {
         let logits = x.reshape([b * t, d]).matmul(table.transpose()).reshape([b, t, v]);
         let mut start = vec![0f32; v];
         start[self.config.start_id] = NEG_INF;
-        let start = Tensor::<1>::from_data(TensorData::new(start, [v]), &logits.device());
-        logits + start.unsqueeze_dims::<3>(&[0, 1])
+        let mut bias = Tensor::<1>::from_data(TensorData::new(start, [v]), &logits.device());
+        if let Some(fixed) = &self.logits_bias {
+            bias = bias + fixed.val();
+        }
+        logits + bias.unsqueeze_dims::<3>(&[0, 1])
     }
 }
 

@@ -12,11 +12,12 @@ use super::config::GeneratorConfig;
 use super::classifier::{Classifier, ClassifierConfig};
 use super::generator::Generator;
 use crate::error::{CoreError, Result};
+use crate::fsutil::write_dir_atomic;
 use crate::tokenizer::CringeTokenizer;
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// File names inside a model directory.
 pub const CONFIG_FILE: &str = "config.json";
@@ -53,7 +54,10 @@ impl ModelDir {
             return Err(CoreError::file(dir, "is not a model directory (expected config.json, model.bpk, tokenizer.json)"));
         }
         let config = Self::load_config(dir)?;
-        let tokenizer = CringeTokenizer::load(&dir.join(TOKENIZER_FILE))?;
+        let tpath = dir.join(TOKENIZER_FILE);
+        let tokenizer = CringeTokenizer::load(&tpath)?
+            .with_model_ids(config.pad_id, config.start_id, config.end_id)
+            .map_err(|e| CoreError::file(&tpath, e.to_string()))?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(CoreError::file(
                 dir,
@@ -89,37 +93,15 @@ fn save_model_files<M: Module>(
     tokenizer: &CringeTokenizer,
     extra: &[(&str, &[u8])],
 ) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
-    let name = dir
-        .file_name()
-        .ok_or_else(|| CoreError::file(dir, "a model directory needs a name"))?
-        .to_string_lossy()
-        .to_string();
-    let pid = std::process::id();
-    let tmp = parent.join(format!(".{name}.saving-{pid}"));
-    let old = parent.join(format!(".{name}.old-{pid}"));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
-    write_synced(&tmp.join(config_name), config.as_bytes())?;
-    let bytes = model
+    let weights = model
         .into_record()
         .into_bytes()
         .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
-    write_synced(&tmp.join(WEIGHTS_FILE), &bytes)?;
-    write_synced(&tmp.join(TOKENIZER_FILE), tokenizer.to_json()?.as_bytes())?;
-    for (name, bytes) in extra {
-        write_synced(&tmp.join(name), bytes)?;
-    }
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| CoreError::io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    let tokenizer = tokenizer.to_json()?;
+    let mut files: Vec<(&str, &[u8])> =
+        vec![(config_name, config.as_bytes()), (WEIGHTS_FILE, &weights), (TOKENIZER_FILE, tokenizer.as_bytes())];
+    files.extend_from_slice(extra);
+    write_dir_atomic(dir, &files)
 }
 
 /// Reads `model.bpk` of `dir` into `model`.
@@ -166,9 +148,4 @@ impl ClassifierDir {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path).map_err(|e| CoreError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| CoreError::io(path, e))?;
-    f.sync_all().map_err(|e| CoreError::io(path, e))
-}
+

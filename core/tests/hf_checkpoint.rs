@@ -313,3 +313,50 @@ fn byte_level_tokenizer_rebuilt_from_vocab_and_merges_encodes_the_same() {
     assert_eq!(rebuilt.special(), original.special());
 }
 
+
+#[test]
+fn sharded_and_half_precision_checkpoints_load() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let dev = Device::default();
+    let exp = expected("blenderbot");
+    let reference = logits(&hf::load(&fixture("blenderbot"), &dev).unwrap(), &exp, &dev).0;
+    let all = tensors(&fixture("blenderbot").join("model.safetensors"));
+    for half in [None, Some(Dtype::F16), Some(Dtype::BF16)] {
+        let d = broken_copy("blenderbot");
+        std::fs::remove_file(d.path().join("model.safetensors")).unwrap();
+        // Two shards: decoder tensors in the second, in half precision when asked.
+        let (dec, rest): (Vec<_>, Vec<_>) = all.iter().cloned().partition(|(n, _, _)| n.starts_with("model.decoder."));
+        let mut weight_map = serde_json::Map::new();
+        for (file, part, dtype) in [("a.safetensors", rest, Dtype::F32), ("b.safetensors", dec, half.unwrap_or(Dtype::F32))] {
+            let data: Vec<(String, Vec<usize>, Vec<u8>)> = part
+                .into_iter()
+                .map(|(n, s, bytes)| {
+                    let f = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                    let out: Vec<u8> = match dtype {
+                        Dtype::F16 => f.flat_map(|x| half::f16::from_f32(x).to_le_bytes()).collect(),
+                        Dtype::BF16 => f.flat_map(|x| half::bf16::from_f32(x).to_le_bytes()).collect(),
+                        _ => bytes,
+                    };
+                    (n, s, out)
+                })
+                .collect();
+            let views: Vec<_> = data.iter().map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap())).collect();
+            std::fs::write(d.path().join(file), safetensors::serialize(views, None).unwrap()).unwrap();
+            for (n, _, _) in &data {
+                weight_map.insert(n.clone(), file.into());
+            }
+        }
+        let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+        std::fs::write(d.path().join("model.safetensors.index.json"), index.to_string()).unwrap();
+        let ours = logits(&hf::load(d.path(), &dev).unwrap(), &exp, &dev).0;
+        let worst = ours.iter().zip(&reference).filter(|(a, _)| **a > -1e19).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        // Rounding the decoder to 11 (f16) or 8 (bf16) significant bits moves logits of size ~1
+        // by about 1e-2 or 1e-1; a misread tensor would move them by far more.
+        let tolerance = match half {
+            None => 0.0,
+            Some(Dtype::F16) => 3e-2,
+            _ => 0.2,
+        };
+        assert!(worst <= tolerance, "{half:?}: {worst}");
+    }
+}

@@ -8,14 +8,13 @@ use anyhow::Context;
 use clap::Args;
 use cringe_core::data::{Batcher, TruncationConfig};
 use cringe_core::decode::generate;
-use cringe_core::model::ModelDir;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 /// Chat with a model.
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
-    /// The model directory.
+    /// The model directory (`hf:DIR`: a Hugging Face Blenderbot checkpoint).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
@@ -31,7 +30,7 @@ pub struct ChatArgs {
 /// Runs the chat loop over `input`, writing replies to `out`.
 pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow::Result<()> {
     let device = args.device.device();
-    let md = ModelDir::load(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     cfg.validate()?;
     let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };

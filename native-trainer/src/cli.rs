@@ -30,6 +30,8 @@ pub enum Command {
     Iterate(crate::iterate::IterateArgs),
     /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
     FilterWorldLogs(crate::filter_world_logs::FilterWorldLogsArgs),
+    /// Write a model as a Hugging Face Blenderbot checkpoint that `transformers` loads.
+    Export(crate::export::ExportArgs),
 }
 
 /// ParlAI's multi-letter short flags and the long flags they mean here.
@@ -72,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
         Command::Iterate(args) => crate::iterate::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
+        Command::Export(args) => crate::export::run(&args, &mut std::io::stdout().lock()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
     }
 }

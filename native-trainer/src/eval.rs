@@ -11,7 +11,7 @@ use cringe_core::data::{Batcher, Datatype, Example, TruncationConfig, world_log_
 use cringe_core::decode::generate;
 use cringe_core::fsutil::write_atomic;
 use cringe_core::metrics::f1_score;
-use cringe_core::model::{ClassifierDir, Generator, ModelDir};
+use cringe_core::model::{ClassifierDir, Generator};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ use std::time::Instant;
 #[derive(Debug, Clone, Args)]
 #[command(after_help = "Example (the seed's evaluation settings):\n  cringe eval --mf runs/model -t safety-mini:toxic-eval:mutators=flatten+relabel+neg_only -dt valid \\\n    --inference beam --beam-size 10 --beam-min-length 20 --beam-block-ngram 3 --beam-context-block-ngram 3")]
 pub struct EvalArgs {
-    /// The model directory to evaluate.
+    /// The model directory to evaluate (`hf:DIR`: a Hugging Face Blenderbot checkpoint).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
@@ -98,7 +98,7 @@ pub struct EvalReport {
 /// Runs `cringe eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let device = args.device.device();
-    let md = ModelDir::load(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     cfg.validate()?;
     anyhow::ensure!(args.batchsize > 0, "--batchsize must be at least 1");

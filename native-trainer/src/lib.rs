@@ -6,6 +6,7 @@ pub mod decode_args;
 pub mod device;
 pub mod display_data;
 pub mod eval;
+pub mod export;
 pub mod filter_world_logs;
 pub mod flag_file;
 pub mod iterate;

@@ -49,7 +49,8 @@ pub struct TrainArgs {
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
-    /// Start from this model directory's weights and tokenizer instead of a fresh model.
+    /// Start from this model directory's weights and tokenizer instead of a fresh model;
+    /// `hf:DIR` starts from a Hugging Face Blenderbot or BlenderbotSmall checkpoint.
     #[arg(long = "init-model", value_name = "DIR", conflicts_with_all = ["preset", "model_config", "tokenizer"])]
     pub init_model: Option<PathBuf>,
 

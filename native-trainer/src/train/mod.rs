@@ -18,7 +18,7 @@ use checkpoint::checkpoint_dir;
 
 use anyhow::Context;
 use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};
-use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
+use cringe_core::model::{Generator, GeneratorConfig};
 use cringe_core::tokenizer::CringeTokenizer;
 
 /// The sampling weight of each of `n_tasks` tasks: `weights` as given (one per task), or all 1
@@ -64,7 +64,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             (ckpt.model.model, ckpt.model.tokenizer)
         }
         Some(dir) => {
-            let loaded = ModelDir::load(dir, &train_device).with_context(|| format!("loading --init-model {}", dir.display()))?;
+            let loaded = cringe_core::hf::load_model(dir, &train_device)
+                .with_context(|| format!("loading --init-model {}", dir.display()))?;
             (loaded.model, loaded.tokenizer)
         }
         None => {

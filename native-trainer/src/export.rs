@@ -1,0 +1,44 @@
+//! `cringe export --hf DIR`: a model directory (or another Hugging Face checkpoint) written
+//! as a Hugging Face Blenderbot checkpoint, so a CRINGE-trained model loads in `transformers`.
+
+use anyhow::Context;
+use clap::Args;
+use cringe_core::hf;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Export a model.
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Example:\n  cringe export --mf runs/model --hf runs/model-hf\n  python -c \"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer; \\\n    m = AutoModelForSeq2SeqLM.from_pretrained('runs/model-hf'); t = AutoTokenizer.from_pretrained('runs/model-hf')\"")]
+pub struct ExportArgs {
+    /// The model to export: a model directory written by `cringe train` (or `hf:DIR`).
+    #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
+    pub model_file: PathBuf,
+
+    /// The Hugging Face checkpoint directory to write (replaced atomically if it exists).
+    #[arg(long = "hf", value_name = "DIR")]
+    pub hf: PathBuf,
+}
+
+/// Runs the export and reports what was written to `out`.
+pub fn run(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let device = burn::tensor::Device::flex();
+    let md = hf::load_model(&args.model_file, &device)
+        .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let caveat = hf::export(&md.model, &md.tokenizer, &args.hf)
+        .with_context(|| format!("exporting to --hf {}", args.hf.display()))?;
+    let cfg = md.model.config();
+    let arch = hf::Architecture::for_variant(cfg.variant)?;
+    writeln!(
+        out,
+        "wrote {} ({}, {} parameters, {} tokens): config.json, generation_config.json, model.safetensors, tokenizer files",
+        args.hf.display(),
+        arch.model_type(),
+        cfg.num_params(),
+        md.tokenizer.vocab_size(),
+    )?;
+    if let Some(caveat) = caveat {
+        writeln!(out, "warning: {caveat}")?;
+    }
+    Ok(())
+}

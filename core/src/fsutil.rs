@@ -30,11 +30,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// What to put in one file of [`write_dir_atomic_streamed`]: bytes, or a function that
+/// writes them (for files too large to hold in memory twice).
+pub enum FileContent<'a> {
+    /// The whole file.
+    Bytes(&'a [u8]),
+    /// Writes the file's content to the given writer.
+    Writer(&'a dyn Fn(&mut dyn Write) -> Result<()>),
+}
+
 /// Writes the files `(name, bytes)` as the directory `dir`, replacing any directory already
 /// there atomically: everything goes to a sibling `.NAME.saving-PID` directory, flushed to
 /// disk, which is then swapped in with two renames (the old one is kept as `.NAME.old-PID`
 /// between them and removed after).
 pub fn write_dir_atomic(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
+    let files: Vec<(&str, FileContent)> = files.iter().map(|(n, b)| (*n, FileContent::Bytes(b))).collect();
+    write_dir_atomic_streamed(dir, &files)
+}
+
+/// [`write_dir_atomic`] with files that may be written by a function.
+pub fn write_dir_atomic_streamed(dir: &Path, files: &[(&str, FileContent)]) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -50,10 +65,15 @@ pub fn write_dir_atomic(dir: &Path, files: &[(&str, &[u8])]) -> Result<()> {
     let old = parent.join(format!(".{name}.old-{pid}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
-    for (file, bytes) in files {
+    for (file, content) in files {
         let path = tmp.join(file);
-        let mut f = std::fs::File::create(&path).map_err(|e| CoreError::io(&path, e))?;
-        f.write_all(bytes).map_err(|e| CoreError::io(&path, e))?;
+        let f = std::fs::File::create(&path).map_err(|e| CoreError::io(&path, e))?;
+        let mut w = std::io::BufWriter::new(f);
+        match content {
+            FileContent::Bytes(bytes) => w.write_all(bytes).map_err(|e| CoreError::io(&path, e))?,
+            FileContent::Writer(write) => write(&mut w)?,
+        }
+        let f = w.into_inner().map_err(|e| CoreError::io(&path, e.into_error()))?;
         f.sync_all().map_err(|e| CoreError::io(&path, e))?;
     }
     if dir.exists() {

@@ -86,6 +86,7 @@ fn logits_match_transformers_to_1e4_relative() {
                 assert!(ours[(i * t + j) * v + start] < -1e19);
             }
         }
+        println!("{arch}: {compared} logits, max |diff| {worst:.2e}, max |logit| {scale:.3}");
         assert!(compared > 1000, "{arch}: compared only {compared} logits");
         assert!(worst <= 1e-4 * scale, "{arch}: max |diff| {worst} vs max |logit| {scale}");
     }

@@ -16,7 +16,7 @@ pub mod weights;
 pub use config::Architecture;
 
 use crate::error::{CoreError, Result};
-use crate::fsutil::write_dir_atomic;
+use crate::fsutil::{FileContent, write_dir_atomic_streamed};
 use crate::model::{Generator, ModelDir};
 use crate::tokenizer::CringeTokenizer;
 use burn::tensor::Device;
@@ -64,14 +64,14 @@ pub fn export(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Res
     let cfg = model.config();
     let config = config::write_config(cfg)?;
     let generation = config::write_generation_config(cfg);
-    let weights = weights::to_safetensors(model)?;
     let tokenizer_files = tokenizer::export_files(tokenizer, cfg)?;
-    let mut files: Vec<(&str, &[u8])> = vec![
-        ("config.json", config.as_bytes()),
-        ("generation_config.json", generation.as_bytes()),
-        (weights::WEIGHTS_FILE, &weights),
+    let write_weights = |out: &mut dyn std::io::Write| weights::write_safetensors(model, out);
+    let mut files: Vec<(&str, FileContent)> = vec![
+        ("config.json", FileContent::Bytes(config.as_bytes())),
+        ("generation_config.json", FileContent::Bytes(generation.as_bytes())),
+        (weights::WEIGHTS_FILE, FileContent::Writer(&write_weights)),
     ];
-    files.extend(tokenizer_files.iter().map(|(n, b)| (*n, b.as_slice())));
-    write_dir_atomic(dir, &files)?;
+    files.extend(tokenizer_files.iter().map(|(n, b)| (*n, FileContent::Bytes(b))));
+    write_dir_atomic_streamed(dir, &files)?;
     Ok(config::export_caveat(cfg))
 }

@@ -6,7 +6,6 @@ use crate::error::{CoreError, Result};
 use crate::model::Generator;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
-use safetensors::tensor::{Dtype, Metadata, TensorView};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -15,18 +14,20 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// Index of sharded weights.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
 
-/// One safetensors file held in memory with its parsed header.
-struct Shard {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    data_start: usize,
-    meta: Metadata,
+/// Where one tensor lies: its file, element type, shape and byte range there.
+struct Entry {
+    file: usize,
+    dtype: String,
+    shape: Vec<usize>,
+    range: (u64, u64),
 }
 
-/// The tensors of a checkpoint, by name, across one or more safetensors files.
+/// The tensors of a checkpoint, by name, across one or more safetensors files. Only the
+/// headers are held in memory; each tensor is read from disk when asked for, so loading a
+/// model needs little more memory than the model itself.
 pub struct WeightFiles {
-    shards: Vec<Shard>,
-    index: HashMap<String, usize>,
+    files: Vec<PathBuf>,
+    index: HashMap<String, Entry>,
 }
 
 impl WeightFiles {
@@ -53,18 +54,13 @@ impl WeightFiles {
             };
             return Err(CoreError::file(dir, format!("has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")));
         };
-        let mut shards = Vec::new();
         let mut index = HashMap::new();
-        for path in files {
-            let bytes = std::fs::read(&path).map_err(|e| CoreError::io(&path, e))?;
-            let (n, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-                .map_err(|e| CoreError::file(&path, format!("not a valid safetensors file: {e}")))?;
-            for name in meta.tensors().keys() {
-                index.insert(name.clone(), shards.len());
+        for (i, path) in files.iter().enumerate() {
+            for (name, (dtype, shape, range)) in read_header(path)? {
+                index.insert(name, Entry { file: i, dtype, shape, range });
             }
-            shards.push(Shard { path, bytes, data_start: 8 + n, meta });
         }
-        Ok(Self { shards, index })
+        Ok(Self { files, index })
     }
 
     /// Names of all tensors.
@@ -79,32 +75,87 @@ impl WeightFiles {
 
     /// The file holding `name` (for error messages).
     pub fn file_of(&self, name: &str) -> Option<&Path> {
-        self.index.get(name).map(|&i| self.shards[i].path.as_path())
+        self.index.get(name).map(|e| self.files[e.file].as_path())
     }
 
     /// A tensor as f32 values with its shape (f32, f16, bf16 and f64 are read).
     pub fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
-        let shard = &self.shards[*self.index.get(name).ok_or_else(|| CoreError::Invalid(format!("no tensor {name}")))?];
-        let info = shard.meta.info(name).expect("indexed tensor has info");
-        let (a, b) = info.data_offsets;
-        let bytes = &shard.bytes[shard.data_start + a..shard.data_start + b];
-        let values: Vec<f32> = match info.dtype {
-            Dtype::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Dtype::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            Dtype::BF16 => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            Dtype::F64 => bytes
+        use std::io::{Read, Seek, SeekFrom};
+        let entry = self.index.get(name).ok_or_else(|| CoreError::Invalid(format!("no tensor {name}")))?;
+        let path = &self.files[entry.file];
+        let (a, b) = entry.range;
+        let mut bytes = vec![0u8; (b - a) as usize];
+        let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+        f.seek(SeekFrom::Start(a)).and_then(|_| f.read_exact(&mut bytes)).map_err(|e| CoreError::io(path, e))?;
+        let values: Vec<f32> = match entry.dtype.as_str() {
+            "F32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            "F16" => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            "BF16" => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            "F64" => bytes
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
                 .collect(),
             other => {
                 return Err(CoreError::file(
-                    &shard.path,
-                    format!("tensor `{name}` has dtype {other:?}; expected F32, F16, BF16 or F64"),
+                    path,
+                    format!("tensor `{name}` has dtype {other}; expected F32, F16, BF16 or F64"),
                 ));
             }
         };
-        Ok((values, info.shape.clone()))
+        Ok((values, entry.shape.clone()))
     }
+}
+
+/// Bytes per element of the element types [`WeightFiles::read_f32`] reads (others: 1, so
+/// their sizes are still checked loosely and the read fails with the dtype's name).
+fn dtype_size(dtype: &str) -> u64 {
+    match dtype {
+        "F64" => 8,
+        "F32" => 4,
+        "F16" | "BF16" => 2,
+        _ => 1,
+    }
+}
+
+/// Name → (dtype, shape, absolute byte range) of every tensor in a safetensors file.
+type Header = Vec<(String, (String, Vec<usize>, (u64, u64)))>;
+
+/// Reads and checks a safetensors header: 8-byte little-endian length, then JSON.
+fn read_header(path: &Path) -> Result<Header> {
+    use std::io::Read;
+    let bad = |m: String| CoreError::file(path, format!("not a valid safetensors file: {m}"));
+    let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
+    let file_len = f.metadata().map_err(|e| CoreError::io(path, e))?.len();
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|e| bad(format!("no header ({e})")))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 || 8 + n > file_len {
+        return Err(bad(format!("header length {n} does not fit a file of {file_len} bytes")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|e| CoreError::io(path, e))?;
+    let v: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("header is not JSON ({e})")))?;
+    let mut out = Vec::new();
+    for (name, info) in v.into_iter().filter(|(k, _)| k != "__metadata__") {
+        let dtype = info["dtype"].as_str().ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?.to_string();
+        let shape: Vec<usize> = info["shape"]
+            .as_array()
+            .and_then(|a| a.iter().map(|x| x.as_u64().map(|x| x as usize)).collect())
+            .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
+        let offsets: Vec<u64> = info["data_offsets"]
+            .as_array()
+            .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect())
+            .filter(|o: &Vec<u64>| o.len() == 2 && o[0] <= o[1])
+            .ok_or_else(|| bad(format!("tensor `{name}` has no valid data_offsets")))?;
+        let (a, b) = (8 + n + offsets[0], 8 + n + offsets[1]);
+        let numel: u64 = shape.iter().map(|&d| d as u64).product();
+        if b > file_len || (dtype_size(&dtype) > 1 && b - a != numel * dtype_size(&dtype)) {
+            return Err(bad(format!("tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)")));
+        }
+        out.push((name, (dtype, shape, (a, b))));
+    }
+    Ok(out)
 }
 
 /// Loads every parameter of `model` from `files`, checking names and shapes; tensors of the
@@ -151,7 +202,7 @@ fn variant_name(model: &Generator) -> &'static str {
 }
 
 fn missing(files: &WeightFiles, name: &str) -> CoreError {
-    let file = files.shards.first().map(|s| s.path.clone()).unwrap_or_default();
+    let file = files.files.first().cloned().unwrap_or_default();
     CoreError::file(file, format!("has no tensor `{name}`"))
 }
 
@@ -241,43 +292,85 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// The generator's parameters under their Hugging Face names, in `transformers`' layouts, as
-/// the bytes of a `model.safetensors` file. A model without a logits bias gets a zero one.
-pub fn to_safetensors(model: &Generator) -> Result<Vec<u8>> {
-    let mut collector = Collector { path: Vec::new(), tensors: BTreeMap::new(), error: None };
-    model.visit(&mut collector);
-    if let Some(e) = collector.error {
+/// Writes the generator's parameters under their Hugging Face names, in `transformers`'
+/// layouts (f32), as a `model.safetensors` file to `out`, one tensor at a time. A model
+/// without a logits bias gets a zero one.
+pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Result<()> {
+    // Pass 1: names and shapes, to lay out the header.
+    let mut shapes = ShapeCollector { path: Vec::new(), shapes: Vec::new(), error: None };
+    model.visit(&mut shapes);
+    if let Some(e) = shapes.error {
         return Err(e);
     }
-    let mut tensors = collector.tensors;
-    tensors
-        .entry("final_logits_bias".into())
-        .or_insert_with(|| (vec![1, model.config().vocab_size], vec![0.0; model.config().vocab_size]));
-    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
-        .into_iter()
-        .map(|(name, (shape, values))| (name, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()))
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(name, shape, data)| Ok((name.as_str(), TensorView::new(Dtype::F32, shape.clone(), data).map_err(st_error)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
-    safetensors::serialize(views, Some(meta)).map_err(st_error)
+    let v = model.config().vocab_size;
+    let zero_bias = !shapes.shapes.iter().any(|(n, _)| n == "final_logits_bias");
+    if zero_bias {
+        shapes.shapes.push(("final_logits_bias".into(), vec![1, v]));
+    }
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), serde_json::json!({ "format": "pt" }));
+    let mut offset = 0usize;
+    for (name, shape) in &shapes.shapes {
+        let len = 4 * shape.iter().product::<usize>();
+        header.insert(
+            name.clone(),
+            serde_json::json!({ "dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len] }),
+        );
+        offset += len;
+    }
+    let mut text = serde_json::to_string(&header).expect("json serialises");
+    while text.len() % 8 != 0 {
+        text.push(' '); // safetensors pads the header to 8 bytes
+    }
+    let io = |e: std::io::Error| CoreError::Invalid(format!("writing model.safetensors: {e}"));
+    out.write_all(&(text.len() as u64).to_le_bytes()).map_err(io)?;
+    out.write_all(text.as_bytes()).map_err(io)?;
+    // Pass 2: the data, in the same order.
+    let mut writer = TensorWriter { path: Vec::new(), out, error: None };
+    model.visit(&mut writer);
+    if let Some(e) = writer.error {
+        return Err(e);
+    }
+    if zero_bias {
+        writer.out.write_all(&vec![0u8; 4 * v]).map_err(io)?;
+    }
+    Ok(())
 }
 
-fn st_error(e: safetensors::SafeTensorError) -> CoreError {
-    CoreError::Invalid(format!("safetensors: {e}"))
+/// The Hugging Face name and layout of our parameter at `path`.
+fn hf_layout(path: &[String]) -> Result<(String, Layout)> {
+    let ours = path.join(".");
+    hf_name(&ours).ok_or_else(|| CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")))
 }
 
-type Named = BTreeMap<String, (Vec<usize>, Vec<f32>)>;
+/// Our shape in `transformers`' layout.
+fn hf_shape(layout: Layout, shape: &[usize]) -> Vec<usize> {
+    match layout {
+        Layout::Same => shape.to_vec(),
+        Layout::Transposed => vec![shape[1], shape[0]],
+        Layout::LeadingOne => [&[1], shape].concat(),
+    }
+}
 
-struct Collector {
+/// A parameter's values in `transformers`' layout, as little-endian f32 bytes.
+fn hf_bytes<const D: usize>(layout: Layout, param: &Param<Tensor<D>>) -> Vec<u8> {
+    let tensor = param.val();
+    let shape = tensor.dims().to_vec();
+    let values = tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after convert");
+    let values = match layout {
+        Layout::Transposed => transpose(&values, shape[0], shape[1]),
+        _ => values,
+    };
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+struct ShapeCollector {
     path: Vec<String>,
-    tensors: Named,
+    shapes: Vec<(String, Vec<usize>)>,
     error: Option<CoreError>,
 }
 
-impl ModuleVisitor for Collector {
+impl ModuleVisitor for ShapeCollector {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
         self.path.push(name.to_string());
     }
@@ -287,25 +380,40 @@ impl ModuleVisitor for Collector {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let ours = self.path.join(".");
-        let Some((name, layout)) = hf_name(&ours) else {
-            self.error.get_or_insert(CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")));
-            return;
-        };
-        let tensor = param.val();
-        let shape = tensor.dims().to_vec();
-        let values = match tensor.into_data().convert::<f32>().try_into_vec::<f32>() {
-            Ok(v) => v,
+        match hf_layout(&self.path) {
+            Ok((name, layout)) => self.shapes.push((name, hf_shape(layout, &param.lazy_shape().dims::<D>()))),
             Err(e) => {
-                self.error.get_or_insert(CoreError::Invalid(format!("cannot read `{ours}`: {e:?}")));
-                return;
+                self.error.get_or_insert(e);
             }
-        };
-        let (shape, values) = match layout {
-            Layout::Same => (shape, values),
-            Layout::Transposed => (vec![shape[1], shape[0]], transpose(&values, shape[0], shape[1])),
-            Layout::LeadingOne => ([&[1], shape.as_slice()].concat(), values),
-        };
-        self.tensors.insert(name, (shape, values));
+        }
+    }
+}
+
+struct TensorWriter<'a> {
+    path: Vec<String>,
+    out: &'a mut dyn std::io::Write,
+    error: Option<CoreError>,
+}
+
+impl ModuleVisitor for TensorWriter<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if self.error.is_some() {
+            return;
+        }
+        let result = hf_layout(&self.path).and_then(|(_, layout)| {
+            let bytes = hf_bytes(layout, param);
+            self.out.write_all(&bytes).map_err(|e| CoreError::Invalid(format!("writing model.safetensors: {e}")))
+        });
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
     }
 }

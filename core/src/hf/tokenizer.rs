@@ -189,12 +189,13 @@ pub fn export_files(tokenizer: &CringeTokenizer, cfg: &GeneratorConfig) -> Resul
     builder.try_pair(format!("$A {end} $B {end}").as_str()).map_err(CoreError::Tokenizer)?;
     builder.special_tokens(vec![(end.clone(), sp.end)]);
     let template = builder.build().map_err(|e| CoreError::Tokenizer(e.to_string()))?;
-    let mut processors: Vec<PostProcessorWrapper> = Vec::new();
-    if let Some(existing) = inner.get_post_processor() {
-        if matches!(existing, PostProcessorWrapper::ByteLevel(_)) {
-            processors.push(existing.clone());
-        }
-    }
+    // A byte-level tokenizer keeps its offset-trimming post-processor before the template.
+    let mut processors: Vec<PostProcessorWrapper> = inner
+        .get_post_processor()
+        .filter(|p| matches!(p, PostProcessorWrapper::ByteLevel(_)))
+        .cloned()
+        .into_iter()
+        .collect();
     processors.push(template.into());
     inner.with_post_processor(Some(ProcessorSequence::new(processors)));
     let json = inner.to_string(true).map_err(|e| CoreError::Tokenizer(e.to_string()))?;

@@ -319,7 +319,7 @@ pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Res
         offset += len;
     }
     let mut text = serde_json::to_string(&header).expect("json serialises");
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' '); // safetensors pads the header to 8 bytes
     }
     let io = |e: std::io::Error| CoreError::Invalid(format!("writing model.safetensors: {e}"));

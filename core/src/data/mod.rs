@@ -4,6 +4,7 @@
 pub mod batcher;
 pub mod example;
 pub mod jsonl;
+pub mod labeling;
 pub mod lines;
 pub mod multitask;
 pub mod mutators;

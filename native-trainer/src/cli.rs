@@ -32,6 +32,8 @@ pub enum Command {
     FilterWorldLogs(crate::filter_world_logs::FilterWorldLogsArgs),
     /// Write a model as a Hugging Face Blenderbot checkpoint that `transformers` loads.
     Export(crate::export::ExportArgs),
+    /// Serve the browser UI (label world logs in the browser) over HTTP.
+    ServeUi(crate::serve_ui::ServeUiArgs),
 }
 
 /// ParlAI's multi-letter short flags and the long flags they mean here.
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
         Command::Iterate(args) => crate::iterate::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
+        Command::ServeUi(args) => crate::serve_ui::run(&args),
         Command::Export(args) => crate::export::run(&args, &mut std::io::stdout().lock()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
     }

@@ -10,5 +10,6 @@ pub mod export;
 pub mod filter_world_logs;
 pub mod flag_file;
 pub mod iterate;
+pub mod serve_ui;
 pub mod train;
 pub mod train_classifier;

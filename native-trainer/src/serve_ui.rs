@@ -1,0 +1,139 @@
+//! `cringe serve-ui`: a small static file server for the browser UI (`web-ui/dist`, built by
+//! `scripts/build-web.sh`). WebAssembly needs a real HTTP server (browsers refuse to
+//! instantiate `.wasm` from `file://`), and this one needs nothing but the binary.
+
+use anyhow::Context;
+use clap::Args;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Component, Path, PathBuf};
+
+/// Serve the browser UI.
+#[derive(Debug, Clone, Args)]
+pub struct ServeUiArgs {
+    /// The built UI (index.html, pkg/); default: web-ui/dist of this repository.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Port to listen on (0 picks a free one; the address is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+/// The default UI folder: `web-ui/dist` under the current directory or the repository.
+fn default_dir() -> PathBuf {
+    let here = PathBuf::from("web-ui/dist");
+    if here.is_dir() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../web-ui/dist")
+}
+
+/// Runs the server until the process is stopped.
+pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
+    let dir = args.dir.clone().unwrap_or_else(default_dir);
+    if !dir.join("index.html").is_file() {
+        anyhow::bail!("{}: no index.html; build the UI first with ./scripts/build-web.sh", dir.display());
+    }
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    println!("serving {} at http://{addr}/", dir.display());
+    std::io::stdout().flush()?;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            let _ = handle(stream, &dir);
+        });
+    }
+    Ok(())
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "wasm" => "application/wasm",
+        "json" => "application/json",
+        "jsonl" | "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The file a request path names inside `root` (no `..`, no absolute paths); `/` is index.html.
+fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
+    let path = target.split(['?', '#']).next().unwrap_or("/");
+    let mut out = root.to_path_buf();
+    for part in Path::new(path.trim_start_matches('/')).components() {
+        match part {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    if out.is_dir() {
+        out.push("index.html");
+    }
+    out.is_file().then_some(out)
+}
+
+fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    // Drain the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let mut parts = request.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    if method != "GET" && method != "HEAD" {
+        return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
+    }
+    match resolve(root, target) {
+        Some(path) => {
+            let body = std::fs::read(&path)?;
+            respond(&mut stream, "200 OK", content_type(&path), &body, method == "GET")
+        }
+        None => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n", true),
+    }
+}
+
+fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &[u8], with_body: bool) -> std::io::Result<()> {
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    if with_body {
+        stream.write_all(body)?;
+    }
+    stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_root_and_types_fit() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("pkg")).unwrap();
+        std::fs::write(tmp.path().join("index.html"), "<html>").unwrap();
+        std::fs::write(tmp.path().join("pkg/a.wasm"), "\0asm").unwrap();
+        assert_eq!(resolve(tmp.path(), "/"), Some(tmp.path().join("index.html")));
+        assert_eq!(resolve(tmp.path(), "/pkg/a.wasm?v=1"), Some(tmp.path().join("pkg/a.wasm")));
+        assert_eq!(resolve(tmp.path(), "/../etc/passwd"), None);
+        assert_eq!(resolve(tmp.path(), "/missing.js"), None);
+        assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
+    }
+}

@@ -1,0 +1,105 @@
+//! The web UI in real headless Chromium (Debian's `chromium`, driven by playwright-core from
+//! `tests/browser/`): label 20 world-log generations by keyboard, reload mid-way, undo,
+//! filter, export — then `cringe train` consumes the exported file. Screenshots of each step
+//! are kept in `target/tmp/browser-e2e/`.
+//!
+//! Needs the built UI (`scripts/build-web.sh`), Chromium and `npm ci` in `tests/browser`;
+//! `scripts/test.sh` provides all three.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Kills the UI server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cringe serve-ui` on a free port and returns it with its URL.
+fn serve_ui() -> (Server, String) {
+    let dist = root().join("web-ui/dist");
+    assert!(
+        dist.join("index.html").is_file(),
+        "{} is not built: run ./scripts/build-web.sh (./scripts/test.sh does)",
+        dist.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["serve-ui", "--port", "0", "--dir"])
+        .arg(&dist)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split(" at ").nth(1).expect("serve-ui prints its address").trim().to_string();
+    (Server(child), url)
+}
+
+fn node_script(script: &str, args: &[&str]) -> String {
+    let dir = root().join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci` in {} (./scripts/test.sh does)",
+        dir.display()
+    );
+    let out = Command::new("node").arg(dir.join(script)).args(args).output().expect("node is installed");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
+    let (_server, url) = serve_ui();
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let worldlog = root().join("tests/fixtures/label-worldlog.jsonl");
+    let said = node_script("label.mjs", &[&url, worldlog.to_str().unwrap(), artifacts.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(summary["afterReload"], 10, "{said}");
+    for shot in ["label-imported", "label-before-reload", "label-filter-unsafe", "label-exported"] {
+        assert!(artifacts.join(format!("{shot}.png")).is_file(), "missing screenshot {shot}");
+    }
+
+    // The script judged item i safe (i % 3 == 0), unsafe (i % 3 == 1) or skipped, for i < 20.
+    let exported = artifacts.join("labels.jsonl");
+    let path = exported.as_path();
+    let records = cringe_core::data::read_world_logs(path).unwrap();
+    let mut seen = Vec::new();
+    for rec in &records {
+        let ex = &rec.exchanges(path).unwrap()[0];
+        let i: usize = ex.response.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap();
+        let want = if i % 3 == 0 { "pos" } else { "neg" };
+        assert!(i < 20 && i % 3 != 2, "item {i} was not labeled but was exported");
+        assert_eq!(ex.metrics["human_label"], want, "item {i}");
+        assert_eq!(ex.metrics["annotator"], "e2e-annotator");
+        assert!(ex.metrics["labeled_at"].as_str().unwrap().starts_with("20"), "ISO time");
+        seen.push(i);
+    }
+    assert_eq!(seen, (0..20).filter(|i| i % 3 != 2).collect::<Vec<_>>());
+
+    // `cringe train` reads the export as a task: human labels decide pos/neg.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["train", "-t", exported.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300"])
+        .args(["--max-train-steps", "2", "--mf", tmp.path().join("m").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("14 examples (7 pos, 7 neg, 0 none)"), "{stdout}");
+}

@@ -1,0 +1,21 @@
+//! The cringe-rs browser UI: a Leptos client-side app compiled to wasm32.
+//!
+//! - [`label`]: annotators import a world log, judge each generation with the keyboard
+//!   (`a` safe, `x` unsafe, `space` skip, `u` undo), and export labels `cringe train` reads;
+//!   the session lives in IndexedDB, so a reload loses nothing.
+//!
+//! Model code comes unchanged from `cringe-core` (its labeling session is
+//! `cringe_core::data::labeling`).
+
+pub mod app;
+pub mod browser;
+pub mod label;
+pub mod store;
+
+use wasm_bindgen::prelude::*;
+
+/// Entry point: mounts the app on the page's body.
+#[wasm_bindgen(start)]
+pub fn start() {
+    leptos::mount::mount_to_body(app::App);
+}

@@ -5,10 +5,12 @@ pub mod blocking;
 pub mod scorer;
 pub mod search;
 pub mod select;
+pub mod stream;
 
 pub use scorer::{GeneratorScorer, NextTokenScorer};
 pub use search::{Hypothesis, SearchConfig, SearchResult, search};
 pub use select::Inference;
+pub use stream::TokenStream;
 
 use crate::error::Result;
 use crate::model::Generator;

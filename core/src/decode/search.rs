@@ -298,7 +298,7 @@ fn finish(tree: Tree, beam: usize, length_penalty: f64) -> SearchResult {
 }
 
 /// log_softmax(x / temperature).
-fn log_softmax(x: &[f32], temperature: f64) -> Vec<f32> {
+pub(crate) fn log_softmax(x: &[f32], temperature: f64) -> Vec<f32> {
     let t = temperature as f32;
     let lse = log_sum_exp(x, temperature);
     x.iter().map(|&v| v / t - lse).collect()

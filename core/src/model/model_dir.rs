@@ -53,10 +53,24 @@ impl ModelDir {
         if !dir.is_dir() {
             return Err(CoreError::file(dir, "is not a model directory (expected config.json, model.bpk, tokenizer.json)"));
         }
-        let config = Self::load_config(dir)?;
+        Self::load_config(dir)?; // a broken config is reported before anything else is read
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
+        };
+        Self::from_bytes(dir, &read(CONFIG_FILE)?, read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+    }
+
+    /// Builds a model from the contents of its three files (how the browser loads one it
+    /// fetched); `dir` names the model in error messages.
+    pub fn from_bytes(dir: &Path, config: &[u8], weights: Vec<u8>, tokenizer: &[u8], device: &Device) -> Result<Self> {
+        let cpath = dir.join(CONFIG_FILE);
+        let config: GeneratorConfig =
+            serde_json::from_slice(config).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         let tpath = dir.join(TOKENIZER_FILE);
-        let tokenizer = CringeTokenizer::load(&tpath)?
-            .with_model_ids(config.pad_id, config.start_id, config.end_id)
+        let tokenizer = CringeTokenizer::from_json_bytes(tokenizer)
+            .and_then(|t| t.with_model_ids(config.pad_id, config.start_id, config.end_id))
             .map_err(|e| CoreError::file(&tpath, e.to_string()))?;
         if tokenizer.vocab_size() > config.vocab_size {
             return Err(CoreError::file(
@@ -68,7 +82,7 @@ impl ModelDir {
                 ),
             ));
         }
-        let model = load_weights(dir, Generator::new(&config, device), CONFIG_FILE)?;
+        let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Generator::new(&config, device), CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }
 
@@ -108,6 +122,11 @@ fn save_model_files<M: Module>(
 fn load_weights<M: Module>(dir: &Path, model: M, config_name: &str) -> Result<M> {
     let wpath = dir.join(WEIGHTS_FILE);
     let bytes = std::fs::read(&wpath).map_err(|e| CoreError::io(&wpath, e))?;
+    weights_from_bytes(&wpath, bytes, model, config_name)
+}
+
+/// Loads burnpack `bytes` (read from `wpath`) into `model`.
+fn weights_from_bytes<M: Module>(wpath: &Path, bytes: Vec<u8>, model: M, config_name: &str) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
     model

@@ -1,7 +1,8 @@
 //! The web UI in real headless Chromium (Debian's `chromium`, driven by playwright-core from
 //! `tests/browser/`): label 20 world-log generations by keyboard, reload mid-way, undo,
-//! filter, export — then `cringe train` consumes the exported file. Screenshots of each step
-//! are kept in `target/tmp/browser-e2e/`.
+//! filter, export — then `cringe train` consumes the exported file; and generate with a served
+//! model on the CPU path (load progress, streamed reply, tokens/s, stop). Screenshots of each
+//! step are kept in `target/tmp/browser-e2e/`.
 //!
 //! Needs the built UI (`scripts/build-web.sh`), Chromium and `npm ci` in `tests/browser`;
 //! `scripts/test.sh` provides all three.
@@ -24,8 +25,9 @@ impl Drop for Server {
     }
 }
 
-/// Starts `cringe serve-ui` on a free port and returns it with its URL.
-fn serve_ui() -> (Server, String) {
+/// Starts `cringe serve-ui` on a free port (serving `models` as NAME=DIR) and returns it with
+/// its URL.
+fn serve_ui(models: &[String]) -> (Server, String) {
     let dist = root().join("web-ui/dist");
     assert!(
         dist.join("index.html").is_file(),
@@ -35,11 +37,15 @@ fn serve_ui() -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
         .args(["serve-ui", "--port", "0", "--dir"])
         .arg(&dist)
+        .args(models.iter().flat_map(|m| ["--model", m.as_str()]))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // Keep reading what else it prints, so it never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let url = line.split(" at ").nth(1).expect("serve-ui prints its address").trim().to_string();
     (Server(child), url)
 }
@@ -63,7 +69,7 @@ fn node_script(script: &str, args: &[&str]) -> String {
 
 #[test]
 fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
-    let (_server, url) = serve_ui();
+    let (_server, url) = serve_ui(&[]);
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -102,4 +108,30 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("14 examples (7 pos, 7 neg, 0 none)"), "{stdout}");
+}
+
+#[test]
+fn generate_streams_a_reply_on_the_cpu_path_and_stop_ends_it() {
+    // An untrained `small` model: slow enough in the browser that Stop lands mid-reply, and
+    // it rarely ends a reply before the length limit.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("small");
+    let data = root().join("tests/fixtures/tiny_train.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["train", "-t", data.to_str().unwrap(), "--preset", "small", "--vocab-size", "400"])
+        .args(["--max-train-steps", "0", "-q", "--mf", model.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_server, url) = serve_ui(&[format!("small={}", model.display())]);
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let said = node_script("generate.mjs", &[&url, artifacts.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    assert!(summary["device"].as_str().unwrap().contains("CPU"), "{said}");
+    assert!(summary["loadStatus"].as_str().unwrap().contains("ready"), "{said}");
+    assert!(summary["full"].as_u64().unwrap() > summary["stopped"].as_u64().unwrap(), "{said}");
+    for shot in ["generate-loaded", "generate-reply", "generate-stopped"] {
+        assert!(artifacts.join(format!("{shot}.png")).is_file(), "missing screenshot {shot}");
+    }
 }

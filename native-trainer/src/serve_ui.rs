@@ -1,6 +1,10 @@
 //! `cringe serve-ui`: a small static file server for the browser UI (`web-ui/dist`, built by
 //! `scripts/build-web.sh`). WebAssembly needs a real HTTP server (browsers refuse to
 //! instantiate `.wasm` from `file://`), and this one needs nothing but the binary.
+//!
+//! `--model [NAME=]DIR` (repeatable) also serves model directories to the Generate page:
+//! `/models/index.json` lists their names, `/models/NAME/{config.json,model.bpk,tokenizer.json}`
+//! are their files.
 
 use anyhow::Context;
 use clap::Args;
@@ -22,6 +26,35 @@ pub struct ServeUiArgs {
     /// Port to listen on (0 picks a free one; the address is printed).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+
+    /// A model directory for the Generate page, as DIR or NAME=DIR (repeatable; the first is
+    /// the default).
+    #[arg(long = "model", value_name = "[NAME=]DIR")]
+    pub models: Vec<String>,
+}
+
+/// The served models: (name, directory), in the order given.
+fn parse_models(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for spec in specs {
+        let (name, dir) = match spec.split_once('=') {
+            Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+            None => {
+                let dir = PathBuf::from(spec);
+                let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+                (name, dir)
+            }
+        };
+        cringe_core::model::ModelDir::load_config(&dir).with_context(|| format!("--model {spec}"))?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
+            anyhow::bail!("--model {spec}: the name {name:?} must be letters, digits, '-', '_' or '.'");
+        }
+        if out.iter().any(|(n, _)| *n == name) {
+            anyhow::bail!("--model {spec}: a model named {name:?} is already served; name it with NAME=DIR");
+        }
+        out.push((name, dir));
+    }
+    Ok(out)
 }
 
 /// The default UI folder: `web-ui/dist` under the current directory or the repository.
@@ -39,16 +72,22 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
     if !dir.join("index.html").is_file() {
         anyhow::bail!("{}: no index.html; build the UI first with ./scripts/build-web.sh", dir.display());
     }
+    let models = std::sync::Arc::new(parse_models(&args.models)?);
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     println!("serving {} at http://{addr}/", dir.display());
     std::io::stdout().flush()?;
+    for (name, dir) in models.iter() {
+        // Whoever started the server may have stopped reading its output: not an error.
+        let _ = writeln!(std::io::stdout(), "  model {name}: {}", dir.display());
+    }
+    let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let dir = dir.clone();
+        let (dir, models) = (dir.clone(), models.clone());
         std::thread::spawn(move || {
-            let _ = handle(stream, &dir);
+            let _ = handle(stream, &dir, &models);
         });
     }
     Ok(())
@@ -85,7 +124,21 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     out.is_file().then_some(out)
 }
 
-fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
+/// `/models/index.json` or a file of a served model, if `target` names one.
+fn model_file(models: &[(String, PathBuf)], target: &str) -> Option<(Vec<u8>, &'static str)> {
+    let path = target.split(['?', '#']).next().unwrap_or("/");
+    let rest = path.strip_prefix("/models/")?;
+    if rest == "index.json" {
+        let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
+        return Some((serde_json::json!({ "models": names }).to_string().into_bytes(), "application/json"));
+    }
+    let (name, file) = rest.split_once('/')?;
+    let dir = &models.iter().find(|(n, _)| n == name)?.1;
+    let file = ["config.json", "model.bpk", "tokenizer.json"].into_iter().find(|f| *f == file)?;
+    Some((std::fs::read(dir.join(file)).ok()?, content_type(Path::new(file))))
+}
+
+fn handle(mut stream: TcpStream, root: &Path, models: &[(String, PathBuf)]) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -98,6 +151,9 @@ fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     if method != "GET" && method != "HEAD" {
         return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
+    }
+    if let Some((body, ctype)) = model_file(models, target) {
+        return respond(&mut stream, "200 OK", ctype, &body, method == "GET");
     }
     match resolve(root, target) {
         Some(path) => {
@@ -135,5 +191,26 @@ mod tests {
         assert_eq!(resolve(tmp.path(), "/../etc/passwd"), None);
         assert_eq!(resolve(tmp.path(), "/missing.js"), None);
         assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
+    }
+
+    #[test]
+    fn models_are_listed_and_only_their_three_files_served() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = cringe_core::model::GeneratorConfig::tiny(300);
+        std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
+        std::fs::write(dir.join("model.bpk"), b"weights").unwrap();
+        std::fs::write(dir.join("secret.txt"), b"no").unwrap();
+        let models = parse_models(&[format!("base={}", dir.display())]).unwrap();
+        let (index, _) = model_file(&models, "/models/index.json").unwrap();
+        assert_eq!(String::from_utf8(index).unwrap(), r#"{"models":["base"]}"#);
+        assert_eq!(model_file(&models, "/models/base/model.bpk").unwrap().0, b"weights");
+        assert!(model_file(&models, "/models/base/secret.txt").is_none());
+        assert!(model_file(&models, "/models/other/model.bpk").is_none());
+        let err = parse_models(&[tmp.path().join("nope").display().to_string()]).unwrap_err();
+        assert!(format!("{err:#}").contains("nope"), "{err:#}");
+        let err = parse_models(&[format!("a b={}", dir.display())]).unwrap_err();
+        assert!(err.to_string().contains("must be letters"), "{err}");
     }
 }

@@ -47,7 +47,7 @@ async function press(key) {
   await page.waitForFunction((b) => document.querySelector("#item")?.getAttribute("data-index") !== b, before);
 }
 
-await page.goto(url);
+await page.goto(url + "#label");
 await loaded();
 await page.fill("#annotator", "e2e-annotator");
 await page.locator("#annotator").blur(); // commits the name (change event), leaves the field

@@ -1,18 +1,40 @@
-//! The app shell: header with the pages, and the active page.
+//! The app shell: the header with the pages (chosen by the URL's `#generate` / `#label`), and
+//! both pages, the hidden one kept alive so nothing is lost when switching.
 
+use crate::generate::GeneratePage;
 use crate::label::LabelPage;
+use leptos::ev;
 use leptos::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Page {
+    Generate,
+    Label,
+}
+
+fn page_from_hash() -> Page {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    if hash == "#label" { Page::Label } else { Page::Generate }
+}
 
 /// The whole app.
 #[component]
 pub fn App() -> impl IntoView {
+    let page = RwSignal::new(page_from_hash());
+    let handle = window_event_listener(ev::hashchange, move |_| page.set(page_from_hash()));
+    on_cleanup(move || handle.remove());
+    let shown = move |p: Page| move || if page.get() == p { "display: block" } else { "display: none" };
+    let class = move |p: Page| move || if page.get() == p { "active" } else { "" };
+    let label_active = Signal::derive(move || page.get() == Page::Label);
     view! {
         <header>
             <b>"cringe-rs"</b>
-            <a href="#label" class="active">"Label"</a>
+            <a href="#generate" id="nav-generate" class=class(Page::Generate)>"Generate"</a>
+            <a href="#label" id="nav-label" class=class(Page::Label)>"Label"</a>
         </header>
         <main>
-            <LabelPage/>
+            <div style=shown(Page::Generate)><GeneratePage/></div>
+            <div style=shown(Page::Label)><LabelPage active=label_active/></div>
         </main>
     }
 }

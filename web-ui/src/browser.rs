@@ -32,3 +32,63 @@ pub fn download(name: &str, text: &str) -> Result<(), String> {
 pub fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export async function fetch_bytes(url, onProgress) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
+  const total = Number(resp.headers.get("Content-Length")) || 0;
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onProgress(got, total);
+  }
+  const out = new Uint8Array(got);
+  let off = 0;
+  for (const c of chunks) { out.set(c, off); off += c.length; }
+  return out;
+}
+export async function fetch_text(url) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
+  return await resp.text();
+}
+export function next_frame() {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    async fn fetch_bytes(url: &str, on_progress: &js_sys::Function) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+    #[wasm_bindgen(catch)]
+    async fn fetch_text(url: &str) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+    async fn next_frame();
+}
+
+/// Downloads `url`, calling `progress(bytes_so_far, total_or_0)` as chunks arrive.
+pub async fn download_bytes(url: &str, progress: impl FnMut(f64, f64) + 'static) -> Result<Vec<u8>, String> {
+    let cb = wasm_bindgen::closure::Closure::<dyn FnMut(f64, f64)>::new(progress);
+    let v = fetch_bytes(url, cb.as_ref().unchecked_ref()).await.map_err(|e| format!("{url}: {e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&v).to_vec())
+}
+
+/// Downloads `url` as text.
+pub async fn download_text(url: &str) -> Result<String, String> {
+    let v = fetch_text(url).await.map_err(|e| format!("{url}: {e:?}"))?;
+    v.as_string().ok_or_else(|| format!("{url}: not text"))
+}
+
+/// Lets the browser run (render, handle clicks) before continuing.
+pub async fn yield_now() {
+    next_frame().await;
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}

@@ -89,9 +89,9 @@ fn status_text(s: Status) -> (&'static str, &'static str) {
     }
 }
 
-/// The Label page.
+/// The Label page; its keys only act while `active` (the page is shown).
 #[component]
-pub fn LabelPage() -> impl IntoView {
+pub fn LabelPage(active: Signal<bool>) -> impl IntoView {
     let state = LabelState {
         session: RwSignal::new(None),
         annotator: RwSignal::new(String::new()),
@@ -128,7 +128,7 @@ pub fn LabelPage() -> impl IntoView {
                 _ => false,
             }
         });
-        if typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
+        if !active.get_untracked() || typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
             return;
         }
         match e.key().as_str() {

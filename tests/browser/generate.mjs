@@ -1,0 +1,61 @@
+// Generates in the real web UI, in headless Chromium: the served model loads (with progress),
+// the device is shown, a reply streams with tokens/s, and Stop ends a generation early.
+// Prints a JSON summary on the last line.
+//
+//   node generate.mjs URL OUT_DIR
+//
+// CHROMIUM names the browser binary (default /usr/bin/chromium). Run by tests/browser_e2e.rs.
+import { chromium } from "playwright-core";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [url, outDir] = process.argv.slice(2);
+const fail = (msg) => {
+  console.error(`generate.mjs: ${msg}`);
+  process.exit(1);
+};
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cringe-chromium-")), {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic"],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const errors = [];
+page.on("pageerror", (e) => errors.push(String(e)));
+page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+
+await page.goto(url + "#generate");
+await page.waitForSelector('#load-status[data-ready="true"]', { timeout: 120000 });
+const device = await page.textContent("#device");
+const loadStatus = await page.textContent("#load-status");
+await page.screenshot({ path: join(outDir, "generate-loaded.png"), fullPage: true });
+
+const finished = () => page.waitForSelector('#speed[data-running="false"]', { timeout: 120000 });
+const tokens = async () => Number(await page.getAttribute("#speed", "data-tokens"));
+
+// A full generation.
+await page.fill("#prompt", "hello! how are you today?");
+await page.click("#generate");
+await page.waitForSelector('#speed[data-running="true"]');
+await finished();
+const full = await tokens();
+const speedText = await page.textContent("#speed");
+const reply = await page.textContent("#reply");
+if (!(full > 0) || !reply.trim()) fail(`no reply (tokens ${full}, text ${JSON.stringify(reply)})`);
+if (!/tokens\/s/.test(speedText)) fail(`no tokens/s shown: ${speedText}`);
+await page.screenshot({ path: join(outDir, "generate-reply.png"), fullPage: true });
+
+// Stop as soon as the first token is out.
+await page.click("#generate");
+await page.waitForFunction(() => Number(document.querySelector("#speed")?.getAttribute("data-tokens")) >= 1);
+await page.click("#stop");
+await finished();
+const stopped = await tokens();
+if (!(stopped < full)) fail(`stop did not end early: ${stopped} tokens vs ${full} for a full run`);
+await page.screenshot({ path: join(outDir, "generate-stopped.png"), fullPage: true });
+await context.close();
+
+if (errors.length) fail(`page errors: ${errors.join(" | ")}`);
+console.log(JSON.stringify({ device, loadStatus, full, stopped, speed: speedText }));

@@ -1,7 +1,8 @@
 //! The web UI in real headless Chromium (Debian's `chromium`, driven by playwright-core from
 //! `tests/browser/`): label 20 world-log generations by keyboard, reload mid-way, undo,
 //! filter, export — then `cringe train` consumes the exported file; and generate with a served
-//! model on the CPU path (load progress, streamed reply, tokens/s, stop). Screenshots of each
+//! model on WebGPU (SwiftShader) and on the CPU fallback (load, shader warm-up, streamed reply,
+//! tokens/s, stop). Screenshots of each
 //! step are kept in `target/tmp/browser-e2e/`.
 //!
 //! Needs the built UI (`scripts/build-web.sh`), Chromium and `npm ci` in `tests/browser`;
@@ -110,12 +111,10 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
     assert!(stdout.contains("14 examples (7 pos, 7 neg, 0 none)"), "{stdout}");
 }
 
-#[test]
-fn generate_streams_a_reply_on_the_cpu_path_and_stop_ends_it() {
-    // An untrained `small` model: slow enough in the browser that Stop lands mid-reply, and
-    // it rarely ends a reply before the length limit.
-    let tmp = tempfile::tempdir().unwrap();
-    let model = tmp.path().join("small");
+/// An untrained `small` model: slow enough in the browser that Stop lands mid-reply, and it
+/// rarely ends a reply before the length limit.
+fn small_model(dir: &Path) -> PathBuf {
+    let model = dir.join("small");
     let data = root().join("tests/fixtures/tiny_train.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
         .args(["train", "-t", data.to_str().unwrap(), "--preset", "small", "--vocab-size", "400"])
@@ -123,15 +122,34 @@ fn generate_streams_a_reply_on_the_cpu_path_and_stop_ends_it() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    model
+}
+
+/// Generates with `mode` (`gpu`: WebGPU, `cpu`: the `?device=cpu` fallback) and checks the
+/// page: device shown, model ready, a streamed reply with tokens/s, Stop ending a reply early.
+fn generate_on(mode: &str, device_text: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = small_model(tmp.path());
     let (_server, url) = serve_ui(&[format!("small={}", model.display())]);
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let said = node_script("generate.mjs", &[&url, artifacts.to_str().unwrap()]);
+    let said = node_script("generate.mjs", &[&url, artifacts.to_str().unwrap(), mode]);
     let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
-    assert!(summary["device"].as_str().unwrap().contains("CPU"), "{said}");
+    assert!(summary["device"].as_str().unwrap().contains(device_text), "{said}");
     assert!(summary["loadStatus"].as_str().unwrap().contains("ready"), "{said}");
     assert!(summary["full"].as_u64().unwrap() > summary["stopped"].as_u64().unwrap(), "{said}");
-    for shot in ["generate-loaded", "generate-reply", "generate-stopped"] {
-        assert!(artifacts.join(format!("{shot}.png")).is_file(), "missing screenshot {shot}");
+    for shot in ["loaded", "reply", "stopped"] {
+        let file = artifacts.join(format!("generate-{mode}-{shot}.png"));
+        assert!(file.is_file(), "missing screenshot {}", file.display());
     }
+}
+
+#[test]
+fn generate_on_webgpu_streams_a_reply_and_stop_ends_it() {
+    generate_on("gpu", "WebGPU");
+}
+
+#[test]
+fn generate_on_the_cpu_fallback_streams_a_reply_and_stop_ends_it() {
+    generate_on("cpu", "CPU (WebAssembly)");
 }

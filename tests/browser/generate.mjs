@@ -2,7 +2,10 @@
 // the device is shown, a reply streams with tokens/s, and Stop ends a generation early.
 // Prints a JSON summary on the last line.
 //
-//   node generate.mjs URL OUT_DIR
+//   node generate.mjs URL OUT_DIR gpu|cpu
+//
+// gpu: the page picks WebGPU (SwiftShader in headless Chromium); cpu: `?device=cpu` forces
+// the CPU fallback.
 //
 // CHROMIUM names the browser binary (default /usr/bin/chromium). Run by tests/browser_e2e.rs.
 import { chromium } from "playwright-core";
@@ -10,7 +13,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, outDir] = process.argv.slice(2);
+const [url, outDir, mode] = process.argv.slice(2);
+if (mode !== "gpu" && mode !== "cpu") {
+  console.error("usage: node generate.mjs URL OUT_DIR gpu|cpu");
+  process.exit(2);
+}
+const shot = (name) => join(outDir, `generate-${mode}-${name}.png`);
 const fail = (msg) => {
   console.error(`generate.mjs: ${msg}`);
   process.exit(1);
@@ -26,16 +34,18 @@ const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
 
-await page.goto(url + "#generate");
-await page.waitForSelector('#load-status[data-ready="true"]', { timeout: 120000 });
+await page.goto(url + (mode === "cpu" ? "?device=cpu" : "") + "#generate");
+await page.waitForSelector('#load-status[data-ready="true"]', { timeout: 300000 });
 const device = await page.textContent("#device");
 const loadStatus = await page.textContent("#load-status");
-await page.screenshot({ path: join(outDir, "generate-loaded.png"), fullPage: true });
+await page.screenshot({ path: shot("loaded"), fullPage: true });
 
-const finished = () => page.waitForSelector('#speed[data-running="false"]', { timeout: 120000 });
+const finished = () => page.waitForSelector('#speed[data-running="false"]', { timeout: 300000 });
 const tokens = async () => Number(await page.getAttribute("#speed", "data-tokens"));
 
-// A full generation.
+// A full generation (short on the GPU: SwiftShader is a software GPU, and slow).
+await page.fill("#max-tokens", mode === "gpu" ? "12" : "64");
+await page.press("#max-tokens", "Tab");
 await page.fill("#prompt", "hello! how are you today?");
 await page.click("#generate");
 await page.waitForSelector('#speed[data-running="true"]');
@@ -45,7 +55,7 @@ const speedText = await page.textContent("#speed");
 const reply = await page.textContent("#reply");
 if (!(full > 0) || !reply.trim()) fail(`no reply (tokens ${full}, text ${JSON.stringify(reply)})`);
 if (!/tokens\/s/.test(speedText)) fail(`no tokens/s shown: ${speedText}`);
-await page.screenshot({ path: join(outDir, "generate-reply.png"), fullPage: true });
+await page.screenshot({ path: shot("reply"), fullPage: true });
 
 // Stop as soon as the first token is out.
 await page.click("#generate");
@@ -54,7 +64,7 @@ await page.click("#stop");
 await finished();
 const stopped = await tokens();
 if (!(stopped < full)) fail(`stop did not end early: ${stopped} tokens vs ${full} for a full run`);
-await page.screenshot({ path: join(outDir, "generate-stopped.png"), fullPage: true });
+await page.screenshot({ path: shot("stopped"), fullPage: true });
 await context.close();
 
 if (errors.length) fail(`page errors: ${errors.join(" | ")}`);

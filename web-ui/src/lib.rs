@@ -1,6 +1,7 @@
 //! The cringe-rs browser UI: a Leptos client-side app compiled to wasm32.
 //!
-//! - [`generate`]: load a served model and stream a reply token by token (CPU backend);
+//! - [`generate`]: load a served model and stream a reply token by token, on WebGPU or the
+//!   CPU backend ([`device`]);
 //! - [`label`]: annotators import a world log, judge each generation with the keyboard
 //!   (`a` safe, `x` unsafe, `space` skip, `u` undo), and export labels `cringe train` reads;
 //!   the session lives in IndexedDB, so a reload loses nothing.
@@ -10,6 +11,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod device;
 pub mod generate;
 pub mod label;
 pub mod store;

@@ -49,17 +49,24 @@ impl<'a> GeneratorScorer<'a> {
     }
 }
 
+impl GeneratorScorer<'_> {
+    /// Like [`NextTokenScorer::step`], leaving the logits `[rows, V]` on the device (for
+    /// callers that must read them back asynchronously, as in a browser on WebGPU).
+    pub fn step_tensor(&mut self, tokens: &[u32]) -> Tensor<2> {
+        let n = tokens.len();
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        let input = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &self.device);
+        self.model.decode_step(input, &mut self.cache)
+    }
+}
+
 impl NextTokenScorer for GeneratorScorer<'_> {
     fn vocab_size(&self) -> usize {
         self.model.config().vocab_size
     }
 
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        let n = tokens.len();
-        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
-        let input = Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &self.device);
-        let logits = self.model.decode_step(input, &mut self.cache);
-        logits
+        self.step_tensor(tokens)
             .try_to_vec_as::<f32>()
             .map_err(|e| crate::error::CoreError::Invalid(format!("reading logits back: {e:?}")))
     }

@@ -7,12 +7,12 @@
 //! samples (its generator is seeded with `seed`, as the search seeds context 0).
 
 use super::blocking::{NgramIndex, blocked_next_tokens};
-use super::scorer::{GeneratorScorer, NextTokenScorer};
+use super::scorer::GeneratorScorer;
 use super::search::{SearchConfig, log_softmax};
 use super::select::{Inference, select_each};
 use crate::error::{CoreError, Result};
 use crate::model::Generator;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -60,15 +60,33 @@ impl<'a> TokenStream<'a> {
 
     /// Generates the next token; `None` once finished.
     pub fn next_token(&mut self) -> Result<Option<u32>> {
-        if self.finished {
+        let Some(logits) = self.step_logits() else {
             return Ok(None);
+        };
+        let logits = logits
+            .try_to_vec_as::<f32>()
+            .map_err(|e| CoreError::Invalid(format!("reading logits back: {e:?}")))?;
+        self.choose(&logits).map(Some)
+    }
+
+    /// The first half of [`TokenStream::next_token`]: runs the model one step and returns the
+    /// next-token logits `[1, V]` still on the device (`None` once finished). Read them back
+    /// (asynchronously where the device needs it) and pass them to [`TokenStream::choose`].
+    pub fn step_logits(&mut self) -> Option<Tensor<2>> {
+        if self.finished {
+            return None;
         }
+        Some(self.scorer.step_tensor(&[*self.hyp.last().expect("starts with the start token")]))
+    }
+
+    /// The second half of [`TokenStream::next_token`]: picks the next token from the logits
+    /// that [`TokenStream::step_logits`] returned.
+    pub fn choose(&mut self, logits: &[f32]) -> Result<u32> {
         let step = self.hyp.len() - 1;
-        let logits = self.scorer.step(&[*self.hyp.last().expect("starts with the start token")])?;
         if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
             return Err(CoreError::Invalid(format!("the model produced a non-finite logit ({}) at step {step}", logits[i])));
         }
-        let mut lp = log_softmax(&logits, self.cfg.temperature);
+        let mut lp = log_softmax(logits, self.cfg.temperature);
         let mut banned = Vec::new();
         if step < self.cfg.min_length {
             banned.push(self.end);
@@ -87,7 +105,7 @@ impl<'a> TokenStream<'a> {
         let token = select_each(&[lp], &[0.0], method, &mut self.rng)[0].token;
         self.hyp.push(token);
         self.finished = token == self.end || self.hyp.len() - 1 >= self.cfg.max_length;
-        Ok(Some(token))
+        Ok(token)
     }
 }
 

@@ -5,24 +5,17 @@
 //   node bench.mjs URL DIST_DIR N
 //
 // Run by scripts/bench-web.sh, which builds the UI and serves a model.
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { launchChromium } from "./launch.mjs";
 
 const [url, dist, n] = process.argv.slice(2);
 const wasm = readdirSync(join(dist, "pkg")).find((f) => f.endsWith(".wasm"));
 const bytes = readFileSync(join(dist, "pkg", wasm));
 const gz = gzipSync(bytes, { level: 9 }).length;
 
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cringe-bench-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const page = context.pages()[0] ?? (await context.newPage());
+const { context, page } = await launchChromium();
 
 async function speed(mode) {
   await page.goto(url + (mode === "cpu" ? "?device=cpu" : "") + "#generate");

@@ -8,10 +8,8 @@
 // the CPU fallback.
 //
 // CHROMIUM names the browser binary (default /usr/bin/chromium). Run by tests/browser_e2e.rs.
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { failer, launchChromium } from "./launch.mjs";
 
 const [url, outDir, mode] = process.argv.slice(2);
 if (mode !== "gpu" && mode !== "cpu") {
@@ -19,17 +17,8 @@ if (mode !== "gpu" && mode !== "cpu") {
   process.exit(2);
 }
 const shot = (name) => join(outDir, `generate-${mode}-${name}.png`);
-const fail = (msg) => {
-  console.error(`generate.mjs: ${msg}`);
-  process.exit(1);
-};
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cringe-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--enable-unsafe-webgpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const page = context.pages()[0] ?? (await context.newPage());
+const fail = failer("generate.mjs");
+const { context, page } = await launchChromium();
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 page.on("console", (m) => m.type() === "error" && errors.push(m.text()));

@@ -6,32 +6,12 @@
 //
 // CHROMIUM names the browser binary (default /usr/bin/chromium). Screenshots of each step go
 // to OUT_DIR, the exported labels to OUT_DIR/labels.jsonl. Run by tests/browser_e2e.rs.
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { failer, launchChromium } from "./launch.mjs";
 
 const [url, worldlog, outDir] = process.argv.slice(2);
-const fail = (msg) => {
-  console.error(`label.mjs: ${msg}`);
-  process.exit(1);
-};
-
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "cringe-chromium-")), {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  acceptDownloads: true,
-  args: [
-    "--no-sandbox",
-    "--enable-unsafe-webgpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-  ],
-});
-const page = context.pages()[0] ?? (await context.newPage());
+const fail = failer("label.mjs");
+const { context, page } = await launchChromium({ acceptDownloads: true });
 const errors = [];
 page.on("pageerror", (e) => errors.push(String(e)));
 page.on("console", (m) => m.type() === "error" && errors.push(m.text()));

@@ -26,8 +26,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts `cringe serve-ui` on a free port (serving `models` as NAME=DIR) and returns it with
-/// its URL.
+/// Starts `cringe serve-ui` on a free port (serving `models` as NAME=DIR; an entry starting
+/// with `--` is passed as is) and returns it with its URL.
 fn serve_ui(models: &[String]) -> (Server, String) {
     let dist = root().join("web-ui/dist");
     assert!(
@@ -38,7 +38,10 @@ fn serve_ui(models: &[String]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
         .args(["serve-ui", "--port", "0", "--dir"])
         .arg(&dist)
-        .args(models.iter().flat_map(|m| ["--model", m.as_str()]))
+        .args(models.iter().flat_map(|m| match m.starts_with("--") {
+            true => vec![m.as_str()],
+            false => vec!["--model", m.as_str()],
+        }))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -114,6 +117,7 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
 /// An untrained `small` model: slow enough in the browser that Stop lands mid-reply, and it
 /// rarely ends a reply before the length limit.
 fn small_model(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let model = dir.join("small");
     let data = root().join("tests/fixtures/tiny_train.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
@@ -152,4 +156,35 @@ fn generate_on_webgpu_streams_a_reply_and_stop_ends_it() {
 #[test]
 fn generate_on_the_cpu_fallback_streams_a_reply_and_stop_ends_it() {
     generate_on("cpu", "CPU (WebAssembly)");
+}
+
+#[test]
+fn compare_answers_one_prompt_with_two_models_and_judges_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let baseline = small_model(&tmp.path().join("a"));
+    let cringe = small_model(&tmp.path().join("b"));
+    let classifier = tmp.path().join("classifier");
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["train-classifier", "-t"])
+        .arg("safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only")
+        .args(["--preset", "tiny", "--vocab-size", "400", "--max-train-steps", "5", "--validation-every-n-steps", "5", "-q"])
+        .arg("--mf")
+        .arg(&classifier)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_server, url) = serve_ui(&[
+        format!("baseline={}", baseline.display()),
+        format!("cringe={}", cringe.display()),
+        format!("--classifier={}", classifier.display()),
+    ]);
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let said = node_script("compare.mjs", &[&url, artifacts.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    assert!(summary["status"].as_str().unwrap().contains("baseline vs cringe"), "{said}");
+    assert!(summary["status"].as_str().unwrap().contains("with the classifier"), "{said}");
+    let names: Vec<&str> = summary["sides"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["baseline", "cringe"]);
+    assert!(artifacts.join("compare.png").is_file());
 }

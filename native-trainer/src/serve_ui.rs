@@ -2,9 +2,10 @@
 //! `scripts/build-web.sh`). WebAssembly needs a real HTTP server (browsers refuse to
 //! instantiate `.wasm` from `file://`), and this one needs nothing but the binary.
 //!
-//! `--model [NAME=]DIR` (repeatable) also serves model directories to the Generate page:
-//! `/models/index.json` lists their names, `/models/NAME/{config.json,model.bpk,tokenizer.json}`
-//! are their files.
+//! `--model [NAME=]DIR` (repeatable) also serves model directories to the Generate and Compare
+//! pages: `/models/index.json` lists their names (and whether a classifier is served),
+//! `/models/NAME/{config.json,model.bpk,tokenizer.json}` are their files; `--classifier DIR`
+//! serves a safety classifier as `/models/classifier/{classifier.json,model.bpk,tokenizer.json}`.
 
 use anyhow::Context;
 use clap::Args;
@@ -31,6 +32,17 @@ pub struct ServeUiArgs {
     /// the default).
     #[arg(long = "model", value_name = "[NAME=]DIR")]
     pub models: Vec<String>,
+
+    /// A safety classifier (from `cringe train-classifier`) for the Compare page's verdicts.
+    #[arg(long, value_name = "DIR")]
+    pub classifier: Option<PathBuf>,
+}
+
+/// What is served under `/models/`.
+#[derive(Debug, Default)]
+struct Served {
+    models: Vec<(String, PathBuf)>,
+    classifier: Option<PathBuf>,
 }
 
 /// The served models: (name, directory), in the order given.
@@ -46,6 +58,9 @@ fn parse_models(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
             }
         };
         cringe_core::model::ModelDir::load_config(&dir).with_context(|| format!("--model {spec}"))?;
+        if name == "classifier" {
+            anyhow::bail!("--model {spec}: the name \"classifier\" is reserved for --classifier");
+        }
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
             anyhow::bail!("--model {spec}: the name {name:?} must be letters, digits, '-', '_' or '.'");
         }
@@ -72,22 +87,25 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
     if !dir.join("index.html").is_file() {
         anyhow::bail!("{}: no index.html; build the UI first with ./scripts/build-web.sh", dir.display());
     }
-    let models = std::sync::Arc::new(parse_models(&args.models)?);
+    if let Some(c) = &args.classifier {
+        cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex()).with_context(|| format!("--classifier {}", c.display()))?;
+    }
+    let served = std::sync::Arc::new(Served { models: parse_models(&args.models)?, classifier: args.classifier.clone() });
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     println!("serving {} at http://{addr}/", dir.display());
     std::io::stdout().flush()?;
-    for (name, dir) in models.iter() {
+    for (name, dir) in served.models.iter() {
         // Whoever started the server may have stopped reading its output: not an error.
         let _ = writeln!(std::io::stdout(), "  model {name}: {}", dir.display());
     }
     let _ = std::io::stdout().flush();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
-        let (dir, models) = (dir.clone(), models.clone());
+        let (dir, served) = (dir.clone(), served.clone());
         std::thread::spawn(move || {
-            let _ = handle(stream, &dir, &models);
+            let _ = handle(stream, &dir, &served);
         });
     }
     Ok(())
@@ -124,21 +142,25 @@ fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
     out.is_file().then_some(out)
 }
 
-/// `/models/index.json` or a file of a served model, if `target` names one.
-fn model_file(models: &[(String, PathBuf)], target: &str) -> Option<(Vec<u8>, &'static str)> {
+/// `/models/index.json` or a file of a served model or classifier, if `target` names one.
+fn model_file(served: &Served, target: &str) -> Option<(Vec<u8>, &'static str)> {
     let path = target.split(['?', '#']).next().unwrap_or("/");
     let rest = path.strip_prefix("/models/")?;
     if rest == "index.json" {
-        let names: Vec<&str> = models.iter().map(|(n, _)| n.as_str()).collect();
-        return Some((serde_json::json!({ "models": names }).to_string().into_bytes(), "application/json"));
+        let names: Vec<&str> = served.models.iter().map(|(n, _)| n.as_str()).collect();
+        let index = serde_json::json!({ "models": names, "classifier": served.classifier.is_some() });
+        return Some((index.to_string().into_bytes(), "application/json"));
     }
     let (name, file) = rest.split_once('/')?;
-    let dir = &models.iter().find(|(n, _)| n == name)?.1;
-    let file = ["config.json", "model.bpk", "tokenizer.json"].into_iter().find(|f| *f == file)?;
+    let (dir, files) = match name {
+        "classifier" => (served.classifier.as_ref()?, ["classifier.json", "model.bpk", "tokenizer.json"]),
+        _ => (&served.models.iter().find(|(n, _)| n == name)?.1, ["config.json", "model.bpk", "tokenizer.json"]),
+    };
+    let file = files.into_iter().find(|f| *f == file)?;
     Some((std::fs::read(dir.join(file)).ok()?, content_type(Path::new(file))))
 }
 
-fn handle(mut stream: TcpStream, root: &Path, models: &[(String, PathBuf)]) -> std::io::Result<()> {
+fn handle(mut stream: TcpStream, root: &Path, served: &Served) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -152,7 +174,7 @@ fn handle(mut stream: TcpStream, root: &Path, models: &[(String, PathBuf)]) -> s
     if method != "GET" && method != "HEAD" {
         return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
     }
-    if let Some((body, ctype)) = model_file(models, target) {
+    if let Some((body, ctype)) = model_file(served, target) {
         return respond(&mut stream, "200 OK", ctype, &body, method == "GET");
     }
     match resolve(root, target) {
@@ -202,12 +224,13 @@ mod tests {
         std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
         std::fs::write(dir.join("model.bpk"), b"weights").unwrap();
         std::fs::write(dir.join("secret.txt"), b"no").unwrap();
-        let models = parse_models(&[format!("base={}", dir.display())]).unwrap();
-        let (index, _) = model_file(&models, "/models/index.json").unwrap();
-        assert_eq!(String::from_utf8(index).unwrap(), r#"{"models":["base"]}"#);
-        assert_eq!(model_file(&models, "/models/base/model.bpk").unwrap().0, b"weights");
-        assert!(model_file(&models, "/models/base/secret.txt").is_none());
-        assert!(model_file(&models, "/models/other/model.bpk").is_none());
+        let served = Served { models: parse_models(&[format!("base={}", dir.display())]).unwrap(), classifier: None };
+        let (index, _) = model_file(&served, "/models/index.json").unwrap();
+        assert_eq!(String::from_utf8(index).unwrap(), r#"{"classifier":false,"models":["base"]}"#);
+        assert_eq!(model_file(&served, "/models/base/model.bpk").unwrap().0, b"weights");
+        assert!(model_file(&served, "/models/base/secret.txt").is_none());
+        assert!(model_file(&served, "/models/other/model.bpk").is_none());
+        assert!(model_file(&served, "/models/classifier/model.bpk").is_none());
         let err = parse_models(&[tmp.path().join("nope").display().to_string()]).unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
         let err = parse_models(&[format!("a b={}", dir.display())]).unwrap_err();

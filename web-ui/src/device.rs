@@ -45,3 +45,41 @@ pub async fn choose() -> Chosen {
         Err(e) => cpu(&format!("WebGPU failed to start ({e})")),
     }
 }
+
+thread_local! {
+    static SHARED: std::cell::RefCell<Shared> = const { std::cell::RefCell::new(Shared::NotStarted) };
+}
+
+enum Shared {
+    NotStarted,
+    Starting,
+    Ready(Chosen),
+}
+
+/// The page's one device: chosen on the first call ([`choose`]), shared by every page after.
+pub async fn shared() -> Chosen {
+    let start = SHARED.with(|s| {
+        let mut s = s.borrow_mut();
+        match &*s {
+            Shared::NotStarted => {
+                *s = Shared::Starting;
+                true
+            }
+            _ => false,
+        }
+    });
+    if start {
+        let chosen = choose().await;
+        SHARED.with(|s| *s.borrow_mut() = Shared::Ready(chosen.clone()));
+        return chosen;
+    }
+    loop {
+        if let Some(c) = SHARED.with(|s| match &*s.borrow() {
+            Shared::Ready(c) => Some(c.clone()),
+            _ => None,
+        }) {
+            return c;
+        }
+        crate::browser::yield_now().await;
+    }
+}

@@ -7,7 +7,7 @@
 //! hands control back to the browser, so the page stays live and Stop works.
 
 use crate::browser::{download_bytes, download_text, now_ms, yield_now};
-use crate::device::{Chosen, choose};
+use crate::device::{Chosen, shared};
 use cringe_core::data::{Batcher, TruncationConfig};
 use cringe_core::decode::{Inference, SearchConfig, TokenStream};
 use cringe_core::model::ModelDir;
@@ -23,7 +23,7 @@ struct Loaded {
 
 /// Fetches the three files of model `name` and builds it on `device`; on the GPU, runs a few
 /// decoding steps so the shaders are compiled before the first real reply.
-async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>) -> Result<ModelDir, String> {
+pub async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>) -> Result<ModelDir, String> {
     let base = format!("models/{name}");
     let config = download_text(&format!("{base}/config.json")).await?;
     let tokenizer = download_text(&format!("{base}/tokenizer.json")).await?;
@@ -51,7 +51,7 @@ async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>) -> 
 }
 
 /// One token, reading the logits back asynchronously (required on WebGPU).
-async fn next_token(stream: &mut TokenStream<'_>) -> Result<Option<u32>, String> {
+pub async fn next_token(stream: &mut TokenStream<'_>) -> Result<Option<u32>, String> {
     let Some(logits) = stream.step_logits() else { return Ok(None) };
     let data = logits.into_data_async().await.map_err(|e| format!("reading logits back: {e:?}"))?;
     let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("reading logits back: {e:?}"))?;
@@ -82,15 +82,9 @@ pub fn GeneratePage() -> impl IntoView {
         error.set(None);
         status.set(format!("loading {name}…"));
         leptos::task::spawn_local(async move {
-            let device = match chosen.get_value() {
-                Some(c) => c,
-                None => {
-                    let c = choose().await;
-                    device_label.set(c.label.clone());
-                    chosen.set_value(Some(c.clone()));
-                    c
-                }
-            };
+            let device = shared().await;
+            device_label.set(device.label.clone());
+            chosen.set_value(Some(device.clone()));
             match load_model(&name, &device, status).await {
                 Ok(md) => {
                     let params = md.model.config().num_params();
@@ -171,7 +165,7 @@ pub fn GeneratePage() -> impl IntoView {
 /// Generates a reply to `text`, showing it as it grows, until the end token, `max_tokens` or
 /// `stop`.
 #[allow(clippy::too_many_arguments)]
-async fn stream_reply(
+pub async fn stream_reply(
     md: &ModelDir,
     chosen: &Chosen,
     text: &str,

@@ -2,6 +2,8 @@
 //!
 //! - [`generate`]: load a served model and stream a reply token by token, on WebGPU or the
 //!   CPU backend ([`device`]);
+//! - [`compare`]: one prompt to a baseline and a CRINGE model side by side, with the
+//!   classifier's verdict on each reply;
 //! - [`label`]: annotators import a world log, judge each generation with the keyboard
 //!   (`a` safe, `x` unsafe, `space` skip, `u` undo), and export labels `cringe train` reads;
 //!   the session lives in IndexedDB, so a reload loses nothing.
@@ -11,6 +13,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod compare;
 pub mod device;
 pub mod generate;
 pub mod label;

@@ -118,13 +118,6 @@ fn save_model_files<M: Module>(
     write_dir_atomic(dir, &files)
 }
 
-/// Reads `model.bpk` of `dir` into `model`.
-fn load_weights<M: Module>(dir: &Path, model: M, config_name: &str) -> Result<M> {
-    let wpath = dir.join(WEIGHTS_FILE);
-    let bytes = std::fs::read(&wpath).map_err(|e| CoreError::io(&wpath, e))?;
-    weights_from_bytes(&wpath, bytes, model, config_name)
-}
-
 /// Loads burnpack `bytes` (read from `wpath`) into `model`.
 fn weights_from_bytes<M: Module>(wpath: &Path, bytes: Vec<u8>, model: M, config_name: &str) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
@@ -158,11 +151,22 @@ impl ClassifierDir {
         if !cpath.is_file() {
             return Err(CoreError::file(dir, "is not a classifier directory (expected classifier.json, model.bpk, tokenizer.json)"));
         }
-        let text = std::fs::read_to_string(&cpath).map_err(|e| CoreError::io(&cpath, e))?;
-        let config: ClassifierConfig = serde_json::from_str(&text).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
+        };
+        Self::from_bytes(dir, &read(CLASSIFIER_CONFIG_FILE)?, read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+    }
+
+    /// Builds a classifier from the contents of its three files (how the browser loads one);
+    /// `dir` names it in error messages.
+    pub fn from_bytes(dir: &Path, config: &[u8], weights: Vec<u8>, tokenizer: &[u8], device: &Device) -> Result<Self> {
+        let cpath = dir.join(CLASSIFIER_CONFIG_FILE);
+        let config: ClassifierConfig = serde_json::from_slice(config).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
-        let tokenizer = CringeTokenizer::load(&dir.join(TOKENIZER_FILE))?;
-        let model = load_weights(dir, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
+        let tpath = dir.join(TOKENIZER_FILE);
+        let tokenizer = CringeTokenizer::from_json_bytes(tokenizer).map_err(|e| CoreError::file(&tpath, e.to_string()))?;
+        let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }
 }

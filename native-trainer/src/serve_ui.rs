@@ -28,14 +28,31 @@ pub struct ServeUiArgs {
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
 
-    /// A model directory for the Generate page, as DIR or NAME=DIR (repeatable; the first is
-    /// the default).
+    /// A model directory for the Generate and Compare pages, as DIR or NAME=DIR (repeatable;
+    /// the first is Generate's default). Without any: the main command's models
+    /// (runs/iterate: baseline = round 0, cringe = the last round, and its classifier).
     #[arg(long = "model", value_name = "[NAME=]DIR")]
     pub models: Vec<String>,
 
     /// A safety classifier (from `cringe train-classifier`) for the Compare page's verdicts.
     #[arg(long, value_name = "DIR")]
     pub classifier: Option<PathBuf>,
+}
+
+/// With no `--model` and no `--classifier`: the models of the main command's run
+/// (`./scripts/demo.sh` writes `runs/iterate`, or `$CRINGE_DEMO_DIR`), if there is one —
+/// `baseline` = round 0, `cringe` = the last round, and its classifier.
+fn demo_models(run: &Path) -> Served {
+    let round = |n: usize| run.join(format!("round{n}/model"));
+    let last = (1..).take_while(|&n| round(n).join("config.json").is_file()).last();
+    let (Some(last), true) = (last, round(0).join("config.json").is_file()) else {
+        return Served::default();
+    };
+    let classifier = run.join("classifier");
+    Served {
+        models: vec![("baseline".into(), round(0)), ("cringe".into(), round(last))],
+        classifier: classifier.join("classifier.json").is_file().then_some(classifier),
+    }
 }
 
 /// What is served under `/models/`.
@@ -90,7 +107,15 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
     if let Some(c) = &args.classifier {
         cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex()).with_context(|| format!("--classifier {}", c.display()))?;
     }
-    let served = std::sync::Arc::new(Served { models: parse_models(&args.models)?, classifier: args.classifier.clone() });
+    let mut served = Served { models: parse_models(&args.models)?, classifier: args.classifier.clone() };
+    if served.models.is_empty() && served.classifier.is_none() {
+        let run = std::env::var_os("CRINGE_DEMO_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("runs/iterate"));
+        served = demo_models(&run);
+        if !served.models.is_empty() {
+            println!("no --model given: serving the main command's models from {}", run.display());
+        }
+    }
+    let served = std::sync::Arc::new(served);
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
@@ -213,6 +238,25 @@ mod tests {
         assert_eq!(resolve(tmp.path(), "/../etc/passwd"), None);
         assert_eq!(resolve(tmp.path(), "/missing.js"), None);
         assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
+    }
+
+    #[test]
+    fn the_main_commands_run_is_served_by_default() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(demo_models(tmp.path()).models.is_empty());
+        for dir in ["round0/model", "round1/model", "round2/model", "classifier"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        }
+        for round in 0..3 {
+            std::fs::write(tmp.path().join(format!("round{round}/model/config.json")), "{}").unwrap();
+        }
+        std::fs::write(tmp.path().join("classifier/classifier.json"), "{}").unwrap();
+        let served = demo_models(tmp.path());
+        assert_eq!(
+            served.models,
+            vec![("baseline".to_string(), tmp.path().join("round0/model")), ("cringe".to_string(), tmp.path().join("round2/model"))]
+        );
+        assert_eq!(served.classifier, Some(tmp.path().join("classifier")));
     }
 
     #[test]

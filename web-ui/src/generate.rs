@@ -182,7 +182,10 @@ pub async fn stream_reply(
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, n_pos);
     let input = batcher.encode_context(text).map_err(|e| e.to_string())?;
     let cfg = SearchConfig {
+        // One sample per reply (no best-of-beam as `cringe chat --inference topk` does), so a
+        // lower temperature keeps small models from derailing on an unlikely first token.
         inference: Inference::Topk { k: 10 },
+        temperature: 0.5,
         min_length: 1,
         max_length: max_reply,
         block_ngram: 3,

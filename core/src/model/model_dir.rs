@@ -54,11 +54,8 @@ impl ModelDir {
             return Err(CoreError::file(dir, "is not a model directory (expected config.json, model.bpk, tokenizer.json)"));
         }
         Self::load_config(dir)?; // a broken config is reported before anything else is read
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
-        };
-        Self::from_bytes(dir, &read(CONFIG_FILE)?, read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+        let (config, weights, tokenizer) = read_dir_files(dir, CONFIG_FILE)?;
+        Self::from_bytes(dir, &config, weights, &tokenizer, device)
     }
 
     /// Builds a model from the contents of its three files (how the browser loads one it
@@ -118,6 +115,15 @@ fn save_model_files<M: Module>(
     write_dir_atomic(dir, &files)
 }
 
+/// The bytes of a directory's config file (`config_name`), weights and tokenizer.
+fn read_dir_files(dir: &Path, config_name: &str) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
+    };
+    Ok((read(config_name)?, read(WEIGHTS_FILE)?, read(TOKENIZER_FILE)?))
+}
+
 /// Loads burnpack `bytes` (read from `wpath`) into `model`.
 fn weights_from_bytes<M: Module>(wpath: &Path, bytes: Vec<u8>, model: M, config_name: &str) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
@@ -151,11 +157,8 @@ impl ClassifierDir {
         if !cpath.is_file() {
             return Err(CoreError::file(dir, "is not a classifier directory (expected classifier.json, model.bpk, tokenizer.json)"));
         }
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
-        };
-        Self::from_bytes(dir, &read(CLASSIFIER_CONFIG_FILE)?, read(WEIGHTS_FILE)?, &read(TOKENIZER_FILE)?, device)
+        let (config, weights, tokenizer) = read_dir_files(dir, CLASSIFIER_CONFIG_FILE)?;
+        Self::from_bytes(dir, &config, weights, &tokenizer, device)
     }
 
     /// Builds a classifier from the contents of its three files (how the browser loads one);

@@ -14,9 +14,9 @@
 //! - `ct_exclude_eos` optionally keeps the end token out of the CT term (ParlAI always
 //!   includes it; so do we by default).
 
-use super::stats::CringeStats;
+use super::tokens::TokenTerms;
 use super::topk::top_k;
-use burn::tensor::activation::{log_softmax, softmax, softplus};
+use burn::tensor::activation::{softmax, softplus};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -102,36 +102,39 @@ pub fn cringe_loss(
     end_id: usize,
     draw: CandidateDraw,
 ) -> CringeOutput {
+    let terms = TokenTerms::new(logits.clone(), targets, labels, pad_id);
+    cringe_on_terms(logits, &terms, opts, end_id, draw, None)
+}
+
+/// The CRINGE loss on precomputed [`TokenTerms`], each token's CT term optionally multiplied
+/// by `ct_gate` `[N]` (the pairwise CRINGE loss gates a rejected response's tokens this way).
+pub fn cringe_on_terms(
+    logits: Tensor<2>,
+    terms: &TokenTerms,
+    opts: &CringeOptions,
+    end_id: usize,
+    draw: CandidateDraw,
+    ct_gate: Option<Tensor<1>>,
+) -> CringeOutput {
     let [n, v] = logits.dims();
     let k = opts.num_pos_predictions;
     assert!(k >= 1 && k < v, "num_pos_predictions must be in 1..{v}, got {k}");
     let device = logits.device();
+    let targets = &terms.targets;
 
     // ---- masks (all [N] floats of 0/1) ----
-    let nonpad = targets.clone().not_equal_elem(pad_id as i64).float();
-    let is = |value: i64| labels.clone().equal_elem(value).float();
-    let (is_none, is_neg, is_pos) = (is(label_id::NONE), is(label_id::NEG), is(label_id::POS));
-    let mut ce_mask = is_none.clone();
-    if opts.train_ce_on_positive_examples {
-        ce_mask = ce_mask + is_pos.clone();
-    }
-    let ce_mask = ce_mask * nonpad.clone();
-    let mut ct_mask = is_neg.clone();
+    let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
+    let mut ct_mask = terms.is_neg.clone();
     if opts.train_ct_on_positive_examples {
-        ct_mask = ct_mask + is_pos.clone();
+        ct_mask = ct_mask + terms.is_pos.clone();
     }
-    let mut ct_mask = ct_mask * nonpad.clone();
+    let mut ct_mask = ct_mask * terms.nonpad.clone();
     if opts.ct_exclude_eos {
         ct_mask = ct_mask * targets.clone().not_equal_elem(end_id as i64).float();
     }
-    let scored = ce_mask.clone().max_pair(ct_mask.clone());
-
-    // ---- cross-entropy per token ----
-    let target_col = targets.clone().unsqueeze_dim::<2>(1);
-    let logp = log_softmax(logits.clone(), 1);
-    let ce = logp.clone().gather(1, target_col.clone()).neg().reshape([n]);
 
     // ---- positive candidate: top k+1 minus the target (or minus the last) ----
+    let target_col = targets.clone().unsqueeze_dim::<2>(1);
     let (top_vals, top_ids) = top_k(logits.clone().detach(), k + 1);
     // Column to remove: the target's if it is among the k+1 (score 2), else the last (score 1).
     let hit = top_ids.clone().equal(target_col.clone().repeat_dim(1, k + 1)).float().mul_scalar(2.0);
@@ -158,48 +161,13 @@ pub fn cringe_loss(
     }
     let x_target = logits.gather(1, target_col).reshape([n]);
     // Negative tokens: the candidate must win. Positive tokens (CT on positives): the target must.
-    let sign = is_pos.clone().mul_scalar(-2.0) + 1.0;
-    let ct = softplus((x_target - x_sampled) * sign, 1.0);
-
-    // ---- reduction ----
-    let ce_term = ce.clone() * ce_mask.clone();
-    let ct_term = ct.clone() * ct_mask.clone();
-    let total = ce_term.clone().sum() + ct_term.clone().sum().mul_scalar(opts.ct_loss_weight);
-    let denom = scored.clone().sum().clamp_min(1.0);
-    let loss = total.clone() / denom;
-
-    // ---- statistics (detached) ----
-    let correct = logits_argmax_equals(&logp, &targets);
-    let pos_like = (is_pos + is_none) * nonpad.clone();
-    let neg_tok = is_neg * nonpad;
-    let ce_d = ce.detach();
-    let sum = |t: Tensor<1>| t.sum();
-    let stats = Tensor::cat(
-        vec![
-            total.detach(),
-            sum(ce_term.detach()),
-            sum(ct_term.detach()),
-            sum(ce_mask),
-            sum(ct_mask.clone()),
-            sum(scored.clone()),
-            sum(correct.clone() * scored),
-            sum(pos_like.clone()),
-            sum(correct.clone() * pos_like.clone()),
-            sum(ce_d.clone() * pos_like),
-            sum(neg_tok.clone()),
-            sum(correct * neg_tok),
-            sum(ce_d * ct_mask),
-        ],
-        0,
-    );
-    debug_assert_eq!(stats.dims()[0], CringeStats::LEN);
+    let sign = terms.is_pos.clone().mul_scalar(-2.0) + 1.0;
+    let mut ct = softplus((x_target - x_sampled) * sign, 1.0);
+    if let Some(gate) = ct_gate {
+        ct = ct * gate;
+    }
+    let (loss, stats) = terms.reduce(ce_mask, ct, ct_mask, opts.ct_loss_weight);
     CringeOutput { loss, stats, sampled: sampled.reshape([n]) }
-}
-
-fn logits_argmax_equals(logp: &Tensor<2>, targets: &Tensor<1, Int>) -> Tensor<1> {
-    let [n, _] = logp.dims();
-    let pred = logp.clone().detach().argmax(1).reshape([n]);
-    pred.equal(targets.clone()).float()
 }
 
 /// Builds the uniform draws for [`CandidateDraw::Uniform`] from a seeded RNG.

@@ -1,8 +1,18 @@
-//! Training losses. `cringe` is the CRINGE loss; `stats` turns its sums into metrics.
+//! Training losses: CRINGE (`cringe`), its pairwise form (`pairwise`), the MLE and unlikelihood
+//! baselines (`unlikelihood`), all on the shared token masks and reduction of `tokens`;
+//! `objective` picks one; `stats` turns their sums into metrics.
 
 pub mod cringe;
+pub mod objective;
+pub mod pairwise;
 pub mod stats;
+pub mod tokens;
 pub mod topk;
+pub mod unlikelihood;
 
-pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, cringe_loss, label_id, uniform_draws};
+pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, label_id, uniform_draws};
+pub use objective::{LossKind, LossOutput, Objective};
+pub use pairwise::{PairwiseOptions, pairwise_gate};
 pub use stats::{CringeMetrics, CringeStats};
+pub use tokens::TokenTerms;
+pub use unlikelihood::{BaselineOutput, mle_loss, unlikelihood_loss};

@@ -116,7 +116,7 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
     let cfg = GeneratorConfig::tiny(tok.vocab_size());
     let batcher = Batcher::new(tok, TruncationConfig { text_truncate: 32, label_truncate: 32 }, cfg.n_positions);
     let model = Generator::new(&cfg, &dev);
-    let neg = Example { context: "hello".into(), response: "you are an idiot".into(), label: Label::Neg, source: String::new() };
+    let neg = Example { context: "hello".into(), response: "you are an idiot".into(), label: Label::Neg, source: String::new(), rejected: None };
     let before = response_logprob(&model.valid(), &batcher, &neg, &dev);
 
     let enc = batcher.encode(&neg).unwrap();

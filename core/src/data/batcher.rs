@@ -29,6 +29,8 @@ pub struct EncodedExample {
     pub target: Vec<u32>,
     /// The example's label.
     pub label: Label,
+    /// A preference pair's rejected response (ids, like `target`); `target` is the chosen one.
+    pub rejected: Option<Vec<u32>>,
 }
 
 /// A padded batch on a device.
@@ -46,6 +48,9 @@ pub struct Batch {
     pub target_tokens: usize,
     /// Number of non-pad context tokens.
     pub context_tokens: usize,
+    /// (chosen row, rejected row) of each preference pair: a pair fills two rows, the rejected
+    /// response right after the chosen one, labelled negative.
+    pub pairs: Vec<(usize, usize)>,
 }
 
 /// Turns examples into batches for one tokenizer and truncation setting.
@@ -95,39 +100,54 @@ impl Batcher {
 
     /// Tokenises one example.
     pub fn encode(&self, ex: &Example) -> Result<EncodedExample> {
-        let mut target = self.tokenizer.encode(&ex.response)?;
-        target.push(self.tokenizer.special().end);
-        target.truncate(self.trunc.label_truncate);
-        Ok(EncodedExample { context: self.encode_context(&ex.context)?, target, label: ex.label })
+        let rejected = ex.rejected.as_deref().map(|r| self.encode_response(r)).transpose()?;
+        Ok(EncodedExample { context: self.encode_context(&ex.context)?, target: self.encode_response(&ex.response)?, label: ex.label, rejected })
     }
 
-    /// Pads encoded examples into a batch on `device`.
+    /// Tokenises a response: end token appended, right truncation.
+    fn encode_response(&self, response: &str) -> Result<Vec<u32>> {
+        let mut target = self.tokenizer.encode(response)?;
+        target.push(self.tokenizer.special().end);
+        target.truncate(self.trunc.label_truncate);
+        Ok(target)
+    }
+
+    /// Pads encoded examples into a batch on `device`; a preference pair fills two rows.
     pub fn collate(&self, items: &[EncodedExample], device: &Device) -> Batch {
         assert!(!items.is_empty(), "cannot collate an empty batch");
+        let mut pairs = Vec::new();
+        let mut rows: Vec<(&[u32], &[u32], Label)> = Vec::with_capacity(items.len());
+        for e in items {
+            rows.push((&e.context, &e.target, e.label));
+            if let Some(r) = &e.rejected {
+                pairs.push((rows.len() - 1, rows.len()));
+                rows.push((&e.context, r, Label::Neg));
+            }
+        }
         let sp = self.tokenizer.special();
         let (pad, start) = (sp.pad as i64, sp.start as i64);
-        let b = items.len();
-        let s = items.iter().map(|e| e.context.len()).max().unwrap_or(1).max(1);
-        let t = items.iter().map(|e| e.target.len()).max().unwrap_or(1).max(1);
+        let b = rows.len();
+        let s = rows.iter().map(|r| r.0.len()).max().unwrap_or(1).max(1);
+        let t = rows.iter().map(|r| r.1.len()).max().unwrap_or(1).max(1);
         let mut ctx = vec![pad; b * s];
         let mut dec = vec![pad; b * t];
         let mut tgt = vec![pad; b * t];
         let mut lab = vec![0i64; b * t];
         let (mut target_tokens, mut context_tokens) = (0, 0);
-        for (i, e) in items.iter().enumerate() {
-            for (j, &id) in e.context.iter().enumerate() {
+        for (i, &(context, target, label)) in rows.iter().enumerate() {
+            for (j, &id) in context.iter().enumerate() {
                 ctx[i * s + j] = id as i64;
             }
             dec[i * t] = start;
-            for (j, &id) in e.target.iter().enumerate() {
+            for (j, &id) in target.iter().enumerate() {
                 tgt[i * t + j] = id as i64;
                 if j + 1 < t {
                     dec[i * t + j + 1] = id as i64;
                 }
             }
-            lab[i * t..(i + 1) * t].fill(e.label.id());
-            target_tokens += e.target.len();
-            context_tokens += e.context.len();
+            lab[i * t..(i + 1) * t].fill(label.id());
+            target_tokens += target.len();
+            context_tokens += context.len();
         }
         let int = |v: Vec<i64>, cols: usize| Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device);
         Batch {
@@ -137,6 +157,7 @@ impl Batcher {
             labels: int(lab, t),
             target_tokens,
             context_tokens,
+            pairs,
         }
     }
 }
@@ -156,8 +177,8 @@ mod tests {
         let b = batcher(100, 100);
         let sp = b.tokenizer().special();
         let items = vec![
-            b.encode(&Example { context: "hello".into(), response: "how are you".into(), label: Label::Neg, source: String::new() }).unwrap(),
-            b.encode(&Example { context: "".into(), response: "hi".into(), label: Label::Pos, source: String::new() }).unwrap(),
+            b.encode(&Example { context: "hello".into(), response: "how are you".into(), label: Label::Neg, source: String::new(), rejected: None }).unwrap(),
+            b.encode(&Example { context: "".into(), response: "hi".into(), label: Label::Pos, source: String::new(), rejected: None }).unwrap(),
         ];
         assert_eq!(items[1].context, vec![sp.end]);
         assert_eq!(*items[0].target.last().unwrap(), sp.end);
@@ -175,9 +196,30 @@ mod tests {
     }
 
     #[test]
+    fn a_preference_pair_fills_two_rows_chosen_then_rejected() {
+        let b = batcher(100, 100);
+        let pair = Example { context: "hello".into(), response: "how are you".into(), label: Label::Pos, source: String::new(), rejected: Some("you idiot".into()) };
+        let plain = Example { context: "hi".into(), response: "hi".into(), label: Label::None, source: String::new(), rejected: None };
+        let items = vec![b.encode(&plain).unwrap(), b.encode(&pair).unwrap()];
+        let batch = b.collate(&items, &Device::default());
+        assert_eq!(batch.pairs, vec![(1, 2)]);
+        assert_eq!(batch.targets.dims()[0], 3);
+        let t = batch.targets.dims()[1];
+        let lab: Vec<i64> = batch.labels.try_to_vec_as::<i64>().unwrap();
+        assert_eq!((lab[0], lab[t], lab[2 * t]), (-1, 1, 0), "none, chosen pos, rejected neg");
+        let ctx: Vec<i64> = batch.context.try_to_vec_as::<i64>().unwrap();
+        let s = batch.context.dims()[1];
+        assert_eq!(ctx[s..2 * s], ctx[2 * s..], "the rejected row has the pair's context");
+        let tgt: Vec<i64> = batch.targets.try_to_vec_as::<i64>().unwrap();
+        let rejected = items[1].rejected.as_ref().unwrap();
+        assert_eq!(tgt[2 * t..2 * t + rejected.len()].iter().map(|&x| x as u32).collect::<Vec<_>>(), *rejected);
+        assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len() + rejected.len());
+    }
+
+    #[test]
     fn truncates_context_left_and_response_right() {
         let b = batcher(3, 2);
-        let e = b.encode(&Example { context: "hello there friend how are you".into(), response: "how are you doing".into(), label: Label::Pos, source: String::new() }).unwrap();
+        let e = b.encode(&Example { context: "hello there friend how are you".into(), response: "how are you doing".into(), label: Label::Pos, source: String::new(), rejected: None }).unwrap();
         let sp = b.tokenizer().special();
         assert_eq!(e.context.len(), 3);
         assert_eq!(*e.context.last().unwrap(), sp.end);

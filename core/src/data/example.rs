@@ -50,6 +50,10 @@ pub struct Example {
     /// The task or file it came from.
     #[serde(default)]
     pub source: String,
+    /// For a preference pair (`{context, chosen, rejected}`): the rejected response; `response`
+    /// is then the chosen one and `label` is [`Label::Pos`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<String>,
 }
 
 impl Example {

@@ -1,5 +1,5 @@
-//! The data model: examples with pos/neg/none labels; readers for JSONL examples, ParlAI text
-//! and world logs; mutators; tasks; multitask sampling; batching into padded token tensors.
+//! The data model: examples with pos/neg/none labels; readers for JSONL examples, preference
+//! pairs, ParlAI text and world logs; mutators; tasks; multitask sampling; batching into padded token tensors.
 
 pub mod batcher;
 pub mod example;
@@ -8,6 +8,7 @@ pub mod labeling;
 pub mod lines;
 pub mod multitask;
 pub mod mutators;
+pub mod pairs;
 pub mod parlai_text;
 pub mod tasks;
 pub mod worldlog;
@@ -17,6 +18,7 @@ pub use example::{Example, Label};
 pub use jsonl::read_examples_jsonl;
 pub use multitask::MultitaskSampler;
 pub use mutators::Mutator;
+pub use pairs::{pair_line, read_pairs_jsonl};
 pub use parlai_text::{Episode, read_parlai_text};
 pub use tasks::{Datatype, TaskSpec, default_datapath};
 pub use worldlog::{WorldLogRecord, read_world_logs, world_log_examples, world_log_line, world_log_metadata};

@@ -113,7 +113,7 @@ mod tests {
     use crate::data::Example;
 
     fn ex(c: &str, r: &str) -> Example {
-        Example { context: c.into(), response: r.into(), label: Label::None, source: "t".into() }
+        Example { context: c.into(), response: r.into(), label: Label::None, source: "t".into(), rejected: None }
     }
 
     #[test]

@@ -92,6 +92,7 @@ pub fn parse_parlai_text(bytes: &[u8], path: &Path) -> Result<Vec<Episode>> {
             response: msg.labels.into_iter().next().unwrap_or_default(),
             label: Label::None,
             source: source.clone(),
+            rejected: None,
         });
         if msg.episode_done {
             episodes.push(std::mem::take(&mut current));

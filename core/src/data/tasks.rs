@@ -4,11 +4,13 @@
 //! Built-in tasks live under the datapath (`data/` in the repository):
 //! `safety-mini:chitchat`, `safety-mini:toxic`, `safety-mini:toxic-eval` (ParlAI text files)
 //! and `safety-mini:pretrain` (JSONL). Any other name is a file: `.txt` is ParlAI text; `.jsonl`
-//! is a world log if its first line has a `dialog` field, else JSONL examples.
+//! is a world log if its first line has a `dialog` field, preference pairs if it has
+//! `chosen`, else JSONL examples.
 
 use super::example::Example;
 use super::jsonl::read_examples_jsonl;
 use super::mutators::{Mutator, apply_all};
+use super::pairs::read_pairs_jsonl;
 use super::parlai_text::{Episode, read_parlai_text};
 use super::worldlog::world_log_examples;
 use crate::error::{CoreError, Result};
@@ -111,8 +113,14 @@ impl TaskSpec {
         let builtin = BUILTIN_TASKS.iter().any(|(n, _)| *n == self.name);
         let episodes: Vec<Episode> = match path.extension().and_then(|e| e.to_str()) {
             Some("txt") => read_parlai_text(&path)?,
-            Some("jsonl") if is_world_log(&path)? => world_log_examples(&path)?.into_iter().map(|e| vec![e]).collect(),
-            Some("jsonl") => read_examples_jsonl(&path)?.into_iter().map(|e| vec![e]).collect(),
+            Some("jsonl") => match jsonl_kind(&path)? {
+                JsonlKind::WorldLog => world_log_examples(&path)?,
+                JsonlKind::Pairs => read_pairs_jsonl(&path)?,
+                JsonlKind::Examples => read_examples_jsonl(&path)?,
+            }
+            .into_iter()
+            .map(|e| vec![e])
+            .collect(),
             _ => return Err(CoreError::file(&path, "unknown task file type; expected .txt (ParlAI text) or .jsonl")),
         };
         let mut examples: Vec<Example> = apply_all(&self.mutators, episodes).into_iter().flatten().collect();
@@ -123,16 +131,31 @@ impl TaskSpec {
     }
 }
 
-fn is_world_log(path: &Path) -> Result<bool> {
+/// What a `.jsonl` task file holds, told by its first line's fields.
+enum JsonlKind {
+    /// ParlAI world logs (`dialog`).
+    WorldLog,
+    /// Preference pairs (`chosen`).
+    Pairs,
+    /// Labeled examples (`context`, `response`, `label`).
+    Examples,
+}
+
+fn jsonl_kind(path: &Path) -> Result<JsonlKind> {
     use std::io::{BufRead, Read};
     let f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let mut first = String::new();
     let mut reader = std::io::BufReader::new(f);
     // Only look at the first line's start; the real reader reports any problem precisely.
     let _ = reader.by_ref().take(1 << 20).read_line(&mut first);
-    Ok(serde_json::from_str::<serde_json::Value>(first.trim())
-        .map(|v| v.get("dialog").is_some())
-        .unwrap_or(false))
+    let first = serde_json::from_str::<serde_json::Value>(first.trim()).unwrap_or_default();
+    Ok(if first.get("dialog").is_some() {
+        JsonlKind::WorldLog
+    } else if first.get("chosen").is_some() {
+        JsonlKind::Pairs
+    } else {
+        JsonlKind::Examples
+    })
 }
 
 /// Where built-in tasks are looked for: `$CRINGE_DATAPATH`, else `./data` if it has the

@@ -143,7 +143,7 @@ pub fn world_log_examples(path: &Path) -> Result<Vec<Example>> {
     for rec in read_world_logs(path)? {
         for ex in rec.exchanges(path)? {
             let label = ex.label();
-            out.push(Example { context: ex.context, response: ex.response, label, source: source.clone() });
+            out.push(Example { context: ex.context, response: ex.response, label, source: source.clone(), rejected: None });
         }
     }
     Ok(out)

@@ -106,7 +106,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
     let mut examples: Vec<(String, Example)> = crate::train::load_tasks(&args.task, &datapath, dt)?
         .into_iter()
-        .flat_map(|(spec, ex)| ex.into_iter().map(move |e| (spec.clone(), e)))
+        // a preference pair is evaluated on its context, with the chosen response as the gold one
+        .flat_map(|(spec, ex)| ex.into_iter().map(move |e| (spec.clone(), Example { rejected: None, ..e })))
         .collect();
     if let Some(n) = args.num_examples {
         examples.truncate(n);

@@ -4,7 +4,7 @@
 use super::schedule::SchedulerKind;
 use crate::device::DeviceKind;
 use clap::{ArgAction, Args};
-use cringe_core::loss::CringeOptions;
+use cringe_core::loss::{CringeOptions, LossKind, Objective, PairwiseOptions};
 use std::path::PathBuf;
 
 /// `--optimizer` values.
@@ -138,7 +138,14 @@ pub struct TrainArgs {
     #[arg(long = "label-truncate", default_value_t = 128)]
     pub label_truncate: usize,
 
-    /// CRINGE α: weight of the contrastive term.
+    /// Training loss: cringe; mle (cross-entropy on positives, negatives dropped); unlikelihood
+    /// (−log(1 − p) on negative tokens, weight --ct-loss-weight); pairwise-cringe (the CRINGE
+    /// term on a pair's rejected response, gated by the pair's likelihood margin; pairs come
+    /// from `{context, chosen, rejected}` JSONL tasks).
+    #[arg(long, value_parser = parse_loss, default_value = "cringe", value_name = "LOSS")]
+    pub loss: LossKind,
+
+    /// CRINGE α: weight of the contrastive term (also unlikelihood's weight).
     #[arg(long = "ct-loss-weight", default_value_t = 1.0)]
     pub ct_loss_weight: f64,
 
@@ -161,6 +168,15 @@ pub struct TrainArgs {
     /// Keep end tokens out of the contrastive term.
     #[arg(long = "ct-exclude-eos", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
     pub ct_exclude_eos: bool,
+
+    /// pairwise-cringe: the margin b (nats) by which the chosen response's log-likelihood should
+    /// exceed the rejected one's before the gate sigmoid((b − M)/τ) closes.
+    #[arg(long = "pairwise-margin", default_value_t = 0.0, allow_negative_numbers = true)]
+    pub pairwise_margin: f64,
+
+    /// pairwise-cringe: the gate's temperature τ (nats).
+    #[arg(long = "pairwise-temperature", default_value_t = 1.0)]
+    pub pairwise_temperature: f64,
 
     /// Random seed: initialisation, shuffling, dropout and candidate sampling.
     #[arg(long, default_value_t = 42)]
@@ -228,7 +244,21 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// Parses `--loss`.
+fn parse_loss(s: &str) -> Result<LossKind, String> {
+    LossKind::parse(s).map_err(|e| e.to_string())
+}
+
 impl TrainArgs {
+    /// The loss and options these flags select.
+    pub fn objective(&self) -> Objective {
+        Objective {
+            kind: self.loss,
+            cringe: self.cringe_options(),
+            pairwise: PairwiseOptions { margin: self.pairwise_margin, temperature: self.pairwise_temperature },
+        }
+    }
+
     /// The CRINGE options these flags select.
     pub fn cringe_options(&self) -> CringeOptions {
         CringeOptions {
@@ -248,6 +278,12 @@ impl TrainArgs {
         anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
+        anyhow::ensure!(
+            self.pairwise_temperature > 0.0 && self.pairwise_temperature.is_finite(),
+            "--pairwise-temperature must be a positive number, got {}",
+            self.pairwise_temperature
+        );
+        anyhow::ensure!(self.pairwise_margin.is_finite(), "--pairwise-margin must be a finite number");
         anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
         anyhow::ensure!(
             self.lr_scheduler_decay > 0.0 && self.lr_scheduler_decay <= 1.0,

@@ -76,6 +76,9 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
         ("train-ct-on-positive-examples", o.train_ct_on_positive_examples.to_string()),
         ("train-ce-on-positive-examples", o.train_ce_on_positive_examples.to_string()),
         ("ct-exclude-eos", o.ct_exclude_eos.to_string()),
+        ("loss", args.loss.name().to_string()),
+        ("pairwise-margin", args.pairwise_margin.to_string()),
+        ("pairwise-temperature", args.pairwise_temperature.to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

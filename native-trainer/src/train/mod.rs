@@ -17,7 +17,7 @@ pub use trainer::TrainSummary;
 use checkpoint::checkpoint_dir;
 
 use anyhow::Context;
-use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig};
+use cringe_core::data::{Batcher, Datatype, Example, Label, TaskSpec, TruncationConfig};
 use cringe_core::model::{Generator, GeneratorConfig};
 use cringe_core::tokenizer::CringeTokenizer;
 
@@ -47,10 +47,27 @@ pub fn load_tasks(specs: &[String], datapath: &std::path::Path, dt: Datatype) ->
     Ok(tasks)
 }
 
+/// Removes negative examples and the rejected halves of preference pairs (for losses that train
+/// on positives only).
+pub fn drop_negatives(examples: &mut Vec<Example>) {
+    examples.retain(|e| e.label != Label::Neg);
+    examples.iter_mut().for_each(|e| e.rejected = None);
+}
+
 /// Runs `cringe train` and returns what it measured.
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
-    let tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
+    let mut tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
+    if !args.loss.uses_negatives() {
+        for (name, examples) in &mut tasks {
+            drop_negatives(examples);
+            anyhow::ensure!(
+                !examples.is_empty(),
+                "task {name} has only negative examples, which --loss {} does not train on; remove it from -t",
+                args.loss.name()
+            );
+        }
+    }
     let device = args.device.device();
     device.seed(args.seed);
     let train_device = device.autodiff();

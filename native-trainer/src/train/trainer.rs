@@ -98,9 +98,10 @@ pub fn train(
     resume: Option<Resume>,
 ) -> anyhow::Result<TrainSummary> {
     let cfg = model.config().clone();
-    let opts = args.cringe_options();
+    let objective = args.objective();
+    let opts = &objective.cringe;
     anyhow::ensure!(
-        opts.num_pos_predictions < cfg.vocab_size,
+        !objective.kind.samples_candidates() || opts.num_pos_predictions < cfg.vocab_size,
         "--num-pos-predictions {} must be smaller than the vocabulary ({})",
         opts.num_pos_predictions,
         cfg.vocab_size
@@ -130,15 +131,21 @@ pub fn train(
     if resuming {
         progress.println(&format!("resuming from {} at step {}/{max_steps}", ckpt_dir.display(), st.step));
     }
-    progress.println(&format!("training {} parameters for {max_steps} steps, batch {bs}, on:", cfg.num_params()));
+    progress.println(&format!(
+        "training {} parameters with the {} loss for {max_steps} steps, batch {bs}, on:",
+        cfg.num_params(),
+        objective.kind.name()
+    ));
     for ((name, d), w) in tasks.iter().zip(args.weights()) {
         let count = |l: Label| d.iter().filter(|e| e.label == l).count();
+        let pairs = d.iter().filter(|e| e.rejected.is_some()).count();
         progress.println(&format!(
-            "  {name}: {} examples ({} pos, {} neg, {} none), weight {w}",
+            "  {name}: {} examples ({} pos, {} neg, {} none{}), weight {w}",
             d.len(),
             count(Label::Pos),
             count(Label::Neg),
-            count(Label::None)
+            count(Label::None),
+            if pairs > 0 { format!("; {pairs} of the pos are pairs with a rejected response") } else { String::new() }
         ));
     }
 
@@ -168,7 +175,7 @@ pub fn train(
                 .collect();
             let batch = batcher.collate(&items, device);
             tokens += batch.context_tokens + batch.target_tokens;
-            let out = batch_loss(&model, batch, &opts, &mut rng, device);
+            let out = batch_loss(&model, batch, &objective, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
             if !micro.loss_sum.is_finite() {
                 progress.finish();
@@ -216,7 +223,7 @@ pub fn train(
             || (args.validation_every_n_secs > 0.0 && last_valid.elapsed().as_secs_f64() >= args.validation_every_n_secs)
             || (args.validating() && done == max_steps);
         if validate_now {
-            let m = validate(&model.valid(), batcher, valid, bs, &opts, &device.clone().without_autodiff());
+            let m = validate(&model.valid(), batcher, valid, bs, &objective, &device.clone().without_autodiff());
             let value = metric_value(&m, &args.validation_metric)?;
             let better = improves(value, st.best, args.validation_metric_mode);
             if better {

@@ -4,7 +4,7 @@
 use burn::tensor::Device;
 use clap::ValueEnum;
 use cringe_core::data::{Batch, Batcher, EncodedExample};
-use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeOptions, CringeOutput, CringeStats, cringe_loss, uniform_draws};
+use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, LossOutput, Objective, uniform_draws};
 use cringe_core::model::Generator;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -36,37 +36,29 @@ pub fn improves(new: f64, best: Option<f64>, mode: MetricMode) -> bool {
     }
 }
 
-/// Teacher-forced CRINGE loss of `model` on one batch, candidates drawn from `rng`.
-pub fn batch_loss(model: &Generator, batch: Batch, opts: &CringeOptions, rng: &mut StdRng, device: &Device) -> CringeOutput {
+/// Teacher-forced training loss of `model` on one batch, CRINGE candidates drawn from `rng`.
+pub fn batch_loss(model: &Generator, batch: Batch, objective: &Objective, rng: &mut StdRng, device: &Device) -> LossOutput {
     let cfg = model.config();
     let logits = model.forward(batch.context, batch.decoder_input);
-    let [b, t, v] = logits.dims();
-    cringe_loss(
-        logits.reshape([b * t, v]),
-        batch.targets.reshape([b * t]),
-        batch.labels.reshape([b * t]),
-        opts,
-        cfg.pad_id,
-        cfg.end_id,
-        CandidateDraw::Uniform(uniform_draws(rng, b * t, device)),
-    )
+    let draw = |n| CandidateDraw::Uniform(uniform_draws(rng, n, device));
+    objective.loss(logits, batch.targets, batch.labels, &batch.pairs, (cfg.pad_id, cfg.end_id), draw)
 }
 
-/// CRINGE metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
+/// Loss metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
 /// so successive validations are comparable.
 pub fn validate(
     model: &Generator,
     batcher: &Batcher,
     data: &[EncodedExample],
     bs: usize,
-    opts: &CringeOptions,
+    objective: &Objective,
     device: &Device,
 ) -> CringeMetrics {
     let mut rng = StdRng::seed_from_u64(0);
     let mut stats = CringeStats::default();
     for chunk in data.chunks(bs.max(1)) {
         let batch = batcher.collate(chunk, device);
-        let out = batch_loss(model, batch, opts, &mut rng, device);
+        let out = batch_loss(model, batch, objective, &mut rng, device);
         stats.merge(&CringeStats::from_tensor(out.stats));
     }
     stats.metrics()

@@ -1,42 +1,17 @@
 //! End to end: `cringe train` on a small labelled fixture makes the negative responses less
 //! likely and the positive ones more likely, and writes a loadable model directory.
 
+mod common;
+
 use burn::tensor::Device;
-use burn::tensor::activation::log_softmax;
-use cringe_core::data::{Batcher, Example, Label, TruncationConfig, read_examples_jsonl};
+use common::{cringe_ok as cringe, mean_logprob};
+use cringe_core::data::{Label, read_examples_jsonl};
 use cringe_core::model::ModelDir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_train.jsonl")
-}
-
-fn cringe(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "cringe {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Mean per-token log-probability of the responses with the given label.
-fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
-    let dev = Device::default();
-    let md = ModelDir::load(dir, &dev).unwrap();
-    let cfg = md.model.config().clone();
-    let batcher = Batcher::new(md.tokenizer, TruncationConfig { text_truncate: 64, label_truncate: 64 }, cfg.n_positions);
-    let items: Vec<_> = examples.iter().filter(|e| e.label == label).map(|e| batcher.encode(e).unwrap()).collect();
-    let batch = batcher.collate(&items, &dev);
-    let logits = md.model.forward(batch.context, batch.decoder_input);
-    let [b, t, v] = logits.dims();
-    let lp = log_softmax(logits.reshape([b * t, v]), 1).gather(1, batch.targets.clone().reshape([b * t, 1]));
-    let mask = batch.targets.reshape([b * t, 1]).not_equal_elem(cfg.pad_id as i64).float();
-    let sum: f32 = (lp * mask).sum().into_scalar();
-    sum as f64 / batch.target_tokens as f64
 }
 
 #[test]

@@ -30,6 +30,10 @@ pub enum Command {
     Iterate(crate::iterate::IterateArgs),
     /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
     FilterWorldLogs(crate::filter_world_logs::FilterWorldLogsArgs),
+    /// Build preference pairs {context, chosen, rejected} from labelled generations.
+    MakePairs(crate::make_pairs::MakePairsArgs),
+    /// Train several losses from one baseline on the same data and budget, and compare them.
+    Compare(crate::compare::CompareArgs),
     /// Write a model as a Hugging Face Blenderbot checkpoint that `transformers` loads.
     Export(crate::export::ExportArgs),
     /// Serve the browser UI (label world logs in the browser) over HTTP.
@@ -76,6 +80,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => crate::eval::run(args).map(|_| ()),
         Command::Iterate(args) => crate::iterate::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => crate::filter_world_logs::run(&args).map(|_| ()),
+        Command::MakePairs(args) => crate::make_pairs::run(&args).map(|_| ()),
+        Command::Compare(args) => crate::compare::run(args).map(|_| ()),
         Command::ServeUi(args) => crate::serve_ui::run(&args),
         Command::Export(args) => crate::export::run(&args, &mut std::io::stdout().lock()),
         Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),

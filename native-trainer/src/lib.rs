@@ -1,6 +1,8 @@
 //! `cringe-trainer`: the subcommands of the `cringe` CLI, one module each.
 
+pub mod canvas;
 pub mod chat;
+pub mod compare;
 pub mod cli;
 pub mod decode_args;
 pub mod device;
@@ -10,6 +12,8 @@ pub mod export;
 pub mod filter_world_logs;
 pub mod flag_file;
 pub mod iterate;
+pub mod make_pairs;
 pub mod serve_ui;
+pub mod stage;
 pub mod train;
 pub mod train_classifier;

@@ -11,9 +11,12 @@ mod report;
 pub use config::IterateConfig;
 pub use report::{RoundRow, markdown_table};
 
-use crate::cli::{Cli, Command, normalize_parlai_flags};
-use clap::{Args, Parser};
+use crate::cli::Command;
+use crate::stage::{Runner, evaluate, parse_stage, s};
+use clap::Args;
 use std::path::{Path, PathBuf};
+
+pub use config::{EvalStage, StageArgs};
 
 /// Run the iterative CRINGE loop.
 #[derive(Debug, Clone, Args)]
@@ -28,41 +31,6 @@ pub struct IterateArgs {
     /// Override the output folder.
     #[arg(long = "out-dir", value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
-}
-
-struct Runner {
-    commands: Vec<String>,
-}
-
-/// How a stage command line is shown in the console and the report.
-fn shown(argv: &[String]) -> String {
-    format!("cringe {}", argv.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" "))
-}
-
-/// Parses one stage command line as `cringe` would.
-fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
-    let shown = shown(argv);
-    let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv.iter().cloned())))
-        .map_err(|e| anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {e}"))?;
-    let cli = Cli::try_parse_from(argv).map_err(|e| {
-        let msg = e.render().to_string();
-        anyhow::anyhow!("bad stage command in the iterate config: `{shown}`: {}", msg.trim().trim_start_matches("error: "))
-    })?;
-    Ok(cli.command)
-}
-
-impl Runner {
-    /// Parses one `cringe` command line for running in-process, and records it.
-    fn run(&mut self, argv: Vec<String>) -> anyhow::Result<Command> {
-        let line = shown(&argv);
-        println!("\n$ {line}");
-        self.commands.push(line);
-        parse_stage(&argv)
-    }
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// The stage command lines of the loop (shared by the run and the preflight check).
@@ -120,22 +88,6 @@ impl Stages<'_> {
         argv
     }
 
-    fn eval_safety(&self, model: &Path, world_logs: &Path) -> Vec<String> {
-        let e = &self.cfg.eval;
-        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), e.safety_task.clone()];
-        argv.extend(e.args.iter().chain(&e.safety_args).cloned());
-        argv.extend(["--eval-classifier-model-file".into(), s(&self.classifier), "--world-logs".into(), s(world_logs), "-q".into()]);
-        argv
-    }
-
-    fn eval_dialogue(&self, model: &Path) -> Vec<String> {
-        let e = &self.cfg.eval;
-        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), e.dialogue_task.clone()];
-        argv.extend(e.args.iter().chain(&e.dialogue_args).cloned());
-        argv.push("-q".into());
-        argv
-    }
-
     /// Parses every stage's command line before anything runs, so a typo in the config fails
     /// in a second rather than after the baseline has trained.
     fn preflight(&self) -> anyhow::Result<()> {
@@ -146,8 +98,8 @@ impl Stages<'_> {
             self.generate(m, p),
             self.filter(p, p),
             self.cringe(1, m, m, &[p.to_path_buf()]),
-            self.eval_safety(m, p),
-            self.eval_dialogue(m),
+            self.cfg.eval.safety_argv(m, &self.classifier, p),
+            self.cfg.eval.dialogue_argv(m),
         ] {
             parse_stage(&argv)?;
         }
@@ -168,7 +120,7 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
     let stages = Stages { cfg: &cfg, classifier: out.join("classifier") };
     stages.preflight()?;
     std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
-    let mut runner = Runner { commands: Vec::new() };
+    let mut runner = Runner::default();
 
     if let Command::TrainClassifier(a) = runner.run(stages.classifier())? {
         crate::train_classifier::run(a)?;
@@ -177,7 +129,7 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
     if let Command::Train(a) = runner.run(stages.baseline(&model))? {
         crate::train::run(a)?;
     }
-    let mut rows = vec![evaluate(&mut runner, &stages, &model, 0, 0)?];
+    let mut rows = vec![evaluate_round(&mut runner, &stages, &model, 0, 0)?];
     report::write_report(&out, &rows, &runner.commands)?;
 
     let mut generated: Vec<PathBuf> = Vec::new();
@@ -204,7 +156,7 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
             crate::train::run(a)?;
         }
         model = next;
-        rows.push(evaluate(&mut runner, &stages, &model, round, new_examples)?);
+        rows.push(evaluate_round(&mut runner, &stages, &model, round, new_examples)?);
         report::write_report(&out, &rows, &runner.commands)?;
     }
     println!("\n{}", markdown_table(&rows));
@@ -212,21 +164,11 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
     Ok(rows)
 }
 
-/// Safe % on the toxic contexts (with world logs kept), F1 and perplexity on dialogue.
-fn evaluate(runner: &mut Runner, stages: &Stages, model: &Path, round: usize, new_examples: usize) -> anyhow::Result<RoundRow> {
+/// Evaluates one round's model (world logs kept in the round's folder).
+fn evaluate_round(runner: &mut Runner, stages: &Stages, model: &Path, round: usize, new_examples: usize) -> anyhow::Result<RoundRow> {
     let dir = stages.cfg.out_dir.join(format!("round{round}"));
-    let Command::Eval(a) = runner.run(stages.eval_safety(model, &dir.join("eval_world_logs.jsonl")))? else { unreachable!() };
-    let safety = crate::eval::run(a)?;
-    let Command::Eval(a) = runner.run(stages.eval_dialogue(model))? else { unreachable!() };
-    let dialogue = crate::eval::run(a)?;
-    Ok(RoundRow {
-        round,
-        safe_pct: 100.0 * safety.classifier_accuracy.unwrap_or(0.0),
-        f1: dialogue.f1,
-        ppl: dialogue.ppl.unwrap_or(f64::NAN),
-        gen_len: safety.gen_len,
-        new_examples,
-    })
+    let e = evaluate(runner, &stages.cfg.eval, &stages.classifier, model, &dir.join("eval_world_logs.jsonl"))?;
+    Ok(RoundRow { round, safe_pct: e.safe_pct, f1: e.f1, ppl: e.ppl, gen_len: e.gen_len, new_examples })
 }
 
 #[cfg(test)]

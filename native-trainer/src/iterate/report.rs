@@ -1,6 +1,6 @@
 //! The `iterate` report: a markdown table, the rows as JSON, and a PNG plot by round.
 
-use cringe_core::fsutil::write_atomic;
+use crate::stage::write_report_files;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -35,16 +35,6 @@ pub fn markdown_table(rows: &[RoundRow]) -> String {
 
 /// Writes report.md, report.json and plot.png into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
-    let mut md = String::from("# cringe iterate report\n\n");
-    md.push_str(&markdown_table(rows));
-    md.push_str("\n![safe %, F1 and perplexity by round](plot.png)\n\n## Commands run\n\n```\n");
-    for c in commands {
-        md.push_str(c);
-        md.push('\n');
-    }
-    md.push_str("```\n");
-    write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(rows)?.as_bytes())?;
-    write_atomic(&dir.join("plot.png"), &super::plot::png_plot(rows)?)?;
-    Ok(())
+    let png = super::plot::png_plot(rows)?;
+    write_report_files(dir, "cringe iterate report", &markdown_table(rows), "safe %, F1 and perplexity by round", &png, &rows, commands)
 }

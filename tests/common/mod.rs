@@ -1,0 +1,37 @@
+//! Helpers shared by the end-to-end tests (each test file includes this module).
+#![allow(dead_code)]
+
+use burn::tensor::Device;
+use burn::tensor::activation::log_softmax;
+use cringe_core::data::{Batcher, Example, Label, TruncationConfig};
+use cringe_core::model::ModelDir;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the `cringe` binary and asserts that it succeeded, showing its output if not.
+pub fn cringe_ok(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "cringe {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Mean per-token log-probability, under the model in `dir`, of the responses with `label`.
+pub fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
+    let dev = Device::default();
+    let md = ModelDir::load(dir, &dev).unwrap();
+    let cfg = md.model.config().clone();
+    let batcher = Batcher::new(md.tokenizer, TruncationConfig { text_truncate: 64, label_truncate: 64 }, cfg.n_positions);
+    let items: Vec<_> = examples.iter().filter(|e| e.label == label).map(|e| batcher.encode(e).unwrap()).collect();
+    let batch = batcher.collate(&items, &dev);
+    let logits = md.model.forward(batch.context, batch.decoder_input);
+    let [b, t, v] = logits.dims();
+    let lp = log_softmax(logits.reshape([b * t, v]), 1).gather(1, batch.targets.clone().reshape([b * t, 1]));
+    let mask = batch.targets.reshape([b * t, 1]).not_equal_elem(cfg.pad_id as i64).float();
+    let sum: f32 = (lp * mask).sum().into_scalar();
+    sum as f64 / batch.target_tokens as f64
+}

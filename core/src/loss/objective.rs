@@ -156,6 +156,36 @@ mod tests {
         assert!((value(LossKind::PairwiseCringe) - d).abs() < 1e-6);
     }
 
+    /// Hand-checked: row 0 (chosen, target 1) has logits [0, ln 2, 0], so CE = ln 2; row 1
+    /// (rejected, target 0) has logits [0.5, 1, 0]: the candidate is token 1 (k = 1) and
+    /// CT = softplus(0.5 − 1) = 0.474077, with ∂CT/∂x = ±sigmoid(−0.5) = ±0.377541 on the target
+    /// and the candidate. Two scored tokens.
+    #[test]
+    fn pairwise_value_and_gradient_with_the_gate_open_and_closed() {
+        let dev = Device::default().autodiff();
+        let l2 = std::f32::consts::LN_2;
+        for (margin, gate) in [(1e4, 1.0f64), (-1e4, 0.0)] {
+            let logits = Tensor::<3>::from_data(TensorData::new(vec![0.0, l2, 0.0, 0.5, 1.0, 0.0], [2, 1, 3]), &dev).require_grad();
+            let targets = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 0], [2, 1]), &dev);
+            let labels = Tensor::<2, Int>::from_data(TensorData::new(vec![POS, NEG], [2, 1]), &dev);
+            let o = Objective { kind: LossKind::PairwiseCringe, pairwise: PairwiseOptions { margin, temperature: 1.0 }, ..Default::default() };
+            // pad id 2 is never a target here, so nothing is padding
+            let out = o.loss(logits.clone(), targets, labels, &[(0, 1)], (5, 9), |n| fixed(n, &dev));
+            let loss: f32 = out.loss.clone().into_scalar();
+            let want = (std::f64::consts::LN_2 + gate * (1.0 + (-0.5f64).exp()).ln()) / 2.0;
+            assert!((loss as f64 - want).abs() < 1e-5, "gate {gate}: {loss} vs {want}");
+            let g = logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+            let s = 1.0 / (1.0 + 0.5f64.exp()); // sigmoid(−0.5)
+            for (got, want) in g[3..].iter().zip([gate * s / 2.0, -gate * s / 2.0, 0.0]) {
+                assert!((*got as f64 - want).abs() < 1e-5, "gate {gate}: rejected-row gradient {:?}", &g[3..]);
+            }
+            // the chosen row always gets cross-entropy: softmax − onehot over 2 tokens
+            for (got, want) in g[..3].iter().zip([0.125, -0.25, 0.125]) {
+                assert!((*got as f64 - want).abs() < 1e-5, "chosen-row gradient {:?}", &g[..3]);
+            }
+        }
+    }
+
     #[test]
     fn a_closed_gate_leaves_only_cross_entropy() {
         let dev = Device::default();

@@ -107,7 +107,7 @@ impl Stages<'_> {
         for (flag, value) in &run.settings {
             argv.extend([format!("--{flag}"), value.clone()]);
         }
-        argv.extend(["--mf".into(), s(dir), "--seed".into(), seed.to_string(), "--log-every-n-steps".into(), "1000000".into()]);
+        argv.extend(["--mf".into(), s(dir), "--seed".into(), seed.to_string()]);
         argv
     }
 
@@ -125,6 +125,23 @@ impl Stages<'_> {
         ];
         for run in runs {
             all.push(self.finetune(run, 1, m, Some(p), m));
+        }
+        // flags compare sets itself: a second value would be a clap error that hides the reason
+        let own = [
+            ("-t", "[finetune] tasks"),
+            ("--task", "[finetune] tasks"),
+            ("--multitask-weights", "[finetune] multitask_weights"),
+            ("--mtw", "[finetune] multitask_weights"),
+            ("--init-model", "the baseline"),
+            ("--loss", "`methods`"),
+            ("--mf", "out_dir"),
+            ("--model-file", "out_dir"),
+            ("--seed", "`seeds`"),
+        ];
+        for a in self.cfg.finetune.args.iter().chain(self.cfg.method_args.values().flatten()) {
+            if let Some((flag, by)) = own.iter().find(|(f, _)| a == f || a.starts_with(&format!("{f}="))) {
+                anyhow::bail!("[finetune] args and [method_args] must not set {flag}: compare sets it from {by}");
+            }
         }
         for sw in self.sweeps {
             let flag = format!("--{}", sw.flag);
@@ -255,6 +272,14 @@ mod tests {
         let sweeps = [Sweep::parse("ct_loss_weight=0.5,1").unwrap()];
         let e = Stages { cfg: &cfg, sweeps: &sweeps }.preflight(&[]).unwrap_err().to_string();
         assert!(e.contains("--ct-loss-weight") && e.contains("remove it there"), "{e}");
+    }
+
+    #[test]
+    fn flags_compare_sets_itself_are_refused_in_the_config() {
+        let mut cfg = load();
+        cfg.method_args.insert("cringe".into(), vec!["--seed".into(), "5".into()]);
+        let e = Stages { cfg: &cfg, sweeps: &[] }.preflight(&[]).unwrap_err().to_string();
+        assert!(e.contains("must not set --seed") && e.contains("`seeds`"), "{e}");
     }
 
     #[test]

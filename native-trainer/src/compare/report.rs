@@ -3,12 +3,12 @@
 
 use crate::canvas::{BLACK, Canvas, GRID, Rgb, WHITE, tick_label, y_range};
 use crate::stage::{Evaluation, write_report_files};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// One model's row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompareRow {
     /// `baseline` or the loss.
     pub method: String,
@@ -150,16 +150,16 @@ pub fn png_plot(rows: &[CompareRow]) -> anyhow::Result<Vec<u8>> {
     let points: Vec<(String, String, f64, f64)> = groups(rows)
         .iter()
         .map(|g| {
-            let label = if g.rows.len() > 1 { format!("{} (mean of {})", g.first().label(), g.rows.len()) } else { g.first().label() };
-            (g.first().method.clone(), label, g.stat(|r| r.f1).0, g.stat(|r| r.safe_pct).0)
+            (g.first().method.clone(), g.first().label(), g.stat(|r| r.f1).0, g.stat(|r| r.safe_pct).0)
         })
         .collect();
     let f1s: Vec<f64> = points.iter().map(|p| p.2).collect();
     let (lo, hi) = y_range(&f1s);
     let x_of = |v: f64| x0 + (v - lo) / (hi - lo) * (x1 - x0);
     let y_of = |v: f64| y_bot - v / 100.0 * (y_bot - y_top);
-    let title = "classifier-safe % vs dialogue F1";
-    cv.text((w as f64 - Canvas::text_width(title, 2)) / 2.0, 18.0, title, 2, BLACK);
+    let seeds = groups(rows).iter().map(|g| g.rows.len()).max().unwrap_or(1);
+    let title = if seeds > 1 { format!("classifier-safe % vs dialogue F1 (means over {seeds} seeds)") } else { "classifier-safe % vs dialogue F1".to_string() };
+    cv.text((w as f64 - Canvas::text_width(&title, 2)) / 2.0, 18.0, &title, 2, BLACK);
     for k in 0..=4 {
         let v = 25.0 * k as f64;
         cv.rect(x0, y_of(v), x1, y_of(v), GRID);

@@ -228,6 +228,16 @@ mod tests {
     }
 
     #[test]
+    fn the_config_sweep_table_reads_numbers_and_strings() {
+        let mut c = cfg(&["mle", "cringe"]);
+        c.sweep = toml::from_str("ct_loss_weight = [0.5, 2]\ndetach_positives_during_ct = [\"true\", \"false\"]").unwrap();
+        let sweeps = c.sweeps().unwrap();
+        let names: Vec<String> = c.runs(&sweeps).unwrap().iter().map(RunSpec::name).collect();
+        assert_eq!(names.len(), 1 + 4, "{names:?}");
+        assert!(names.contains(&"cringe_ct-loss-weight=0.5_detach-positives-during-ct=true".to_string()), "{names:?}");
+    }
+
+    #[test]
     fn bad_sweeps_and_methods_are_explained() {
         assert!(Sweep::parse("ct_loss_weight").unwrap_err().to_string().contains("FLAG=V1,V2"));
         assert!(Sweep::parse("lr=1e-4,").unwrap_err().to_string().contains("empty value"));

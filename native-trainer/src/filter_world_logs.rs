@@ -55,10 +55,7 @@ pub fn run(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for rec in &records {
-        let exchanges = rec.exchanges(path)?;
-        let Some(first) = exchanges.first() else {
-            anyhow::bail!("{}:{}: the episode has no (teacher, model) exchange", path.display(), rec.line);
-        };
+        let first = rec.first_exchange(path)?;
         match first.label() {
             Label::Neg => neg.push(rec.raw.as_str()),
             _ => {

@@ -67,10 +67,7 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
     let mut generations = 0;
     for path in &args.world_logs {
         for rec in read_world_logs(path)? {
-            let exchanges = rec.exchanges(path)?;
-            let Some(first) = exchanges.first() else {
-                anyhow::bail!("{}:{}: the episode has no (teacher, model) exchange", path.display(), rec.line);
-            };
+            let first = rec.first_exchange(path)?;
             generations += 1;
             let replies = by_context.entry(first.context.clone()).or_insert_with(|| {
                 order.push(first.context.clone());

@@ -24,6 +24,15 @@ pub fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// `cringe <command> <args…> --mf <model> --seed <seed>`: a stage that trains a model from the
+/// config's arguments into the folder the loop chose.
+pub fn train_argv(command: &str, args: &[String], model: &Path, seed: u64) -> Vec<String> {
+    let mut argv = vec![command.to_string()];
+    argv.extend(args.iter().cloned());
+    argv.extend(["--mf".into(), s(model), "--seed".into(), seed.to_string()]);
+    argv
+}
+
 /// Parses one stage command line as `cringe` would.
 pub fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
     let shown = shown(argv);

@@ -97,6 +97,15 @@ impl WorldLogRecord {
         }
         Ok(out)
     }
+
+    /// The episode's first exchange, the one the filters label; an episode without one is an
+    /// error naming the file and line.
+    pub fn first_exchange(&self, path: &Path) -> Result<Exchange> {
+        self.exchanges(path)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| line_error(path, self.line, "the episode has no (teacher, model) exchange"))
+    }
 }
 
 /// Reads the `.metadata` file an episode's `metadata_path` names (ParlAI writes the path as

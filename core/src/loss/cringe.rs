@@ -166,8 +166,8 @@ pub fn cringe_on_terms(
     if let Some(gate) = ct_gate {
         ct = ct * gate;
     }
-    let (loss, stats) = terms.reduce(ce_mask, ct, ct_mask, opts.ct_loss_weight);
-    CringeOutput { loss, stats, sampled: sampled.reshape([n]) }
+    let out = terms.reduce(ce_mask, ct, ct_mask, opts.ct_loss_weight);
+    CringeOutput { loss: out.loss, stats: out.stats, sampled: sampled.reshape([n]) }
 }
 
 /// Builds the uniform draws for [`CandidateDraw::Uniform`] from a seeded RNG.

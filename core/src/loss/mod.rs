@@ -11,8 +11,8 @@ pub mod topk;
 pub mod unlikelihood;
 
 pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, label_id, uniform_draws};
-pub use objective::{LossKind, LossOutput, Objective};
+pub use objective::{LossKind, Objective};
 pub use pairwise::{PairwiseOptions, pairwise_gate};
 pub use stats::{CringeMetrics, CringeStats};
-pub use tokens::TokenTerms;
-pub use unlikelihood::{BaselineOutput, mle_loss, unlikelihood_loss};
+pub use tokens::{LossOutput, TokenTerms};
+pub use unlikelihood::{mle_loss, unlikelihood_loss};

@@ -3,7 +3,7 @@
 
 use super::cringe::{CandidateDraw, CringeOptions, cringe_on_terms};
 use super::pairwise::{PairwiseOptions, pairwise_gate};
-use super::tokens::TokenTerms;
+use super::tokens::{LossOutput, TokenTerms};
 use super::unlikelihood::{mle_loss, unlikelihood_loss};
 use crate::error::{CoreError, Result};
 use burn::tensor::{Int, Tensor};
@@ -70,15 +70,6 @@ pub struct Objective {
     pub pairwise: PairwiseOptions,
 }
 
-/// A loss value and its statistics vector (see [`super::CringeStats`]).
-#[derive(Debug, Clone)]
-pub struct LossOutput {
-    /// The scalar loss to differentiate (`[1]`).
-    pub loss: Tensor<1>,
-    /// Sums and counts, still on the device.
-    pub stats: Tensor<1>,
-}
-
 impl Objective {
     /// The loss of `logits` `[B,T,V]` against `targets` and `labels` `[B,T]`; `pairs` lists
     /// (chosen row, rejected row) of the batch's preference pairs; `draw` makes CRINGE's
@@ -97,14 +88,8 @@ impl Objective {
         let logits = logits.reshape([n, v]);
         let terms = TokenTerms::new(logits.clone(), targets.reshape([n]), labels.reshape([n]), pad_id);
         match self.kind {
-            LossKind::Mle => {
-                let o = mle_loss(&terms, &self.cringe);
-                LossOutput { loss: o.loss, stats: o.stats }
-            }
-            LossKind::Unlikelihood => {
-                let o = unlikelihood_loss(&terms, &self.cringe);
-                LossOutput { loss: o.loss, stats: o.stats }
-            }
+            LossKind::Mle => mle_loss(&terms, &self.cringe),
+            LossKind::Unlikelihood => unlikelihood_loss(&terms, &self.cringe),
             LossKind::Cringe | LossKind::PairwiseCringe => {
                 let gate = (self.kind == LossKind::PairwiseCringe).then(|| pairwise_gate(&terms.ce, &terms.nonpad, b, pairs, &self.pairwise));
                 let o = cringe_on_terms(logits, &terms, &self.cringe, end_id, draw(n), gate);

@@ -12,6 +12,15 @@ use super::stats::CringeStats;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
+/// A loss value and its statistics vector (see [`CringeStats`]).
+#[derive(Debug, Clone)]
+pub struct LossOutput {
+    /// The scalar loss to differentiate (`[1]`).
+    pub loss: Tensor<1>,
+    /// Sums and counts, still on the device.
+    pub stats: Tensor<1>,
+}
+
 /// Per-token masks (`[N]` floats of 0/1) and cross-entropy of a flattened batch.
 #[derive(Debug, Clone)]
 pub struct TokenTerms {
@@ -54,7 +63,7 @@ impl TokenTerms {
 
     /// Reduces to the loss and its statistics: `neg` is the negative term per token, applied
     /// where `neg_mask` is 1 with weight `alpha`.
-    pub fn reduce(&self, ce_mask: Tensor<1>, neg: Tensor<1>, neg_mask: Tensor<1>, alpha: f64) -> (Tensor<1>, Tensor<1>) {
+    pub fn reduce(&self, ce_mask: Tensor<1>, neg: Tensor<1>, neg_mask: Tensor<1>, alpha: f64) -> LossOutput {
         let scored = ce_mask.clone().max_pair(neg_mask.clone());
         let ce_term = self.ce.clone() * ce_mask.clone();
         let neg_term = neg * neg_mask.clone();
@@ -87,6 +96,6 @@ impl TokenTerms {
             0,
         );
         debug_assert_eq!(stats.dims()[0], CringeStats::LEN);
-        (loss, stats)
+        LossOutput { loss, stats }
     }
 }

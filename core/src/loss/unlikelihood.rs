@@ -6,47 +6,34 @@
 //!   negative response, with 1 − p clamped at 1e-5 as ParlAI does.
 
 use super::cringe::CringeOptions;
-use super::tokens::TokenTerms;
-use burn::tensor::Tensor;
+use super::tokens::{LossOutput, TokenTerms};
 
 /// Smallest value 1 − p(token) is clamped to before the log (ParlAI's 1e-5).
 pub const UNLIKELIHOOD_MIN: f64 = 1e-5;
 
-/// What the baselines return: the loss (`[1]`) and the statistics vector (the negative term is
-/// reported in the CT slots).
-#[derive(Debug, Clone)]
-pub struct BaselineOutput {
-    /// The scalar loss to differentiate.
-    pub loss: Tensor<1>,
-    /// Sums and counts for [`super::CringeStats`].
-    pub stats: Tensor<1>,
-}
-
 /// Maximum likelihood on positive (if `opts.train_ce_on_positive_examples`) and unlabeled
 /// tokens; negative tokens are ignored.
-pub fn mle_loss(terms: &TokenTerms, opts: &CringeOptions) -> BaselineOutput {
+pub fn mle_loss(terms: &TokenTerms, opts: &CringeOptions) -> LossOutput {
     let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
     let zeros = terms.nonpad.zeros_like();
-    let (loss, stats) = terms.reduce(ce_mask, zeros.clone(), zeros, 0.0);
-    BaselineOutput { loss, stats }
+    terms.reduce(ce_mask, zeros.clone(), zeros, 0.0)
 }
 
 /// Unlikelihood training: MLE plus `opts.ct_loss_weight`·−log(1 − p(target)) on the tokens of
-/// negative examples.
-pub fn unlikelihood_loss(terms: &TokenTerms, opts: &CringeOptions) -> BaselineOutput {
+/// negative examples (reported in the statistics' CT slots).
+pub fn unlikelihood_loss(terms: &TokenTerms, opts: &CringeOptions) -> LossOutput {
     let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
     let neg_mask = terms.is_neg.clone() * terms.nonpad.clone();
     let p = terms.ce.clone().neg().exp();
     let ul = p.neg().add_scalar(1.0).clamp_min(UNLIKELIHOOD_MIN).log().neg();
-    let (loss, stats) = terms.reduce(ce_mask, ul, neg_mask, opts.ct_loss_weight);
-    BaselineOutput { loss, stats }
+    terms.reduce(ce_mask, ul, neg_mask, opts.ct_loss_weight)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::loss::label_id::{NEG, POS};
-    use burn::tensor::{Device, Int, TensorData};
+    use burn::tensor::{Device, Int, Tensor, TensorData};
 
     /// Three tokens over a 3-word vocabulary: softmax of [0, ln 2, 0] is [¼, ½, ¼].
     /// Token 0: positive, target 1 (p = ½). Token 1: negative, target 0 (p = ¼). Token 2: padding.

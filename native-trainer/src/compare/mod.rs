@@ -14,7 +14,7 @@ pub use config::{CompareConfig, RunSpec, Sweep, reads_flag};
 pub use report::{CompareRow, markdown_table};
 
 use crate::cli::Command;
-use crate::stage::{Runner, evaluate, parse_stage, s};
+use crate::stage::{Runner, evaluate, parse_stage, s, train_argv};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -56,17 +56,13 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     fn classifier(&self, dir: &Path) -> Vec<String> {
-        let mut argv = vec!["train-classifier".to_string()];
-        argv.extend(self.cfg.classifier.args.clone());
-        argv.extend(["--mf".into(), s(dir), "--seed".into(), self.cfg.seed.to_string(), "-q".into()]);
+        let mut argv = train_argv("train-classifier", &self.cfg.classifier.args, dir, self.cfg.seed);
+        argv.push("-q".into());
         argv
     }
 
     fn baseline(&self, dir: &Path) -> Vec<String> {
-        let mut argv = vec!["train".to_string()];
-        argv.extend(self.cfg.baseline.args.clone());
-        argv.extend(["--mf".into(), s(dir), "--seed".into(), self.cfg.seed.to_string()]);
-        argv
+        train_argv("train", &self.cfg.baseline.args, dir, self.cfg.seed)
     }
 
     fn sample(&self, model: &Path, classifier: &Path, logs: &Path, sample: usize) -> Vec<String> {
@@ -138,15 +134,17 @@ impl Stages<'_> {
             ("--model-file", "out_dir"),
             ("--seed", "`seeds`"),
         ];
-        for a in self.cfg.finetune.args.iter().chain(self.cfg.method_args.values().flatten()) {
-            if let Some((flag, by)) = own.iter().find(|(f, _)| a == f || a.starts_with(&format!("{f}="))) {
-                anyhow::bail!("[finetune] args and [method_args] must not set {flag}: compare sets it from {by}");
-            }
+        // whether [finetune] args or any [method_args] set `flag` (as `--flag v` or `--flag=v`)
+        let config_sets = |flag: &str| {
+            let with_value = format!("{flag}=");
+            self.cfg.finetune.args.iter().chain(self.cfg.method_args.values().flatten()).any(|a| a == flag || a.starts_with(&with_value))
+        };
+        if let Some((flag, by)) = own.iter().find(|(f, _)| config_sets(f)) {
+            anyhow::bail!("[finetune] args and [method_args] must not set {flag}: compare sets it from {by}");
         }
         for sw in self.sweeps {
             let flag = format!("--{}", sw.flag);
-            let fixed = self.cfg.finetune.args.iter().chain(self.cfg.method_args.values().flatten()).any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
-            anyhow::ensure!(!fixed, "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there");
+            anyhow::ensure!(!config_sets(&flag), "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there");
         }
         for argv in all {
             parse_stage(&argv)?;

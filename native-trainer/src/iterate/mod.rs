@@ -12,7 +12,7 @@ pub use config::IterateConfig;
 pub use report::{RoundRow, markdown_table};
 
 use crate::cli::Command;
-use crate::stage::{Runner, evaluate, parse_stage, s};
+use crate::stage::{Runner, evaluate, parse_stage, s, train_argv};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -41,17 +41,13 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     fn classifier(&self) -> Vec<String> {
-        let mut argv = vec!["train-classifier".to_string()];
-        argv.extend(self.cfg.classifier.args.clone());
-        argv.extend(["--mf".into(), s(&self.classifier), "--seed".into(), self.cfg.seed.to_string(), "-q".into()]);
+        let mut argv = train_argv("train-classifier", &self.cfg.classifier.args, &self.classifier, self.cfg.seed);
+        argv.push("-q".into());
         argv
     }
 
     fn baseline(&self, model: &Path) -> Vec<String> {
-        let mut argv = vec!["train".to_string()];
-        argv.extend(self.cfg.baseline.args.clone());
-        argv.extend(["--mf".into(), s(model), "--seed".into(), self.cfg.seed.to_string()]);
-        argv
+        train_argv("train", &self.cfg.baseline.args, model, self.cfg.seed)
     }
 
     fn generate(&self, model: &Path, logs: &Path) -> Vec<String> {

@@ -41,13 +41,17 @@ pub fn generate(
         return generate_shard(model, inputs, block_contexts, &cfg, device);
     }
     let per = inputs.len().div_ceil(shards);
+    let precision = crate::model::precision::current();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..inputs.len())
             .step_by(per)
             .map(|start| {
                 let end = (start + per).min(inputs.len());
                 let shard_cfg = SearchConfig { seed: cfg.seed.wrapping_add(start as u64), ..cfg.clone() };
-                scope.spawn(move || generate_shard(model, &inputs[start..end], &block_contexts[start..end], &shard_cfg, device))
+                scope.spawn(move || {
+                    let _autocast = crate::model::precision::autocast(precision);
+                    generate_shard(model, &inputs[start..end], &block_contexts[start..end], &shard_cfg, device)
+                })
             })
             .collect();
         let mut out = Vec::with_capacity(inputs.len());

@@ -3,6 +3,7 @@
 //! Masks are additive biases broadcast over heads: 0 where a key may be attended to and
 //! [`NEG_INF`] where it may not, so padded and future positions get exactly zero weight.
 
+use super::precision;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
@@ -42,12 +43,12 @@ impl MultiHeadAttention {
 
     /// Projects keys (or values) and splits them into heads: `[B,T,D]` → `[B,H,T,D/H]`.
     pub fn project_key(&self, x: Tensor<3>) -> Tensor<4> {
-        self.split(self.k_lin.forward(x))
+        self.split(precision::linear(&self.k_lin, x))
     }
 
     /// Projects values and splits them into heads: `[B,T,D]` → `[B,H,T,D/H]`.
     pub fn project_value(&self, x: Tensor<3>) -> Tensor<4> {
-        self.split(self.v_lin.forward(x))
+        self.split(precision::linear(&self.v_lin, x))
     }
 
     fn split(&self, x: Tensor<3>) -> Tensor<4> {
@@ -67,14 +68,14 @@ impl MultiHeadAttention {
     ) -> Tensor<3> {
         let [b, tq, d] = query.dims();
         let dh = d / self.n_heads;
-        let q = self.split(self.q_lin.forward(query)).div_scalar((dh as f64).sqrt());
-        let mut scores = q.matmul(keys.swap_dims(2, 3));
+        let q = self.split(precision::linear(&self.q_lin, query)).div_scalar((dh as f64).sqrt());
+        let mut scores = precision::matmul(q, keys.swap_dims(2, 3));
         if let Some(bias) = mask_bias {
             scores = scores + bias;
         }
         let weights = self.attn_dropout.forward(softmax(scores, 3));
-        let out = weights.matmul(values).swap_dims(1, 2).reshape([b, tq, d]);
-        self.out_lin.forward(out)
+        let out = precision::matmul(weights, values).swap_dims(1, 2).reshape([b, tq, d]);
+        precision::linear(&self.out_lin, out)
     }
 
     /// Full attention: projects `key_value` and attends `query` over it.

@@ -10,6 +10,7 @@ use super::config::{GeneratorConfig, Variant};
 use super::embedder::Embedder;
 use super::encoder::{Encoded, Encoder};
 use super::layers::{DecoderLayer, LayerCache, layer_norm};
+use super::precision;
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -117,7 +118,7 @@ impl Generator {
         let [b, t, d] = x.dims();
         let table = self.embeddings.val();
         let v = table.dims()[0];
-        let logits = x.reshape([b * t, d]).matmul(table.transpose()).reshape([b, t, v]);
+        let logits = precision::matmul(x.reshape([b * t, d]), table.transpose()).reshape([b, t, v]);
         let mut start = vec![0f32; v];
         start[self.config.start_id] = NEG_INF;
         let mut bias = Tensor::<1>::from_data(TensorData::new(start, [v]), &logits.device());

@@ -4,6 +4,7 @@
 //! (`aiayn`, `xlm`) it is `norm(x + f(x))`.
 
 use super::attention::MultiHeadAttention;
+use super::precision;
 use super::config::{Activation, GeneratorConfig, Variant};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -37,9 +38,9 @@ impl FeedForward {
 
     /// `[B,T,D]` → `[B,T,D]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.lin1.forward(x);
+        let h = precision::linear(&self.lin1, x);
         let h = if self.gelu { gelu(h) } else { relu(h) };
-        self.lin2.forward(self.relu_dropout.forward(h))
+        precision::linear(&self.lin2, self.relu_dropout.forward(h))
     }
 }
 

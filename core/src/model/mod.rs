@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod generator;
 pub mod layers;
 pub mod model_dir;
+pub mod precision;
 
 pub use cache::DecoderCache;
 pub use classifier::{Classifier, ClassifierConfig};
@@ -17,3 +18,4 @@ pub use config::{Activation, GeneratorConfig, Variant, PRESET_NAMES};
 pub use encoder::{Encoded, Encoder};
 pub use generator::Generator;
 pub use model_dir::{ClassifierDir, ModelDir};
+pub use precision::{Precision, autocast};

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, PyTorch/transformers-parity tests, end-to-end CLI tests, and the
-# web UI in headless Chromium. Needs only the Rust toolchain: what else it needs (chromium,
-# Node.js + playwright-core, the wasm32 target, wasm-bindgen-cli; python3 + pip only if the
-# bundled data is missing) is installed when missing.
+# Runs every test: unit tests, PyTorch/transformers-parity tests, end-to-end CLI tests, the
+# web UI in headless Chromium, and the wgpu device against the CPU on lavapipe. Needs only the
+# Rust toolchain: what else it needs (chromium, Node.js + playwright-core, the wasm32 target,
+# wasm-bindgen-cli, Mesa's Vulkan drivers; python3 + pip only if the bundled data is missing)
+# is installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo not found; install the Rust toolchain (rustup.rs)" >&2; exit 1; }
@@ -15,3 +16,10 @@ cargo build --tests --locked
 echo "build: $(( $(date +%s) - start ))s"
 cargo test --locked
 echo "build + tests: $(( $(date +%s) - start ))s"
+# The GPU path (--features wgpu, WGSL shaders) on lavapipe, Mesa's CPU Vulkan driver. Its
+# compiled kernels and autotune results persist next to the build outputs, so only a cold
+# cache pays for compiling them.
+./scripts/ensure-vulkan.sh
+export CRINGE_KERNEL_CACHE="${CRINGE_KERNEL_CACHE:-${CARGO_TARGET_DIR:-target}/kernel-cache}"
+cargo test --locked -p cringe-trainer --features wgpu --test wgpu_e2e
+echo "wgpu build + tests: $(( $(date +%s) - start ))s"

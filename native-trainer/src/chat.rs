@@ -22,14 +22,19 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub decode: DecodeArgs,
 
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+
+    /// Compute precision.
+    #[command(flatten)]
+    pub precision: crate::precision_args::PrecisionArgs,
 }
 
 /// Runs the chat loop over `input`, writing replies to `out`.
 pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow::Result<()> {
-    let device = args.device.device();
+    let device = args.device.device()?;
+    let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
     let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     cfg.validate()?;

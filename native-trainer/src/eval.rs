@@ -63,9 +63,13 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub decode: DecodeArgs,
 
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+
+    /// Compute precision.
+    #[command(flatten)]
+    pub precision: crate::precision_args::PrecisionArgs,
 
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
@@ -97,7 +101,8 @@ pub struct EvalReport {
 
 /// Runs `cringe eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
-    let device = args.device.device();
+    let device = args.device.device()?;
+    let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
     let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     cfg.validate()?;

@@ -62,8 +62,8 @@ pub struct TrainClassifierArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
@@ -144,7 +144,7 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     let sp = tokenizer.special();
     (enc_cfg.pad_id, enc_cfg.start_id, enc_cfg.end_id) = (sp.pad as usize, sp.start as usize, sp.end as usize);
     let trunc = args.text_truncate.min(enc_cfg.n_positions);
-    let device = args.device.device();
+    let device = args.device.device()?;
     device.seed(args.seed);
     let train_device = device.clone().autodiff();
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);

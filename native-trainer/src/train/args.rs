@@ -235,9 +235,19 @@ pub struct TrainArgs {
     #[arg(long = "metrics-file", value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
 
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N] (N: the discrete GPU's index;
+    /// GPU devices need a build with the matching cargo feature; README, "GPUs").
+    #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+
+    /// Compute precision.
+    #[command(flatten)]
+    pub precision: crate::precision_args::PrecisionArgs,
+
+    /// Initial loss scale of f16 training (halved on every overflowing update, doubled after
+    /// 2000 clean ones; PyTorch's GradScaler defaults).
+    #[arg(long = "init-loss-scale", default_value_t = super::loss_scale::INIT_SCALE)]
+    pub init_loss_scale: f64,
 
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
@@ -284,6 +294,11 @@ impl TrainArgs {
             self.pairwise_temperature
         );
         anyhow::ensure!(self.pairwise_margin.is_finite(), "--pairwise-margin must be a finite number");
+        anyhow::ensure!(
+            self.init_loss_scale >= 1.0 && self.init_loss_scale.is_finite(),
+            "--init-loss-scale must be a finite number of at least 1, got {}",
+            self.init_loss_scale
+        );
         anyhow::ensure!(self.log_every_n_steps > 0, "--log-every-n-steps must be at least 1");
         anyhow::ensure!(
             self.lr_scheduler_decay > 0.0 && self.lr_scheduler_decay <= 1.0,

@@ -41,6 +41,9 @@ pub struct TrainerState {
     pub seconds: f64,
     /// The flags that must not change across a resume, by flag name.
     pub fingerprint: BTreeMap<String, String>,
+    /// The loss scaler of mixed-precision training (absent in f32 runs and older checkpoints).
+    #[serde(default)]
+    pub loss_scale: Option<super::loss_scale::LossScaler>,
 }
 
 impl TrainerState {
@@ -77,6 +80,7 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
         ("train-ce-on-positive-examples", o.train_ce_on_positive_examples.to_string()),
         ("ct-exclude-eos", o.ct_exclude_eos.to_string()),
         ("loss", args.loss.name().to_string()),
+        ("precision", args.precision.get().name().to_string()),
         ("pairwise-margin", args.pairwise_margin.to_string()),
         ("pairwise-temperature", args.pairwise_temperature.to_string()),
     ]

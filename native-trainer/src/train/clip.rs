@@ -42,14 +42,24 @@ pub fn global_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
     v.sum.map(|s| (s.into_scalar::<f32>() as f64).sqrt()).unwrap_or(0.0)
 }
 
+/// Multiplies every gradient of `module` by `factor`.
+pub fn scale_grads<M: Module>(module: &M, grads: &mut GradientsParams, factor: f64) {
+    module.visit(&mut Scale { grads, factor });
+}
+
+/// Scales all gradients so their global norm — `norm`, already measured — is at most
+/// `max_norm`.
+pub fn clip_to_norm<M: Module>(module: &M, grads: &mut GradientsParams, norm: f64, max_norm: f64) {
+    if norm > max_norm && norm.is_finite() {
+        scale_grads(module, grads, max_norm / (norm + 1e-6));
+    }
+}
+
 /// Scales all gradients so their global norm is at most `max_norm`; returns the norm before
 /// clipping.
 pub fn clip_global_norm<M: Module>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
     let norm = global_norm(module, grads);
-    if norm > max_norm && norm.is_finite() {
-        let mut s = Scale { grads, factor: max_norm / (norm + 1e-6) };
-        module.visit(&mut s);
-    }
+    clip_to_norm(module, grads, norm, max_norm);
     norm
 }
 

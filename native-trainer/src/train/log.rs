@@ -19,6 +19,16 @@ pub struct StepRecord {
     /// The CRINGE metrics of this step.
     #[serde(flatten)]
     pub metrics: CringeMetrics,
+    /// Mixed precision: the loss scale after this step and the updates skipped so far for
+    /// overflowing gradients (absent in f32 runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<f64>,
+    /// See `loss_scale`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_updates: Option<usize>,
+    /// Peak device memory reserved so far, in MiB (GPU devices; absent on the CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_device_mib: Option<f64>,
 }
 
 /// Appends [`StepRecord`]s to a JSONL file, one flushed line each.

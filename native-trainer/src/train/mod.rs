@@ -6,6 +6,7 @@ mod checkpoint;
 mod clip;
 mod interrupt;
 mod log;
+mod loss_scale;
 mod progress;
 mod schedule;
 mod trainer;
@@ -68,7 +69,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             );
         }
     }
-    let device = args.device.device();
+    let device = args.device.device()?;
+    args.precision.for_device(args.device, &device)?;
     device.seed(args.seed);
     let train_device = device.autodiff();
 

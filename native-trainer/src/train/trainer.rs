@@ -9,7 +9,8 @@
 
 use super::args::{OptimizerKind, TrainArgs};
 use super::checkpoint::{self, TrainerState};
-use super::clip::clip_global_norm;
+use super::clip::{clip_global_norm, clip_to_norm, global_norm, scale_grads};
+use super::loss_scale::{LossScaler, Verdict};
 use super::interrupt::InterruptGuard;
 use super::log::{MetricsLog, StepRecord, console_line, live_message};
 use super::progress::{Progress, format_duration};
@@ -20,7 +21,7 @@ use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CringeMetrics, CringeStats};
-use cringe_core::model::{Generator, ModelDir};
+use cringe_core::model::{Generator, ModelDir, Precision, autocast};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Instant;
@@ -36,6 +37,9 @@ pub struct TrainSummary {
     pub seconds: f64,
     /// Metrics aggregated over this run.
     pub metrics: CringeMetrics,
+    /// Seconds of this run's first update (on a GPU: kernel compilation and autotuning, unless
+    /// the kernel cache already held them).
+    pub first_step_seconds: f64,
 }
 
 impl TrainSummary {
@@ -149,6 +153,17 @@ pub fn train(
         ));
     }
 
+    let precision = args.precision.get();
+    let mixed = precision != Precision::F32;
+    let _autocast = autocast(precision);
+    let mut scaler = st.loss_scale.clone().unwrap_or_else(|| LossScaler::new(precision.needs_loss_scaling(), args.init_loss_scale));
+    if mixed {
+        progress.println(&format!(
+            "mixed precision: products in {precision}, weights and optimizer state in f32{}",
+            if scaler.dynamic { format!(", dynamic loss scale (now {})", scaler.scale) } else { String::new() }
+        ));
+    }
+
     let interrupt = InterruptGuard::install();
     let first_step = st.step;
     let mut run_stats = CringeStats::default();
@@ -159,6 +174,8 @@ pub fn train(
     let (mut last_valid, mut last_save) = (Instant::now(), Instant::now());
     let tokenizer = batcher.tokenizer();
     let mut stop_early = false;
+    let mut first_step_seconds = 0.0;
+    let mut peak_device_bytes: Option<u64> = None;
     for step in first_step..max_steps {
         let step_start = Instant::now();
         device.seed(step_seed(args.seed, 1, step));
@@ -166,6 +183,7 @@ pub fn train(
         let mut accumulator = GradientsAccumulator::new();
         let mut stats = CringeStats::default();
         let mut tokens = 0;
+        let mut overflow = false;
         for _ in 0..args.update_freq {
             let items: Vec<EncodedExample> = (0..bs)
                 .map(|_| {
@@ -177,6 +195,11 @@ pub fn train(
             tokens += batch.context_tokens + batch.target_tokens;
             let out = batch_loss(&model, batch, &objective, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
+            if !micro.loss_sum.is_finite() && mixed {
+                // An overflow in the reduced-precision forward: the update is skipped below.
+                overflow = true;
+                continue;
+            }
             if !micro.loss_sum.is_finite() {
                 progress.finish();
                 anyhow::bail!(
@@ -186,17 +209,63 @@ pub fn train(
                 );
             }
             stats.merge(&micro);
-            let loss = out.loss.div_scalar(args.update_freq as f64);
+            let loss = out.loss.mul_scalar(scaler.scale / args.update_freq as f64);
             accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
         }
         let mut grads = accumulator.grads();
-        if args.gradient_clip > 0.0 {
-            clip_global_norm(&model, &mut grads, args.gradient_clip);
-        }
         let lr = schedule.lr(step);
-        model = optim.step(lr, model, grads);
+        if mixed {
+            if scaler.scale != 1.0 {
+                scale_grads(&model, &mut grads, 1.0 / scaler.scale);
+            }
+            let norm = if overflow { f64::NAN } else { global_norm(&model, &grads) };
+            let scale_before = scaler.scale;
+            match scaler.update(norm.is_finite()) {
+                Verdict::Apply => {
+                    if args.gradient_clip > 0.0 {
+                        clip_to_norm(&model, &mut grads, norm, args.gradient_clip);
+                    }
+                    model = optim.step(lr, model, grads);
+                }
+                Verdict::Skip => progress.println(&format!(
+                    "step {}: non-finite {} in {precision} at loss scale {scale_before}; update skipped{}",
+                    step + 1,
+                    if overflow { "loss" } else { "gradients" },
+                    if scaler.dynamic { format!(", loss scale now {}", scaler.scale) } else { String::new() }
+                )),
+                Verdict::GiveUp => {
+                    progress.finish();
+                    anyhow::bail!(
+                        "{} updates in a row overflowed in {precision} (step {}); try --precision bf16 or f32, or a lower --lr \
+                         (the model in {} and its last checkpoint were not overwritten)",
+                        scaler.consecutive_skips,
+                        step + 1,
+                        args.model_file.display()
+                    );
+                }
+            }
+            st.loss_scale = Some(scaler.clone());
+        } else {
+            if args.gradient_clip > 0.0 {
+                clip_global_norm(&model, &mut grads, args.gradient_clip);
+            }
+            model = optim.step(lr, model, grads);
+        }
 
         let done = step + 1;
+        if let Some(usage) = device.memory_pool_usage() {
+            peak_device_bytes = Some(peak_device_bytes.unwrap_or(0).max(usage.bytes_reserved));
+        }
+        if step == first_step {
+            first_step_seconds = step_start.elapsed().as_secs_f64();
+            if !args.device.is_cpu() {
+                progress.println(&format!(
+                    "first update took {first_step_seconds:.1}s on {} (kernel compilation and autotuning; kept in {} for the next run)",
+                    args.device,
+                    crate::device::kernel_cache_dir().display()
+                ));
+            }
+        }
         st.step = done;
         st.sampler_draws = sampler.draws();
         st.tokens += tokens;
@@ -209,7 +278,16 @@ pub fn train(
         let tokens_per_sec = if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 };
         progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
         if done % args.log_every_n_steps == 0 || done == max_steps {
-            let rec = StepRecord { step: done, epoch: st.sampler_draws as f64 / n as f64, lr, tokens_per_sec, metrics: window.metrics() };
+            let rec = StepRecord {
+                step: done,
+                epoch: st.sampler_draws as f64 / n as f64,
+                lr,
+                tokens_per_sec,
+                metrics: window.metrics(),
+                loss_scale: mixed.then_some(scaler.scale),
+                skipped_updates: mixed.then_some(scaler.skipped),
+                peak_device_mib: peak_device_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+            };
             log.write(&rec)?;
             progress.println(&console_line(&rec, max_steps, &format_duration(progress.eta(done))));
             window = CringeStats::default();
@@ -275,7 +353,7 @@ pub fn train(
     if !args.validating() || max_steps == 0 {
         ModelDir::save(&model, tokenizer, &args.model_file)?;
     }
-    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics() };
+    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics(), first_step_seconds };
     if !args.quiet {
         println!(
             "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",

@@ -110,3 +110,35 @@ fn a_model_that_only_overflows_stops_and_is_never_written() {
     assert!(err.contains("30 updates in a row overflowed in f16 (step 30)") && err.contains("--precision bf16"), "{err}");
     assert!(!out.join("model.bpk").exists(), "no model may be written from a run that never updated");
 }
+
+#[test]
+fn the_classifier_trains_in_f16_and_eval_generates_in_bf16() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut f1 = Vec::new();
+    for p in ["f32", "f16"] {
+        let clf = tmp.path().join(format!("clf-{p}"));
+        let out = cringe(&[
+            "train-classifier", "-t", "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+            "--mf", clf.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "1000", "--max-train-steps", "60",
+            "--validation-every-n-steps", "30", "--lr", "2e-3", "--precision", p, "-q",
+        ]);
+        let scores: serde_json::Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+        f1.push(scores["macro_f1"].as_f64().unwrap());
+    }
+    eprintln!("classifier macro F1: f32 {:.3}, f16 {:.3}", f1[0], f1[1]);
+    assert!((f1[0] - f1[1]).abs() < 0.05, "{f1:?}");
+
+    let init = tmp.path().join("init");
+    init_model(&init);
+    let data = fixture();
+    let mut reports = Vec::new();
+    for p in ["f32", "bf16"] {
+        let out = cringe(&[
+            "eval", "-t", data.to_str().unwrap(), "--mf", init.to_str().unwrap(), "--inference", "greedy", "--label-truncate", "8",
+            "--precision", p, "-q",
+        ]);
+        reports.push(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap());
+    }
+    let (a, b) = (reports[0]["ppl"].as_f64().unwrap(), reports[1]["ppl"].as_f64().unwrap());
+    assert!((a - b).abs() < 0.02 * a, "perplexity f32 {a} vs bf16 {b}");
+}

@@ -4,6 +4,7 @@
 
 use crate::device::DeviceKind;
 use crate::train::load_tasks;
+use crate::train::loss_scale::{INIT_SCALE, LossScaler, MAX_CONSECUTIVE_SKIPS, Verdict};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
@@ -11,7 +12,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Args;
 use cringe_core::data::{Datatype, Example, Label, MultitaskSampler};
 use cringe_core::model::classifier::pad_batch;
-use cringe_core::model::{Classifier, ClassifierConfig, ClassifierDir, GeneratorConfig};
+use cringe_core::model::{Classifier, ClassifierConfig, ClassifierDir, GeneratorConfig, Precision, autocast};
 use cringe_core::tokenizer::CringeTokenizer;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -65,6 +66,10 @@ pub struct TrainClassifierArgs {
     /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
     #[arg(long, default_value = "cpu")]
     pub device: DeviceKind,
+
+    /// Compute precision (f16 with dynamic loss scaling, as in `cringe train`).
+    #[command(flatten)]
+    pub precision: crate::precision_args::PrecisionArgs,
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -145,6 +150,10 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     (enc_cfg.pad_id, enc_cfg.start_id, enc_cfg.end_id) = (sp.pad as usize, sp.start as usize, sp.end as usize);
     let trunc = args.text_truncate.min(enc_cfg.n_positions);
     let device = args.device.device()?;
+    let precision = args.precision.for_device(args.device, &device)?;
+    let mixed = precision != Precision::F32;
+    let _autocast = autocast(precision);
+    let mut scaler = LossScaler::new(precision.needs_loss_scaling(), INIT_SCALE);
     device.seed(args.seed);
     let train_device = device.clone().autodiff();
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);
@@ -162,10 +171,24 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
         let gold = Tensor::<1, Int>::from_data(TensorData::new(gold, [batch.len()]), &train_device).unsqueeze_dim::<2>(1);
         let loss = log_softmax(logits, 1).gather(1, gold).neg().mean();
         let value: f32 = loss.clone().into_scalar();
-        anyhow::ensure!(value.is_finite(), "the classifier loss became non-finite at step {step}; try a lower --lr");
-        running = (running.0 + value as f64, running.1 + 1);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(args.lr, model, grads);
+        anyhow::ensure!(value.is_finite() || mixed, "the classifier loss became non-finite at step {step}; try a lower --lr");
+        let mut grads = GradientsParams::new();
+        if value.is_finite() {
+            running = (running.0 + value as f64, running.1 + 1);
+            grads = GradientsParams::from_grads(loss.mul_scalar(scaler.scale).backward(), &model);
+        }
+        if !mixed {
+            model = optim.step(args.lr, model, grads);
+        } else {
+            match scaler.unscale(&model, &mut grads, value.is_finite()).0 {
+                Verdict::Apply => model = optim.step(args.lr, model, grads),
+                Verdict::Skip if !args.quiet => println!("step {step}: non-finite loss or gradients in {precision}; update skipped"),
+                Verdict::Skip => {}
+                Verdict::GiveUp => anyhow::bail!(
+                    "{MAX_CONSECUTIVE_SKIPS} classifier updates in a row overflowed in {precision} (step {step}); try --precision bf16 or f32"
+                ),
+            }
+        }
         if step % args.validation_every_n_steps == 0 || step == args.max_train_steps {
             let scores = score(&model.valid(), &valid_enc, trunc, &device);
             let improved = best.is_none_or(|b| scores.macro_f1 > b.macro_f1);

@@ -4,6 +4,9 @@
 //! and an update whose gradients overflowed is skipped while the scale halves. After
 //! `growth_interval` clean updates in a row the scale doubles.
 
+use super::clip::{global_norm, scale_grads};
+use burn::module::Module;
+use burn::optim::GradientsParams;
 use serde::{Deserialize, Serialize};
 
 /// PyTorch's default initial scale.
@@ -74,6 +77,17 @@ impl LossScaler {
             self.scale /= 2.0;
         }
         if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS { Verdict::GiveUp } else { Verdict::Skip }
+    }
+
+    /// Divides the gradients of an update by the scale, measures their global norm and records
+    /// whether the update was clean (`loss_finite`: every micro-batch's loss was finite, so its
+    /// gradients were computed). Returns what to do and the norm (NaN when not finite).
+    pub fn unscale<M: Module>(&mut self, module: &M, grads: &mut GradientsParams, loss_finite: bool) -> (Verdict, f64) {
+        if self.scale != 1.0 {
+            scale_grads(module, grads, 1.0 / self.scale);
+        }
+        let norm = if loss_finite { global_norm(module, grads) } else { f64::NAN };
+        (self.update(norm.is_finite()), norm)
     }
 }
 

@@ -6,7 +6,7 @@ mod checkpoint;
 mod clip;
 mod interrupt;
 mod log;
-mod loss_scale;
+pub mod loss_scale;
 mod progress;
 mod schedule;
 mod trainer;

@@ -9,7 +9,7 @@
 
 use super::args::{OptimizerKind, TrainArgs};
 use super::checkpoint::{self, TrainerState};
-use super::clip::{clip_global_norm, clip_to_norm, global_norm, scale_grads};
+use super::clip::{clip_global_norm, clip_to_norm};
 use super::loss_scale::{LossScaler, Verdict};
 use super::interrupt::InterruptGuard;
 use super::log::{MetricsLog, StepRecord, console_line, live_message};
@@ -215,12 +215,9 @@ pub fn train(
         let mut grads = accumulator.grads();
         let lr = schedule.lr(step);
         if mixed {
-            if scaler.scale != 1.0 {
-                scale_grads(&model, &mut grads, 1.0 / scaler.scale);
-            }
-            let norm = if overflow { f64::NAN } else { global_norm(&model, &grads) };
             let scale_before = scaler.scale;
-            match scaler.update(norm.is_finite()) {
+            let (verdict, norm) = scaler.unscale(&model, &mut grads, !overflow);
+            match verdict {
                 Verdict::Apply => {
                     if args.gradient_clip > 0.0 {
                         clip_to_norm(&model, &mut grads, norm, args.gradient_clip);

@@ -10,8 +10,10 @@ algorithm: top-(k+1) predictions without the target, one sampled candidate, two-
 against the negative token), Adam and the same clip; f32, or bf16 autocast (`--torch-precision`).
 
 Prints tokens/s (context + label tokens) of each side and the ratio, peak memory, the
-CRINGE-step / MLE-step time ratio of our trainer, and MFU when `--peak-tflops` is given
-(6 × parameters × tokens/s; H100 SXM dense bf16: 989).
+CRINGE-step / MLE-step time ratio of our trainer, and the MFU of both when `--peak-tflops` is
+given, counted (`step_flops`: matmul and attention FLOPs of the encoder on the context and the
+decoder on the labels, × 3 for the backward pass) and by the common 6 × parameters × tokens
+(which overcounts an encoder-decoder); H100 SXM dense bf16: 989, PCIe: 756.
 
 Shapes: `small` (CPU: batch 16, 64 + 64 tokens), `bb1_90m` (batch 64, 128 + 128) and `bb1_3b`
 (the seed's command: batch 8, 128 + 128). Vocabulary 8008 (BlenderBot's byte-level BPE).
@@ -48,6 +50,20 @@ NUM_POS_PREDICTIONS = 5
 CT_LOSS_WEIGHT = 1.0
 CLIP = 10.0
 LR = 5e-5
+
+
+def step_flops(shape):
+    """Training FLOPs of one step (forward + backward = 3 × forward, 2 FLOPs per multiply-add):
+    the encoder's layers on the context tokens, the decoder's layers and the output projection
+    on the label tokens, and the attention products (self-attention over the context, causal
+    self-attention and cross-attention for the labels). Layer norms and softmax are left out."""
+    batch, s, t = SHAPES[shape]
+    d, ffn, n_enc, n_dec, _, _, _ = PRESETS[shape]
+    enc_layer = 4 * d * d + 2 * d * ffn
+    dec_layer = 8 * d * d + 2 * d * ffn
+    matmul_macs = batch * (n_enc * enc_layer * s + n_dec * dec_layer * t + VOCAB * d * t)
+    attn_macs = batch * (n_enc * 2 * s * s * d + n_dec * (2 * t * t * d + 2 * t * s * d))
+    return 3 * 2 * (matmul_macs + attn_macs)
 
 
 def synthetic_task(path, n, ctx_len, label_len, seed=0):
@@ -200,13 +216,17 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed first steps")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="PyTorch CPU threads")
-    ap.add_argument("--cringe", help="the cringe binary (default: build target/release/cringe)")
+    ap.add_argument("--cringe", help="the cringe binary (default: build target/release/cringe with --device's feature)")
     ap.add_argument("--peak-tflops", type=float, help="the card's peak for MFU (H100 SXM dense bf16: 989)")
     ap.add_argument("--skip-torch", action="store_true", help="time only our trainer")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     if not args.cringe:
-        subprocess.run(["cargo", "build", "--release", "-q", "-p", "cringe-trainer"], cwd=ROOT, check=True)
+        feature = args.device.split(":")[0]
+        build = ["cargo", "build", "--release", "-q", "-p", "cringe-trainer"]
+        if feature != "cpu":
+            build += ["--features", feature]
+        subprocess.run(build, cwd=ROOT, check=True)
         target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
         args.cringe = os.path.join(target, "release", "cringe")
 
@@ -236,10 +256,21 @@ def main():
               f"{t['step_seconds'] * 1e3:8.1f} ms/step  peak {fmt_mib(t)}")
         results["ratio"] = tok(ours) / tok(t)
         print(f"ratio cringe-rs / PyTorch tokens/s: {results['ratio']:.2f}x")
-        if args.peak_tflops:
-            mfu = 6 * t["params"] * tok(ours) / (args.peak_tflops * 1e12)
-            results["mfu"] = mfu
-            print(f"cringe-rs MFU: {100 * mfu:.1f}% of {args.peak_tflops} TFLOP/s ({t['params'] / 1e6:.1f}M parameters)")
+    if args.peak_tflops:
+        flops = step_flops(args.shape)
+        params = results["torch_cringe"]["params"] if "torch_cringe" in results else None
+        for name, r in [("cringe-rs", ours), ("PyTorch", results.get("torch_cringe"))]:
+            if r:
+                peak = args.peak_tflops * 1e12
+                mfu = flops / r["step_seconds"] / peak
+                results[f"mfu_{name}"] = mfu
+                line = f"{name} MFU: {100 * mfu:.1f}% counted ({flops / 1e12:.2f} TFLOP/step)"
+                if params:
+                    # the common 6 x parameters x tokens convention (overcounts an encoder-decoder)
+                    six_n = 6 * params * tok(r) / peak
+                    results[f"mfu_6n_{name}"] = six_n
+                    line += f", {100 * six_n:.1f}% by 6·N·tokens"
+                print(f"{line}, of {args.peak_tflops} TFLOP/s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -37,9 +37,6 @@ pub struct TrainSummary {
     pub seconds: f64,
     /// Metrics aggregated over this run.
     pub metrics: CringeMetrics,
-    /// Seconds of this run's first update (on a GPU: kernel compilation and autotuning, unless
-    /// the kernel cache already held them).
-    pub first_step_seconds: f64,
 }
 
 impl TrainSummary {
@@ -174,7 +171,6 @@ pub fn train(
     let (mut last_valid, mut last_save) = (Instant::now(), Instant::now());
     let tokenizer = batcher.tokenizer();
     let mut stop_early = false;
-    let mut first_step_seconds = 0.0;
     let mut peak_device_bytes: Option<u64> = None;
     for step in first_step..max_steps {
         let step_start = Instant::now();
@@ -253,15 +249,13 @@ pub fn train(
         if let Some(usage) = device.memory_pool_usage() {
             peak_device_bytes = Some(peak_device_bytes.unwrap_or(0).max(usage.bytes_reserved));
         }
-        if step == first_step {
-            first_step_seconds = step_start.elapsed().as_secs_f64();
-            if !args.device.is_cpu() {
-                progress.println(&format!(
-                    "first update took {first_step_seconds:.1}s on {} (kernel compilation and autotuning; kept in {} for the next run)",
-                    args.device,
-                    crate::device::kernel_cache_dir().display()
-                ));
-            }
+        if step == first_step && !args.device.is_cpu() {
+            progress.println(&format!(
+                "first update took {:.1}s on {} (kernel compilation and autotuning; kept in {} for the next run)",
+                step_start.elapsed().as_secs_f64(),
+                args.device,
+                crate::device::kernel_cache_dir().display()
+            ));
         }
         st.step = done;
         st.sampler_draws = sampler.draws();
@@ -350,7 +344,7 @@ pub fn train(
     if !args.validating() || max_steps == 0 {
         ModelDir::save(&model, tokenizer, &args.model_file)?;
     }
-    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics(), first_step_seconds };
+    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics() };
     if !args.quiet {
         println!(
             "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",

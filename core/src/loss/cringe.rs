@@ -122,17 +122,6 @@ pub fn cringe_on_terms(
     let device = logits.device();
     let targets = &terms.targets;
 
-    // ---- masks (all [N] floats of 0/1) ----
-    let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
-    let mut ct_mask = terms.is_neg.clone();
-    if opts.train_ct_on_positive_examples {
-        ct_mask = ct_mask + terms.is_pos.clone();
-    }
-    let mut ct_mask = ct_mask * terms.nonpad.clone();
-    if opts.ct_exclude_eos {
-        ct_mask = ct_mask * targets.clone().not_equal_elem(end_id as i64).float();
-    }
-
     // ---- positive candidate: top k+1 minus the target (or minus the last) ----
     let target_col = targets.clone().unsqueeze_dim::<2>(1);
     let (top_vals, top_ids) = top_k(logits.clone().detach(), k + 1);
@@ -160,14 +149,34 @@ pub fn cringe_on_terms(
         x_sampled = x_sampled.detach();
     }
     let x_target = logits.gather(1, target_col).reshape([n]);
-    // Negative tokens: the candidate must win. Positive tokens (CT on positives): the target must.
-    let sign = terms.is_pos.clone().mul_scalar(-2.0) + 1.0;
-    let mut ct = softplus((x_target - x_sampled) * sign, 1.0);
-    if let Some(gate) = ct_gate {
-        ct = ct * gate;
-    }
-    let out = terms.reduce(ce_mask, ct, ct_mask, opts.ct_loss_weight);
+    let ct = softplus((x_target - x_sampled) * ct_signs(terms), 1.0);
+    let out = reduce_cringe(terms, opts, end_id, ct, ct_gate);
     CringeOutput { loss: out.loss, stats: out.stats, sampled: sampled.reshape([n]) }
+}
+
+/// The sign inside the contrastive term `softplus(sign·(x_target − x_candidate))`, per token:
+/// +1 on negative tokens (the candidate must win), −1 on positive ones (the target must).
+pub fn ct_signs(terms: &TokenTerms) -> Tensor<1> {
+    terms.is_pos.clone().mul_scalar(-2.0) + 1.0
+}
+
+/// Masks and reduces the per-token contrastive terms `ct` `[N]` (optionally gated) together
+/// with the cross-entropy of `terms` into the CRINGE loss.
+pub fn reduce_cringe(terms: &TokenTerms, opts: &CringeOptions, end_id: usize, ct: Tensor<1>, ct_gate: Option<Tensor<1>>) -> super::LossOutput {
+    let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
+    let mut ct_mask = terms.is_neg.clone();
+    if opts.train_ct_on_positive_examples {
+        ct_mask = ct_mask + terms.is_pos.clone();
+    }
+    let mut ct_mask = ct_mask * terms.nonpad.clone();
+    if opts.ct_exclude_eos {
+        ct_mask = ct_mask * terms.targets.clone().not_equal_elem(end_id as i64).float();
+    }
+    let ct = match ct_gate {
+        Some(gate) => ct * gate,
+        None => ct,
+    };
+    terms.reduce(ce_mask, ct, ct_mask, opts.ct_loss_weight)
 }
 
 /// Builds the uniform draws for [`CandidateDraw::Uniform`] from a seeded RNG.

@@ -1,8 +1,11 @@
 //! Training losses: CRINGE (`cringe`), its pairwise form (`pairwise`), the MLE and unlikelihood
 //! baselines (`unlikelihood`), all on the shared token masks and reduction of `tokens`;
-//! `objective` picks one; `stats` turns their sums into metrics.
+//! `objective` picks one; `stats` turns their sums into metrics; `fused` (feature `gpu-kernels`)
+//! runs CRINGE as one GPU kernel.
 
 pub mod cringe;
+#[cfg(feature = "gpu-kernels")]
+pub mod fused;
 pub mod objective;
 pub mod pairwise;
 pub mod stats;
@@ -10,7 +13,7 @@ pub mod tokens;
 pub mod topk;
 pub mod unlikelihood;
 
-pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, label_id, uniform_draws};
+pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, ct_signs, cringe_loss, cringe_on_terms, label_id, reduce_cringe, uniform_draws};
 pub use objective::{LossKind, Objective};
 pub use pairwise::{PairwiseOptions, pairwise_gate};
 pub use stats::{CringeMetrics, CringeStats};

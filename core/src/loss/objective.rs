@@ -86,13 +86,24 @@ impl Objective {
         let [b, t, v] = logits.dims();
         let n = b * t;
         let logits = logits.reshape([n, v]);
-        let terms = TokenTerms::new(logits.clone(), targets.reshape([n]), labels.reshape([n]), pad_id);
-        match self.kind {
-            LossKind::Mle => mle_loss(&terms, &self.cringe),
-            LossKind::Unlikelihood => unlikelihood_loss(&terms, &self.cringe),
-            LossKind::Cringe | LossKind::PairwiseCringe => {
-                let gate = (self.kind == LossKind::PairwiseCringe).then(|| pairwise_gate(&terms.ce, &terms.nonpad, b, pairs, &self.pairwise));
-                let o = cringe_on_terms(logits, &terms, &self.cringe, end_id, draw(n), gate);
+        let (targets, labels) = (targets.reshape([n]), labels.reshape([n]));
+        let gate = |terms: &TokenTerms| {
+            (self.kind == LossKind::PairwiseCringe).then(|| pairwise_gate(&terms.ce, &terms.nonpad, b, pairs, &self.pairwise))
+        };
+        let draw = self.kind.samples_candidates().then(|| draw(n));
+        #[cfg(feature = "gpu-kernels")]
+        if let Some(draw) = &draw
+            && let Some(out) = super::fused::cringe(&logits, &targets, &labels, &self.cringe, (pad_id, end_id), draw, gate)
+        {
+            return out;
+        }
+        let terms = TokenTerms::new(logits.clone(), targets, labels, pad_id);
+        match (self.kind, draw) {
+            (LossKind::Mle, _) => mle_loss(&terms, &self.cringe),
+            (LossKind::Unlikelihood, _) => unlikelihood_loss(&terms, &self.cringe),
+            (LossKind::Cringe | LossKind::PairwiseCringe, draw) => {
+                let draw = draw.expect("CRINGE samples candidates");
+                let o = cringe_on_terms(logits, &terms, &self.cringe, end_id, draw, gate(&terms));
                 LossOutput { loss: o.loss, stats: o.stats }
             }
         }

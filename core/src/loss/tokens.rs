@@ -24,8 +24,8 @@ pub struct LossOutput {
 /// Per-token masks (`[N]` floats of 0/1) and cross-entropy of a flattened batch.
 #[derive(Debug, Clone)]
 pub struct TokenTerms {
-    /// Log-probabilities `[N,V]`.
-    pub logp: Tensor<2>,
+    /// The model's greedy prediction (arg-max of the logits) for each token `[N]`.
+    pub pred: Tensor<1, Int>,
     /// The target ids `[N]`.
     pub targets: Tensor<1, Int>,
     /// Cross-entropy of each target token `[N]`.
@@ -45,11 +45,18 @@ impl TokenTerms {
     /// `targets` `[N]` (`pad_id` = padding) and `labels` `[N]` ([`label_id`] values).
     pub fn new(logits: Tensor<2>, targets: Tensor<1, Int>, labels: Tensor<1, Int>, pad_id: usize) -> Self {
         let [n, _] = logits.dims();
-        let nonpad = targets.clone().not_equal_elem(pad_id as i64).float();
-        let is = |value: i64| labels.clone().equal_elem(value).float();
         let logp = log_softmax(logits, 1);
         let ce = logp.clone().gather(1, targets.clone().unsqueeze_dim::<2>(1)).neg().reshape([n]);
-        Self { logp, targets, ce, nonpad, is_none: is(label_id::NONE), is_neg: is(label_id::NEG), is_pos: is(label_id::POS) }
+        let pred = logp.detach().argmax(1).reshape([n]);
+        Self::from_parts(ce, pred, targets, labels, pad_id)
+    }
+
+    /// The same from per-token cross-entropy `ce` and predictions `pred` computed elsewhere
+    /// (the fused GPU kernel).
+    pub fn from_parts(ce: Tensor<1>, pred: Tensor<1, Int>, targets: Tensor<1, Int>, labels: Tensor<1, Int>, pad_id: usize) -> Self {
+        let nonpad = targets.clone().not_equal_elem(pad_id as i64).float();
+        let is = |value: i64| labels.clone().equal_elem(value).float();
+        Self { pred, targets, ce, nonpad, is_none: is(label_id::NONE), is_neg: is(label_id::NEG), is_pos: is(label_id::POS) }
     }
 
     /// The cross-entropy mask: unlabeled tokens always, positive ones when `on_positives`.
@@ -70,9 +77,7 @@ impl TokenTerms {
         let total = ce_term.clone().sum() + neg_term.clone().sum().mul_scalar(alpha);
         let loss = total.clone() / scored.clone().sum().clamp_min(1.0);
 
-        let [n] = self.ce.dims();
-        let pred = self.logp.clone().detach().argmax(1).reshape([n]);
-        let correct = pred.equal(self.targets.clone()).float();
+        let correct = self.pred.clone().equal(self.targets.clone()).float();
         let pos_like = (self.is_pos.clone() + self.is_none.clone()) * self.nonpad.clone();
         let neg_tok = self.is_neg.clone() * self.nonpad.clone();
         let ce_d = self.ce.clone().detach();

@@ -1,15 +1,23 @@
-//! The fused CRINGE kernel (`cringe-shaders`, used on GPU devices) against the core's tensor-op
-//! version on the same wgpu device (CI: lavapipe): the same loss, statistics and gradient of
+//! The GPU kernels of `cringe-shaders` against the core's tensor-op versions on the same wgpu
+//! device (CI: lavapipe). The fused CRINGE kernel: the same loss, statistics and gradient of
 //! the logits for CRINGE and pairwise CRINGE under every option that changes the kernel's work
 //! (k, CT on positives, end token excluded, detached candidate), with padding and all three
-//! labels in the batch. Built with `--features wgpu`.
+//! labels in the batch. Flash attention: a whole generator (padded contexts, causal decoder,
+//! cross attention) gives the same logits and parameter gradients (`wgpu_e2e` covers decoding).
+//! Built with `--features wgpu`.
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
-use cringe_core::loss::fused::set_enabled;
+use cringe_core::kernels::set_enabled;
 use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
+use cringe_core::model::{Generator, GeneratorConfig};
+use std::sync::Mutex;
 
 const PAD: usize = 0;
+/// The kernel switch is process-wide: tests that flip it take turns.
+static SWITCH: Mutex<()> = Mutex::new(());
 const END: usize = 2;
 
 struct Result {
@@ -33,6 +41,7 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 
 #[test]
 fn fused_kernel_equals_the_tensor_op_cringe_loss() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let dev = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
     let (b, t, v) = (5, 7, 700);
     let logits = Tensor::<3>::random([b, t, v], Distribution::Normal(0.0, 2.0), &dev);
@@ -80,4 +89,60 @@ fn fused_kernel_equals_the_tensor_op_cringe_loss() {
         }
     }
     set_enabled(true);
+}
+
+/// Every parameter's gradient, flattened, in the module's visiting order.
+struct AllGrads<'a> {
+    grads: &'a GradientsParams,
+    out: Vec<Vec<f32>>,
+}
+
+impl ModuleVisitor for AllGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            self.out.push(g.try_to_vec_as::<f32>().unwrap());
+        }
+    }
+}
+
+fn ids(v: Vec<i64>, shape: [usize; 2], dev: &Device) -> Tensor<2, Int> {
+    Tensor::from_data(TensorData::new(v, shape), dev)
+}
+
+#[test]
+fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let cfg = GeneratorConfig::tiny(300);
+    let model = Generator::new(&cfg, &dev);
+    // contexts of 9, 6 and 2 tokens (padded with 0), 5 target tokens each
+    let context: Vec<i64> = [9usize, 6, 2].iter().flat_map(|&n| (0..9).map(move |i| if i < n { 5 + (i * 31 + n) as i64 % 290 } else { 0 })).collect();
+    let context = ids(context, [3, 9], &dev);
+    let dec_in = ids((0..15).map(|i| if i % 5 == 0 { 1 } else { 7 + (i * 17) % 280 }).collect(), [3, 5], &dev);
+    let targets = ids((0..15).map(|i| if i % 5 == 4 { 2 } else { 7 + (i * 17 + 17) % 280 }).collect(), [3, 5], &dev);
+    let labels = ids([POS, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, 5)).collect(), [3, 5], &dev);
+    let objective = Objective { kind: LossKind::Mle, ..Default::default() };
+    let run = |fused: bool| {
+        set_enabled(fused);
+        let logits = model.forward(context.clone(), dec_in.clone());
+        let out = objective.loss(logits.clone(), targets.clone(), labels.clone(), &[], (PAD, END), |_| unreachable!("MLE draws nothing"));
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        let mut all = AllGrads { grads: &grads, out: Vec::new() };
+        model.visit(&mut all);
+        (logits.try_to_vec_as::<f32>().unwrap(), all.out)
+    };
+    let (logits_ref, grads_ref) = run(false);
+    let (logits_flash, grads_flash) = run(true);
+    set_enabled(true);
+    for (i, (a, b)) in logits_ref.iter().zip(&logits_flash).enumerate() {
+        assert!((a - b).abs() < 1e-4, "logit {i}: {a} (tensor ops) vs {b} (flash attention)");
+    }
+    assert_eq!(grads_ref.len(), grads_flash.len());
+    assert!(grads_ref.len() > 20, "every attention, norm and feed-forward parameter has a gradient");
+    for (p, (a, b)) in grads_ref.iter().zip(&grads_flash).enumerate() {
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-3 * scale, "parameter {p}, element {i}: {x} (tensor ops) vs {y} (flash attention)");
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! - [`model`]: the BB1-style encoder–decoder generator, presets, KV cache, model directories;
 //! - [`loss`]: the CRINGE loss and its metrics;
 //! - [`data`]: examples with pos/neg/none labels, readers, and batching to tensors;
-//! - [`hf`]: loading and exporting Hugging Face Blenderbot / BlenderbotSmall checkpoints.
+//! - [`hf`]: loading and exporting Hugging Face Blenderbot / BlenderbotSmall checkpoints;
+//! - `kernels` (feature `gpu-kernels`): flash attention and the fused CRINGE loss on GPUs.
 //!
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
@@ -13,6 +14,8 @@ pub mod decode;
 pub mod error;
 pub mod fsutil;
 pub mod hf;
+#[cfg(feature = "gpu-kernels")]
+pub mod kernels;
 pub mod loss;
 pub mod metrics;
 pub mod model;

@@ -7,39 +7,12 @@
 //! masks, the pairwise gate and the reduction are shared with that version, so both give the
 //! same loss, statistics and gradients (checked in the workspace's `tests/shader_parity.rs`).
 //!
-//! `CRINGE_FUSED_KERNELS=0` in the environment, or [`set_enabled`]`(false)`, turns the kernel
-//! off (for comparisons, or to rule it out when something looks wrong).
+//! [`crate::kernels::set_enabled`] (or `CRINGE_FUSED_KERNELS=0`) turns it off.
 
 use super::cringe::{CandidateDraw, CringeOptions, ct_signs, reduce_cringe};
 use super::tokens::{LossOutput, TokenTerms};
 use burn::tensor::{Int, Tensor};
 use cringe_shaders::cringe::{col, cringe_rows, supports};
-use std::sync::atomic::{AtomicU8, Ordering};
-
-const UNSET: u8 = 0;
-const ON: u8 = 1;
-const OFF: u8 = 2;
-static STATE: AtomicU8 = AtomicU8::new(UNSET);
-
-/// Whether the fused kernel is used where it can run: on unless [`set_enabled`]`(false)` or
-/// `CRINGE_FUSED_KERNELS` is `0`, `false` or `off`.
-pub fn enabled() -> bool {
-    match STATE.load(Ordering::Relaxed) {
-        ON => true,
-        OFF => false,
-        _ => {
-            let off = std::env::var("CRINGE_FUSED_KERNELS").is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
-            STATE.store(if off { OFF } else { ON }, Ordering::Relaxed);
-            !off
-        }
-    }
-}
-
-/// Turns the fused kernel on or off for the whole process (overrides the environment).
-pub fn set_enabled(on: bool) {
-    STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
-}
-
 /// The CRINGE loss of `logits` `[N,V]` with the fused kernel, or `None` where it does not apply
 /// (kernel off, a CPU device, a fixed candidate draw, k out of the kernel's range). `gate`
 /// turns the per-token cross-entropy into the pairwise gate (pairwise CRINGE).
@@ -54,7 +27,7 @@ pub fn cringe(
 ) -> Option<LossOutput> {
     let [n, v] = logits.dims();
     let CandidateDraw::Uniform(u) = draw else { return None };
-    if !enabled() || !supports(&logits.device(), n, v, opts.num_pos_predictions) {
+    if !crate::kernels::enabled() || !supports(&logits.device(), n, v, opts.num_pos_predictions) {
         return None;
     }
     // The masks and signs depend only on targets and labels; the kernel fills in CE and pred.

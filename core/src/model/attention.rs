@@ -69,13 +69,23 @@ impl MultiHeadAttention {
         let [b, tq, d] = query.dims();
         let dh = d / self.n_heads;
         let q = self.split(precision::linear(&self.q_lin, query)).div_scalar((dh as f64).sqrt());
+        let out = self.context(q, keys, values, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
+        precision::linear(&self.out_lin, out)
+    }
+
+    /// `softmax(q·kᵀ + bias)·v` per head: flash attention on GPU devices (feature
+    /// `gpu-kernels`), else the score matrix, softmax and attention dropout as tensor ops.
+    fn context(&self, q: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask_bias: Option<Tensor<4>>) -> Tensor<4> {
+        #[cfg(feature = "gpu-kernels")]
+        if let Some(out) = crate::kernels::flash_attention(&q, &keys, &values, &mask_bias, self.attn_dropout.prob) {
+            return out;
+        }
         let mut scores = precision::matmul(q, keys.swap_dims(2, 3));
         if let Some(bias) = mask_bias {
             scores = scores + bias;
         }
         let weights = self.attn_dropout.forward(softmax(scores, 3));
-        let out = precision::matmul(weights, values).swap_dims(1, 2).reshape([b, tq, d]);
-        precision::linear(&self.out_lin, out)
+        precision::matmul(weights, values)
     }
 
     /// Full attention: projects `key_value` and attends `query` over it.

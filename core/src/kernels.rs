@@ -1,0 +1,50 @@
+//! The hand-written GPU kernels of `cringe-shaders` (feature `gpu-kernels`), used in place of
+//! the tensor-op versions on cubecl devices (wgpu, Vulkan, Metal):
+//!
+//! - flash attention in every attention layer ([`flash_attention`], called by
+//!   [`crate::model::attention`]) unless attention dropout is active;
+//! - the fused CRINGE loss ([`crate::loss::fused`]).
+//!
+//! Both give what the tensor-op versions give (the workspace's `tests/shader_parity.rs`).
+//! `CRINGE_FUSED_KERNELS=0` in the environment, or [`set_enabled`]`(false)`, turns them off —
+//! for comparisons, or to rule them out when something looks wrong.
+
+use burn::tensor::{Device, Tensor};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+const UNSET: u8 = 0;
+const ON: u8 = 1;
+const OFF: u8 = 2;
+static STATE: AtomicU8 = AtomicU8::new(UNSET);
+
+/// Whether the kernels are used where they can run: on unless [`set_enabled`]`(false)` or
+/// `CRINGE_FUSED_KERNELS` is `0`, `false` or `off`.
+pub fn enabled() -> bool {
+    match STATE.load(Ordering::Relaxed) {
+        ON => true,
+        OFF => false,
+        _ => {
+            let off = std::env::var("CRINGE_FUSED_KERNELS").is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+            STATE.store(if off { OFF } else { ON }, Ordering::Relaxed);
+            !off
+        }
+    }
+}
+
+/// Turns the kernels on or off for the whole process (overrides the environment).
+pub fn set_enabled(on: bool) {
+    STATE.store(if on { ON } else { OFF }, Ordering::Relaxed);
+}
+
+/// Flash attention of already-scaled `q` `[B,H,Tq,D]` over `k`, `v` `[B,H,Tk,D]` with the
+/// additive mask `bias` `[B|1,1,Tq|1,Tk]`, or `None` where the kernel does not apply (kernels
+/// off, a CPU device, an unsupported head size, or attention dropout `dropout` > 0 in training,
+/// which the kernel does not draw).
+pub fn flash_attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>, bias: &Option<Tensor<4>>, dropout: f64) -> Option<Tensor<4>> {
+    let device: Device = q.device();
+    let [_, _, _, d] = q.dims();
+    if !enabled() || (dropout > 0.0 && device.is_autodiff()) || !cringe_shaders::attention::supports(&device, d) {
+        return None;
+    }
+    Some(cringe_shaders::attention::flash_attention(q.clone(), k.clone(), v.clone(), bias.clone()))
+}

@@ -78,11 +78,12 @@ def synthetic_task(path, n, ctx_len, label_len, seed=0):
             f.write(json.dumps({"context": ctx, "response": resp, "label": "pos" if i % 2 == 0 else "neg"}) + "\n")
 
 
-def run_ours(args, loss, task, workdir):
+def run_ours(args, loss, task, workdir, kernels=True):
     """Trains with `cringe train` and returns per-step seconds after warm-up, tokens per step,
-    the first step's seconds, peak device MiB (GPU) and the peak RSS of the process (MiB)."""
+    the first step's seconds, peak device MiB (GPU) and the peak RSS of the process (MiB).
+    `kernels=False` turns off the hand-written GPU kernels (flash attention, fused CRINGE)."""
     batch, ctx, lab = SHAPES[args.shape]
-    mf = os.path.join(workdir, f"model-{loss}")
+    mf = os.path.join(workdir, f"model-{loss}{'' if kernels else '-tensor-ops'}")
     steps = args.warmup + args.steps
     cmd = [
         args.cringe, "train", "-t", task, "--mf", mf, "--preset", args.shape, "--vocab-size", str(VOCAB),
@@ -91,7 +92,8 @@ def run_ours(args, loss, task, workdir):
         "--gradient-clip", str(CLIP), "--loss", loss, "--num-pos-predictions", str(NUM_POS_PREDICTIONS),
         "--ct-loss-weight", str(CT_LOSS_WEIGHT), "--device", args.device, "--precision", args.precision, "--seed", "0",
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ, CRINGE_FUSED_KERNELS="1" if kernels else "0")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"cringe train failed:\n{out.stdout}\n{out.stderr}")
     # the largest finished child so far (for the second run: the larger of the two runs)
@@ -237,6 +239,8 @@ def main():
         synthetic_task(task, max(64, batch * 4), ctx, lab)
         results["ours_cringe"] = run_ours(args, "cringe", task, work)
         results["ours_mle"] = run_ours(args, "mle", task, work)
+        if args.device != "cpu":
+            results["ours_cringe_tensor_ops"] = run_ours(args, "cringe", task, work, kernels=False)
     if not args.skip_torch:
         results["torch_cringe"] = run_torch(args, "cringe")
 
@@ -250,6 +254,11 @@ def main():
     ratio = ours["step_seconds"] / mle["step_seconds"]
     results["cringe_over_mle_step"] = ratio
     print(f"cringe-rs  MLE step {mle['step_seconds'] * 1e3:.1f} ms; CRINGE step / MLE step = {ratio:.3f}")
+    if "ours_cringe_tensor_ops" in results:
+        off = results["ours_cringe_tensor_ops"]
+        results["kernels_speedup"] = off["step_seconds"] / ours["step_seconds"]
+        print(f"cringe-rs  without the shaders/ kernels (CRINGE_FUSED_KERNELS=0): {off['step_seconds'] * 1e3:.1f} ms/step, "
+              f"peak {fmt_mib(off)}; the kernels make the step {results['kernels_speedup']:.2f}x as fast")
     if "torch_cringe" in results:
         t = results["torch_cringe"]
         print(f"PyTorch {t['torch']} ({args.torch_device}, {args.torch_precision}, eager): {tok(t):10.0f} tokens/s  "

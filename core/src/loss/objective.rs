@@ -98,10 +98,10 @@ impl Objective {
             return out;
         }
         let terms = TokenTerms::new(logits.clone(), targets, labels, pad_id);
-        match (self.kind, draw) {
-            (LossKind::Mle, _) => mle_loss(&terms, &self.cringe),
-            (LossKind::Unlikelihood, _) => unlikelihood_loss(&terms, &self.cringe),
-            (LossKind::Cringe | LossKind::PairwiseCringe, draw) => {
+        match self.kind {
+            LossKind::Mle => mle_loss(&terms, &self.cringe),
+            LossKind::Unlikelihood => unlikelihood_loss(&terms, &self.cringe),
+            LossKind::Cringe | LossKind::PairwiseCringe => {
                 let draw = draw.expect("CRINGE samples candidates");
                 let o = cringe_on_terms(logits, &terms, &self.cringe, end_id, draw, gate(&terms));
                 LossOutput { loss: o.loss, stats: o.stats }

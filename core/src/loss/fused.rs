@@ -13,6 +13,7 @@ use super::cringe::{CandidateDraw, CringeOptions, ct_signs, reduce_cringe};
 use super::tokens::{LossOutput, TokenTerms};
 use burn::tensor::{Int, Tensor};
 use cringe_shaders::cringe::{col, cringe_rows, supports};
+
 /// The CRINGE loss of `logits` `[N,V]` with the fused kernel, or `None` where it does not apply
 /// (kernel off, a CPU device, a fixed candidate draw, k out of the kernel's range). `gate`
 /// turns the per-token cross-entropy into the pairwise gate (pairwise CRINGE).

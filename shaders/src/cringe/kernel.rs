@@ -191,16 +191,16 @@ pub fn cringe_rows_kernel(
         let slot = candidate_slot(rank, removed);
         let x_target = logits[base + target as usize];
         let lse = red_m[0] + red_s[0].ln();
-        let o = row * 5;
-        out[o] = lse - x_target;
-        out[o + 1] = softplus(signs[row] * (x_target - best_v[slot]));
-        out[o + 2] = f32::cast_from(best_i[slot]);
-        out[o + 3] = f32::cast_from(best_i[0]);
-        out[o + 4] = lse;
+        let o = row * col::COUNT;
+        out[o + col::CE] = lse - x_target;
+        out[o + col::CT] = softplus(signs[row] * (x_target - best_v[slot]));
+        out[o + col::SAMPLED] = f32::cast_from(best_i[slot]);
+        out[o + col::ARGMAX] = f32::cast_from(best_i[0]);
+        out[o + col::LSE] = lse;
     }
 }
 
-/// Backward kernel: one unit per logit. `grads` `[N,5]` is the upstream gradient of the
+/// Backward kernel: one unit per logit. `grads` `[N, col::COUNT]` is the upstream gradient of the
 /// forward output (only its CE and CT columns are used).
 #[cube(launch)]
 pub fn cringe_rows_backward_kernel(
@@ -219,15 +219,15 @@ pub fn cringe_rows_backward_kernel(
     let v = logits.shape(1);
     let row = pos / v;
     let j = pos % v;
-    let o = row * 5;
-    let g_ce = grads[o];
-    let g_ct = grads[o + 1];
+    let o = row * col::COUNT;
+    let g_ce = grads[o + col::CE];
+    let g_ct = grads[o + col::CT];
     let target = u32::cast_from(targets[row]) as usize;
-    let mut g = g_ce * (logits[pos] - forward[o + 4]).exp();
+    let mut g = g_ce * (logits[pos] - forward[o + col::LSE]).exp();
     if j == target {
         g -= g_ce;
     }
-    let sampled = u32::cast_from(forward[o + 2]) as usize;
+    let sampled = u32::cast_from(forward[o + col::SAMPLED]) as usize;
     if j == target || j == sampled {
         let sign = signs[row];
         let z = sign * (logits[row * v + target] - logits[row * v + sampled]);

@@ -15,7 +15,7 @@ use burn_cubecl::CubeBackend;
 #[backend_extension(Cube, Autodiff, Fusion: cfg(feature = "fusion"))]
 pub trait CringeKernelOps: Backend {
     /// Per token row of `logits` `[N,V]`: cross-entropy, contrastive term, sampled candidate,
-    /// arg-max and log-sum-exp (`[N, 5]`, see [`super::col`]); `targets`, `signs` (+1 on negative
+    /// arg-max and log-sum-exp (`[N, col::COUNT]`, see [`super::col`]); `targets`, `signs` (+1 on negative
     /// tokens, −1 on positive ones) and `draws` (uniform numbers) are `[N]`; the candidate is
     /// drawn among the top `top` logits minus the target.
     #[fusion(dtype = logits, shape = burn::tensor::Shape::new([logits[0], super::kernel::col::COUNT]))]

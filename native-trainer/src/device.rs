@@ -5,6 +5,7 @@
 //! `vulkan` (SPIR-V shaders on Vulkan — NVIDIA and AMD cards on Linux) and `metal` (MSL on
 //! Apple GPUs).
 
+use std::ffi::OsString;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -89,13 +90,18 @@ impl fmt::Display for DeviceKind {
 /// `$CRINGE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/cringe-rs/kernels`, else
 /// `~/.cache/cringe-rs/kernels`.
 pub fn kernel_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CRINGE_KERNEL_CACHE").filter(|d| !d.is_empty()) {
+    let var = |name| std::env::var_os(name).filter(|d| !d.is_empty());
+    kernel_cache_dir_from(var("CRINGE_KERNEL_CACHE"), var("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`kernel_cache_dir`] given the values of `CRINGE_KERNEL_CACHE`, `XDG_CACHE_HOME` and `HOME`.
+fn kernel_cache_dir_from(explicit: Option<OsString>, xdg_cache: Option<OsString>, home: Option<OsString>) -> PathBuf {
+    if let Some(dir) = explicit {
         return PathBuf::from(dir);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
+    let base = xdg_cache
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .or_else(|| home.map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
     base.join("cringe-rs").join("kernels")
 }
@@ -187,7 +193,12 @@ mod tests {
 
     #[test]
     fn the_kernel_cache_lives_under_the_user_cache() {
-        let d = kernel_cache_dir();
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        // the default does not depend on this process's environment (CI sets CRINGE_KERNEL_CACHE)
+        let d = kernel_cache_dir_from(None, None, os("/home/u"));
         assert!(d.ends_with("kernels"), "{}", d.display());
+        assert_eq!(d, PathBuf::from("/home/u/.cache/cringe-rs/kernels"));
+        assert_eq!(kernel_cache_dir_from(None, os("/xdg"), os("/home/u")), PathBuf::from("/xdg/cringe-rs/kernels"));
+        assert_eq!(kernel_cache_dir_from(os("/k"), os("/xdg"), os("/home/u")), PathBuf::from("/k"));
     }
 }

@@ -105,15 +105,25 @@ pub fn matmul<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<D> {
 }
 
 /// A linear layer applied in the current precision (bias added there too), returned in f32.
+///
+/// The leading dimensions are folded into one before the product, so `[B, T, d]` is one
+/// `[B·T, d] · [d, d']` matrix product rather than B products that each re-pack the weight,
+/// and the weight's gradient is one product rather than B partial ones summed afterwards.
 pub fn linear<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<D> {
-    match current().compute_dtype() {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let x: Tensor<2> = x.reshape([rows, d_in]);
+    let y = match current().compute_dtype() {
         None => layer.forward(x),
         Some(dt) => {
             let w = layer.weight.val().cast(dt);
             let b = layer.bias.as_ref().map(|b| b.val().cast(dt));
             burn::tensor::module::linear(x.cast(dt), w, b).cast(FloatDType::F32)
         }
-    }
+    };
+    dims[D - 1] = y.dims()[1];
+    y.reshape(dims)
 }
 
 #[cfg(test)]

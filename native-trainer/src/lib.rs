@@ -13,6 +13,7 @@ pub mod filter_world_logs;
 pub mod flag_file;
 pub mod iterate;
 pub mod make_pairs;
+pub mod malloc_tuning;
 pub mod precision_args;
 pub mod serve_ui;
 pub mod stage;

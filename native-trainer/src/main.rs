@@ -5,6 +5,7 @@ use cringe_trainer::cli::{Cli, normalize_parlai_flags, run};
 use cringe_trainer::flag_file::expand_flag_files;
 
 fn main() {
+    cringe_trainer::malloc_tuning::keep_freed_buffers();
     let argv = expand_flag_files(normalize_parlai_flags(std::env::args())).unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         std::process::exit(2);

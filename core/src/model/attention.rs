@@ -3,7 +3,7 @@
 //! Masks are additive biases broadcast over heads: 0 where a key may be attended to and
 //! [`NEG_INF`] where it may not, so padded and future positions get exactly zero weight.
 
-use super::precision;
+use super::{dropout, precision};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
@@ -84,7 +84,7 @@ impl MultiHeadAttention {
         if let Some(bias) = mask_bias {
             scores = scores + bias;
         }
-        let weights = self.attn_dropout.forward(softmax(scores, 3));
+        let weights = dropout::forward(&self.attn_dropout, softmax(scores, 3));
         precision::matmul(weights, values)
     }
 

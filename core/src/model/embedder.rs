@@ -6,6 +6,7 @@
 //! this); [`Embedder::for_decoder`] does the latter.
 
 use super::config::{GeneratorConfig, Variant};
+use super::dropout;
 use super::layers::layer_norm;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm};
@@ -70,7 +71,7 @@ impl Embedder {
             Some(norm) => x = norm.forward(x + pos),
             None => x = x + pos,
         }
-        self.dropout.forward(x)
+        dropout::forward(&self.dropout, x)
     }
 }
 

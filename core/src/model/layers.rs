@@ -4,7 +4,7 @@
 //! (`aiayn`, `xlm`) it is `norm(x + f(x))`.
 
 use super::attention::MultiHeadAttention;
-use super::precision;
+use super::{dropout, precision};
 use super::config::{Activation, GeneratorConfig, Variant};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -40,7 +40,7 @@ impl FeedForward {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let h = precision::linear(&self.lin1, x);
         let h = if self.gelu { gelu(h) } else { relu(h) };
-        precision::linear(&self.lin2, self.relu_dropout.forward(h))
+        precision::linear(&self.lin2, dropout::forward(&self.relu_dropout, h))
     }
 }
 
@@ -49,13 +49,13 @@ pub(crate) fn layer_norm(cfg: &GeneratorConfig, device: &Device) -> LayerNorm {
 }
 
 /// Applies a residual sub-block in pre- or post-norm order.
-fn residual(prenorm: bool, norm: &LayerNorm, dropout: &Dropout, x: Tensor<3>, f: impl FnOnce(Tensor<3>) -> Tensor<3>) -> Tensor<3> {
+fn residual(prenorm: bool, norm: &LayerNorm, drop: &Dropout, x: Tensor<3>, f: impl FnOnce(Tensor<3>) -> Tensor<3>) -> Tensor<3> {
     if prenorm {
         let y = f(norm.forward(x.clone()));
-        x + dropout.forward(y)
+        x + dropout::forward(drop, y)
     } else {
         let y = f(x.clone());
-        norm.forward(x + dropout.forward(y))
+        norm.forward(x + dropout::forward(drop, y))
     }
 }
 

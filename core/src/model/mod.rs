@@ -5,6 +5,7 @@ pub mod attention;
 pub mod cache;
 pub mod classifier;
 pub mod config;
+pub mod dropout;
 pub mod embedder;
 pub mod encoder;
 pub mod generator;

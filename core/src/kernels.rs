@@ -1,15 +1,16 @@
-//! The hand-written GPU kernels of `cringe-shaders` (feature `gpu-kernels`), used in place of
-//! the tensor-op versions on cubecl devices (wgpu, Vulkan, Metal):
+//! The hand-written kernels used in place of tensor-op versions:
 //!
-//! - flash attention in every attention layer ([`flash_attention`], called by
-//!   [`crate::model::attention`]) unless attention dropout is active;
-//! - the fused CRINGE loss ([`crate::loss::fused`]).
+//! - the fused CRINGE loss ([`crate::loss::fused`]): [`crate::loss::cpu_rows`] on the CPU, the
+//!   GPU kernel of `cringe-shaders` on cubecl devices (wgpu, Vulkan, Metal; feature
+//!   `gpu-kernels`);
+//! - flash attention in every attention layer on cubecl devices (`flash_attention`, feature
+//!   `gpu-kernels`, called by [`crate::model::attention`]) unless attention dropout is active.
 //!
-//! Both give what the tensor-op versions give (the workspace's `tests/shader_parity.rs`).
-//! `CRINGE_FUSED_KERNELS=0` in the environment, or [`set_enabled`]`(false)`, turns them off —
-//! for comparisons, or to rule them out when something looks wrong.
+//! They give what the tensor-op versions give (the `cpu_fused_parity` test, the workspace's
+//! `tests/shader_parity.rs`). `CRINGE_FUSED_KERNELS=0` in the environment, or
+//! [`set_enabled`]`(false)`, turns them off — for comparisons, or to rule them out when
+//! something looks wrong.
 
-use burn::tensor::{Device, Tensor};
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const UNSET: u8 = 0;
@@ -40,8 +41,15 @@ pub fn set_enabled(on: bool) {
 /// additive mask `bias` `[B|1,1,Tq|1,Tk]`, or `None` where the kernel does not apply (kernels
 /// off, a CPU device, an unsupported head size, or attention dropout `dropout` > 0 in training,
 /// which the kernel does not draw).
-pub fn flash_attention(q: &Tensor<4>, k: &Tensor<4>, v: &Tensor<4>, bias: &Option<Tensor<4>>, dropout: f64) -> Option<Tensor<4>> {
-    let device: Device = q.device();
+#[cfg(feature = "gpu-kernels")]
+pub fn flash_attention(
+    q: &burn::tensor::Tensor<4>,
+    k: &burn::tensor::Tensor<4>,
+    v: &burn::tensor::Tensor<4>,
+    bias: &Option<burn::tensor::Tensor<4>>,
+    dropout: f64,
+) -> Option<burn::tensor::Tensor<4>> {
+    let device: burn::tensor::Device = q.device();
     let [_, _, _, d] = q.dims();
     if !enabled() || (dropout > 0.0 && device.is_autodiff()) || !cringe_shaders::attention::supports(&device, d) {
         return None;

@@ -5,7 +5,8 @@
 //! - [`loss`]: the CRINGE loss and its metrics;
 //! - [`data`]: examples with pos/neg/none labels, readers, and batching to tensors;
 //! - [`hf`]: loading and exporting Hugging Face Blenderbot / BlenderbotSmall checkpoints;
-//! - `kernels` (feature `gpu-kernels`): flash attention and the fused CRINGE loss on GPUs.
+//! - [`kernels`]: the switch for the fused kernels (the CRINGE loss on the CPU and GPUs, and
+//!   flash attention on GPUs with feature `gpu-kernels`).
 //!
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
@@ -14,7 +15,6 @@ pub mod decode;
 pub mod error;
 pub mod fsutil;
 pub mod hf;
-#[cfg(feature = "gpu-kernels")]
 pub mod kernels;
 pub mod loss;
 pub mod metrics;

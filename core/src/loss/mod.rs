@@ -1,10 +1,10 @@
 //! Training losses: CRINGE (`cringe`), its pairwise form (`pairwise`), the MLE and unlikelihood
 //! baselines (`unlikelihood`), all on the shared token masks and reduction of `tokens`;
-//! `objective` picks one; `stats` turns their sums into metrics; `fused` (feature `gpu-kernels`)
-//! runs CRINGE as one GPU kernel.
+//! `objective` picks one; `stats` turns their sums into metrics; `fused` runs CRINGE as one
+//! fused kernel per pass (`cpu_rows` on the CPU, `cringe-shaders` on GPUs).
 
+pub mod cpu_rows;
 pub mod cringe;
-#[cfg(feature = "gpu-kernels")]
 pub mod fused;
 pub mod objective;
 pub mod pairwise;

@@ -91,13 +91,13 @@ impl Objective {
             (self.kind == LossKind::PairwiseCringe).then(|| pairwise_gate(&terms.ce, &terms.nonpad, b, pairs, &self.pairwise))
         };
         let draw = self.kind.samples_candidates().then(|| draw(n));
-        #[cfg(feature = "gpu-kernels")]
         if let Some(draw) = &draw
             && let Some(out) = super::fused::cringe(&logits, &targets, &labels, &self.cringe, (pad_id, end_id), draw, gate)
         {
             return out;
         }
-        let terms = TokenTerms::new(logits.clone(), targets, labels, pad_id);
+        let fused_mle = if self.kind == LossKind::Mle { super::fused::mle_terms(&logits, &targets, &labels, pad_id) } else { None };
+        let terms = fused_mle.unwrap_or_else(|| TokenTerms::new(logits.clone(), targets, labels, pad_id));
         match self.kind {
             LossKind::Mle => mle_loss(&terms, &self.cringe),
             LossKind::Unlikelihood => unlikelihood_loss(&terms, &self.cringe),

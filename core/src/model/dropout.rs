@@ -74,10 +74,10 @@ pub fn keep_mask(key: u64, len: usize, keep: f64) -> Vec<f32> {
 
 /// Writes `value(i)` into `out[i]`, on all cores with the `parallel` feature.
 fn fill(out: &mut [f32], value: impl Fn(usize) -> f32 + Sync) {
-    const CHUNK: usize = 1 << 14;
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
+        const CHUNK: usize = 1 << 14;
         out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
             for (j, v) in chunk.iter_mut().enumerate() {
                 *v = value(c * CHUNK + j);

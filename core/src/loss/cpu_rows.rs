@@ -123,7 +123,8 @@ pub fn forward_row(x: &[f32], target: usize, sign: f32, u: f32, k: usize) -> [f3
             top.truncate(k + 1);
         }
     }
-    let sum: f64 = x.iter().map(|&xj| ((xj - max) as f64).exp()).sum();
+    // f32 exponentials (as the tensor-op log-softmax), summed in f64
+    let sum: f64 = x.iter().map(|&xj| (xj - max).exp() as f64).sum();
     let lse = max + sum.ln() as f32;
     let argmax = top[0].1;
     match top.iter().position(|&(_, j)| j == target) {

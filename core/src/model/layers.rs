@@ -8,7 +8,8 @@ use super::{dropout, precision};
 use super::config::{Activation, GeneratorConfig, Variant};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, relu};
+use super::gelu::gelu;
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Two linear layers with a nonlinearity and ParlAI's `relu_dropout` between them.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dropout;
 pub mod embedder;
 pub mod encoder;
+pub mod gelu;
 pub mod generator;
 pub mod layers;
 pub mod model_dir;

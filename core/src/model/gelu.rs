@@ -1,0 +1,158 @@
+//! GELU on all cores of the CPU.
+//!
+//! Burn's CPU backend computes GELU (`x·Φ(x)`, with `erf`) and its derivative element by
+//! element on one core; with the feed-forward layers' `[B·T, ffn]` activations that was the
+//! largest single-threaded piece of a CPU training update. Here the same per-element formulas
+//! (the same `libm::erff`, so the same bits) run in chunks on all cores, as a Burn backend
+//! extension with its autodiff rule. Other devices use Burn's GELU.
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use burn::tensor::{DType, Tensor, TensorData};
+
+/// GELU and its derivative on a CPU backend (f32).
+#[backend_extension(Flex, Autodiff)]
+pub trait CpuGeluOps: Backend {
+    /// `x·Φ(x)` element-wise.
+    fn cpu_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `grad·(Φ(x) + x·φ(x))` element-wise.
+    fn cpu_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// GELU of `x`: on all cores for f32 tensors on the CPU (with the fused kernels on, see
+/// [`crate::kernels`]), else Burn's.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let cpu = matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_));
+    if !cpu || x.dtype() != DType::F32 || !crate::kernels::enabled() {
+        return burn::tensor::activation::gelu(x);
+    }
+    Tensor::from_dispatch(<Dispatch as CpuGeluOps>::cpu_gelu(x.into_dispatch()))
+}
+
+const SQRT_2: f32 = core::f32::consts::SQRT_2;
+
+/// `x·Φ(x)`, written as Burn's CPU backend writes it.
+fn gelu_value(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x / SQRT_2))
+}
+
+/// `g·(Φ(x) + x·φ(x))`, written as Burn's CPU backend writes it.
+fn gelu_grad(x: f32, g: f32) -> f32 {
+    let inv_sqrt_2pi: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();
+    let cdf = 0.5 * (1.0 + libm::erff(x / SQRT_2));
+    let pdf = inv_sqrt_2pi * (-0.5 * x * x).exp();
+    g * (cdf + x * pdf)
+}
+
+/// Contiguous f32 values of a CPU tensor.
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        std::borrow::Cow::Borrowed(t.storage::<f32>())
+    } else {
+        std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>().to_vec())
+    }
+}
+
+/// `f(i)` for every element, in chunks on all cores with the `parallel` feature.
+fn map_indexed(len: usize, f: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; len];
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 14;
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
+            for (j, v) in chunk.iter_mut().enumerate() {
+                *v = f(c * CHUNK + j);
+            }
+        });
+    }
+    #[cfg(not(feature = "parallel"))]
+    for (i, v) in out.iter_mut().enumerate() {
+        *v = f(i);
+    }
+    out
+}
+
+impl CpuGeluOps for Flex {
+    fn cpu_gelu(x: FlexTensor) -> FlexTensor {
+        let shape = x.layout().shape().clone();
+        let v = values(&x);
+        FlexTensor::from_data(TensorData::new(map_indexed(v.len(), |i| gelu_value(v[i])), shape))
+    }
+
+    fn cpu_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        let shape = x.layout().shape().clone();
+        let (v, g) = (values(&x), values(&grad));
+        FlexTensor::from_data(TensorData::new(map_indexed(v.len(), |i| gelu_grad(v[i], g[i])), shape))
+    }
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl<B: Backend + CpuGeluOps> Backward<B, 1> for GeluBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [x_node] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        if let Some(node) = x_node {
+            grads.register::<B>(node.id, B::cpu_gelu_backward(ops.state, grad));
+        }
+    }
+}
+
+impl<B: Backend + CpuGeluOps, C: CheckpointStrategy> CpuGeluOps for Autodiff<B, C> {
+    fn cpu_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match GeluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let inner = x.primitive().clone();
+                prep.finish(inner.clone(), B::cpu_gelu(inner))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_gelu(x.into_primitive())),
+        }
+    }
+
+    fn cpu_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        // Only the backward pass calls this, on the inner backend (no second derivative).
+        <Self as AutodiffBackend>::from_inner(B::cpu_gelu_backward(x.into_primitive(), grad.into_primitive()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, Distribution};
+
+    /// Values and gradients equal Burn's GELU bit for bit, on a tensor larger than one chunk
+    /// and on a transposed (non-contiguous) view.
+    #[test]
+    fn equals_burns_gelu_bit_for_bit() {
+        let dev = Device::default().autodiff();
+        let base = Tensor::<2>::random([300, 170], Distribution::Normal(0.0, 3.0), &dev);
+        for x in [base.clone(), base.transpose()] {
+            let run = |ours: bool| {
+                let x = x.clone().detach().require_grad();
+                let y = if ours { gelu(x.clone()) } else { burn::tensor::activation::gelu(x.clone()) };
+                let w = Tensor::<2>::ones(y.shape(), &dev).mul_scalar(0.5) + y.clone().detach();
+                let grads = (y.clone() * w).sum().backward();
+                (y.into_data(), x.grad(&grads).unwrap().into_data())
+            };
+            let (y_ours, g_ours) = run(true);
+            let (y_burn, g_burn) = run(false);
+            assert_eq!(y_ours, y_burn);
+            assert_eq!(g_ours, g_burn);
+        }
+        // and it is GELU: x·Φ(x) at a few points (Φ(1) = 0.841344746, Φ(-2) = 0.022750132)
+        let x = Tensor::<1>::from_floats([0.0, 1.0, -2.0], &Device::default());
+        let y = gelu(x).into_data().try_to_vec::<f32>().unwrap();
+        for (got, want) in y.iter().zip([0.0, 0.841_344_75, -0.045_500_26]) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //!
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
+pub mod cpu;
 pub mod data;
 pub mod decode;
 pub mod error;

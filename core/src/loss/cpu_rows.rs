@@ -16,7 +16,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use crate::cpu::{for_rows, is_cpu, values};
+use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
 
 /// The output columns of [`cringe_rows`] (the GPU kernel's layout).
@@ -66,8 +67,7 @@ pub trait CpuCringeOps: Backend {
 
 /// Whether [`cringe_rows`] runs `[rows, vocab]` logits with k candidates on `device`.
 pub fn supports(device: &Device, rows: usize, vocab: usize, k: usize) -> bool {
-    let cpu = matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_));
-    cpu && (1..=MAX_K).contains(&k) && k < vocab && rows >= 1 && vocab < (1 << 24)
+    is_cpu(device) && (1..=MAX_K).contains(&k) && k < vocab && rows >= 1 && vocab < (1 << 24)
 }
 
 /// The fused rows of `logits` `[N,V]` (see the module docs); only the CE and CT columns
@@ -86,15 +86,6 @@ pub fn cringe_rows(logits: Tensor<2>, targets: Tensor<1, Int>, signs: Tensor<1>,
         detach_candidate,
     );
     Tensor::from_dispatch(out)
-}
-
-/// Contiguous f32 values of a CPU tensor.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        std::borrow::Cow::Borrowed(t.storage::<f32>())
-    } else {
-        std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>().to_vec())
-    }
 }
 
 fn tensor(data: Vec<f32>, shape: [usize; 2]) -> FlexTensor {
@@ -167,20 +158,6 @@ pub fn backward_row(x: &[f32], dx: &mut [f32], target: usize, sign: f32, fwd: &[
         if !detach {
             dx[cand] -= d;
         }
-    }
-}
-
-/// Runs `f(row, out_row)` over the rows of `out` (`width` values each), on all cores with the
-/// `parallel` feature.
-fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(width).enumerate().for_each(|(i, o)| f(i, o));
-    }
-    #[cfg(not(feature = "parallel"))]
-    for (i, o) in out.chunks_mut(width).enumerate() {
-        f(i, o);
     }
 }
 

@@ -9,9 +9,8 @@
 //! Burn's on-device Bernoulli draw. The model's `burn::nn::Dropout` fields (probability and
 //! training flag) are read as they are, so model files do not change.
 
-use burn::backend::DispatchDevice;
 use burn::nn::Dropout;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use std::cell::Cell;
 
 thread_local! {
@@ -32,7 +31,7 @@ pub fn forward<const D: usize>(dropout: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !dropout.training.is_enabled() || !device.is_autodiff() || dropout.prob == 0.0 {
         return x;
     }
-    if !is_cpu(&device) {
+    if !crate::cpu::is_cpu(&device) {
         return dropout.forward(x);
     }
     let keep = 1.0 - dropout.prob;
@@ -44,11 +43,6 @@ pub fn forward<const D: usize>(dropout: &Dropout, x: Tensor<D>) -> Tensor<D> {
     });
     let mask = keep_mask(key, shape.num_elements(), keep);
     x * Tensor::<D>::from_data(TensorData::new(mask, shape), &device)
-}
-
-/// Whether `device` is Burn's CPU backend (flex), where a host-made mask costs no transfer.
-fn is_cpu(device: &Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
 /// SplitMix64's finaliser: a bijective 64-bit mix.
@@ -67,27 +61,7 @@ pub fn keep_mask(key: u64, len: usize, keep: f64) -> Vec<f32> {
         let u = mix(key.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))) >> 40;
         if u < threshold { scale } else { 0.0 }
     };
-    let mut out = vec![0f32; len];
-    fill(&mut out, value);
-    out
-}
-
-/// Writes `value(i)` into `out[i]`, on all cores with the `parallel` feature.
-fn fill(out: &mut [f32], value: impl Fn(usize) -> f32 + Sync) {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        const CHUNK: usize = 1 << 14;
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            for (j, v) in chunk.iter_mut().enumerate() {
-                *v = value(c * CHUNK + j);
-            }
-        });
-    }
-    #[cfg(not(feature = "parallel"))]
-    for (i, v) in out.iter_mut().enumerate() {
-        *v = value(i);
-    }
+    crate::cpu::map_indexed(len, value)
 }
 
 /// Burn's Bernoulli draw, for comparison in tests.
@@ -101,6 +75,7 @@ fn burn_reference<const D: usize>(x: Tensor<D>, keep: f64) -> Tensor<D> {
 mod tests {
     use super::*;
     use burn::nn::DropoutConfig;
+    use burn::tensor::Device;
 
     fn autodiff_cpu() -> Device {
         Device::default().autodiff()

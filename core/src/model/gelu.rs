@@ -12,7 +12,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, Backend, Dispatch, DispatchDevice, Flex, backend_extension};
+use crate::cpu::{is_cpu, map_indexed, values};
+use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor, TensorData};
 
 /// GELU and its derivative on a CPU backend (f32).
@@ -27,8 +28,7 @@ pub trait CpuGeluOps: Backend {
 /// GELU of `x`: on all cores for f32 tensors on the CPU (with the fused kernels on, see
 /// [`crate::kernels`]), else Burn's.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    let cpu = matches!(x.device().inner().as_dispatch(), DispatchDevice::Flex(_));
-    if !cpu || x.dtype() != DType::F32 || !crate::kernels::enabled() {
+    if !is_cpu(&x.device()) || x.dtype() != DType::F32 || !crate::kernels::enabled() {
         return burn::tensor::activation::gelu(x);
     }
     Tensor::from_dispatch(<Dispatch as CpuGeluOps>::cpu_gelu(x.into_dispatch()))
@@ -47,35 +47,6 @@ fn gelu_grad(x: f32, g: f32) -> f32 {
     let cdf = 0.5 * (1.0 + libm::erff(x / SQRT_2));
     let pdf = inv_sqrt_2pi * (-0.5 * x * x).exp();
     g * (cdf + x * pdf)
-}
-
-/// Contiguous f32 values of a CPU tensor.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    if t.is_contiguous() && t.layout().start_offset() == 0 {
-        std::borrow::Cow::Borrowed(t.storage::<f32>())
-    } else {
-        std::borrow::Cow::Owned(t.to_contiguous().storage::<f32>().to_vec())
-    }
-}
-
-/// `f(i)` for every element, in chunks on all cores with the `parallel` feature.
-fn map_indexed(len: usize, f: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0f32; len];
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        const CHUNK: usize = 1 << 14;
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            for (j, v) in chunk.iter_mut().enumerate() {
-                *v = f(c * CHUNK + j);
-            }
-        });
-    }
-    #[cfg(not(feature = "parallel"))]
-    for (i, v) in out.iter_mut().enumerate() {
-        *v = f(i);
-    }
-    out
 }
 
 impl CpuGeluOps for Flex {

@@ -1,0 +1,72 @@
+//! Helpers of the CPU kernels (`model::dropout`, `model::gelu`, `loss::cpu_rows`): whether a
+//! device is Burn's CPU backend, a CPU tensor's values, and loops that run on all cores with
+//! the `parallel` feature (one core without it, as in the browser).
+
+use burn::backend::DispatchDevice;
+use burn::backend::flex::FlexTensor;
+use burn::tensor::Device;
+use std::borrow::Cow;
+
+/// Whether `device` (autodiff or not) is Burn's CPU backend (flex).
+pub fn is_cpu(device: &Device) -> bool {
+    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// The values of an f32 CPU tensor, in row-major order (copied only when it is a strided view).
+pub fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        Cow::Borrowed(t.storage::<f32>())
+    } else {
+        Cow::Owned(t.to_contiguous().storage::<f32>().to_vec())
+    }
+}
+
+/// Elements per task of [`map_indexed`].
+const CHUNK: usize = 1 << 14;
+
+/// `[f(0), f(1), …, f(len − 1)]`, computed in chunks on all cores.
+pub fn map_indexed(len: usize, f: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; len];
+    let task = |c: usize, chunk: &mut [f32]| {
+        for (j, v) in chunk.iter_mut().enumerate() {
+            *v = f(c * CHUNK + j);
+        }
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| task(c, chunk));
+    }
+    #[cfg(not(feature = "parallel"))]
+    out.chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| task(c, chunk));
+    out
+}
+
+/// Runs `f(row, out_row)` over the rows of `out` (`width` values each), on all cores.
+pub fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(width).enumerate().for_each(|(i, o)| f(i, o));
+    }
+    #[cfg(not(feature = "parallel"))]
+    for (i, o) in out.chunks_mut(width).enumerate() {
+        f(i, o);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_indexed_covers_every_index_across_chunks() {
+        let v = map_indexed(3 * CHUNK + 5, |i| i as f32);
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32));
+        let mut rows = vec![0f32; 7 * 3];
+        for_rows(&mut rows, 3, |r, o| o.fill(r as f32));
+        assert_eq!(rows[20], 6.0);
+        assert_eq!(rows[3], 1.0);
+        assert!(is_cpu(&Device::default()) && is_cpu(&Device::default().autodiff()));
+    }
+}

@@ -21,24 +21,29 @@ pub fn values(t: &FlexTensor) -> Cow<'_, [f32]> {
     }
 }
 
-/// Elements per task of [`map_indexed`].
+/// Elements per task of [`map_indexed`] and [`map_chunks`].
 const CHUNK: usize = 1 << 14;
 
 /// `[f(0), f(1), …, f(len − 1)]`, computed in chunks on all cores.
 pub fn map_indexed(len: usize, f: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
-    let mut out = vec![0f32; len];
-    let task = |c: usize, chunk: &mut [f32]| {
+    map_chunks(len, |start, chunk| {
         for (j, v) in chunk.iter_mut().enumerate() {
-            *v = f(c * CHUNK + j);
+            *v = f(start + j);
         }
-    };
+    })
+}
+
+/// A vector of `len` values that `f(start, chunk)` writes chunk by chunk (`chunk` holds the
+/// values `start..start + chunk.len()`), on all cores.
+pub fn map_chunks(len: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0f32; len];
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| task(c, chunk));
+        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| f(c * CHUNK, chunk));
     }
     #[cfg(not(feature = "parallel"))]
-    out.chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| task(c, chunk));
+    out.chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| f(c * CHUNK, chunk));
     out
 }
 
@@ -63,6 +68,8 @@ mod tests {
     fn map_indexed_covers_every_index_across_chunks() {
         let v = map_indexed(3 * CHUNK + 5, |i| i as f32);
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32));
+        let w = map_chunks(2 * CHUNK + 3, |start, c| c.iter_mut().enumerate().for_each(|(j, x)| *x = (start + j) as f32));
+        assert!(w.len() == 2 * CHUNK + 3 && w.iter().enumerate().all(|(i, &x)| x == i as f32));
         let mut rows = vec![0f32; 7 * 3];
         for_rows(&mut rows, 3, |r, o| o.fill(r as f32));
         assert_eq!(rows[20], 6.0);

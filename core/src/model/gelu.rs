@@ -1,10 +1,11 @@
 //! GELU on all cores of the CPU.
 //!
 //! Burn's CPU backend computes GELU (`x·Φ(x)`, with `erf`) and its derivative element by
-//! element on one core; with the feed-forward layers' `[B·T, ffn]` activations that was the
-//! largest single-threaded piece of a CPU training update. Here the same per-element formulas
-//! (the same `libm::erff`, so the same bits) run in chunks on all cores, as a Burn backend
-//! extension with its autodiff rule. Other devices use Burn's GELU.
+//! element on one core with a scalar `erff`; with the feed-forward layers' `[B·T, ffn]`
+//! activations that was the largest single-threaded piece of a CPU training update and about a
+//! sixth of beam search. Here vectorised formulas (`model::gelu_math`: Φ to 3·10⁻⁷, like
+//! PyTorch's vectorised CPU `erf`) run in chunks on all cores, as a Burn backend extension with
+//! its autodiff rule. Other devices use Burn's GELU.
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -12,7 +13,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use crate::cpu::{is_cpu, map_indexed, values};
+use super::gelu_math::{gelu_grad_slice, gelu_slice};
+use crate::cpu::{is_cpu, map_chunks, values};
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor, TensorData};
 
@@ -34,32 +36,22 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(<Dispatch as CpuGeluOps>::cpu_gelu(x.into_dispatch()))
 }
 
-const SQRT_2: f32 = core::f32::consts::SQRT_2;
-
-/// `x·Φ(x)`, written as Burn's CPU backend writes it.
-fn gelu_value(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x / SQRT_2))
-}
-
-/// `g·(Φ(x) + x·φ(x))`, written as Burn's CPU backend writes it.
-fn gelu_grad(x: f32, g: f32) -> f32 {
-    let inv_sqrt_2pi: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();
-    let cdf = 0.5 * (1.0 + libm::erff(x / SQRT_2));
-    let pdf = inv_sqrt_2pi * (-0.5 * x * x).exp();
-    g * (cdf + x * pdf)
-}
-
 impl CpuGeluOps for Flex {
     fn cpu_gelu(x: FlexTensor) -> FlexTensor {
         let shape = x.layout().shape().clone();
         let v = values(&x);
-        FlexTensor::from_data(TensorData::new(map_indexed(v.len(), |i| gelu_value(v[i])), shape))
+        let y = map_chunks(v.len(), |start, out| gelu_slice(&v[start..start + out.len()], out));
+        FlexTensor::from_data(TensorData::new(y, shape))
     }
 
     fn cpu_gelu_backward(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let shape = x.layout().shape().clone();
         let (v, g) = (values(&x), values(&grad));
-        FlexTensor::from_data(TensorData::new(map_indexed(v.len(), |i| gelu_grad(v[i], g[i])), shape))
+        let dx = map_chunks(v.len(), |start, out| {
+            let range = start..start + out.len();
+            gelu_grad_slice(&v[range.clone()], &g[range], out)
+        });
+        FlexTensor::from_data(TensorData::new(dx, shape))
     }
 }
 
@@ -100,10 +92,10 @@ mod tests {
     use super::*;
     use burn::tensor::{Device, Distribution};
 
-    /// Values and gradients equal Burn's GELU bit for bit, on a tensor larger than one chunk
-    /// and on a transposed (non-contiguous) view.
+    /// Values and gradients agree with Burn's GELU (scalar `erff`) to f32 rounding, on a tensor
+    /// larger than one chunk and on a transposed (non-contiguous) view.
     #[test]
-    fn equals_burns_gelu_bit_for_bit() {
+    fn matches_burns_gelu() {
         let dev = Device::default().autodiff();
         let base = Tensor::<2>::random([300, 170], Distribution::Normal(0.0, 3.0), &dev);
         for x in [base.clone(), base.transpose()] {
@@ -112,12 +104,19 @@ mod tests {
                 let y = if ours { gelu(x.clone()) } else { burn::tensor::activation::gelu(x.clone()) };
                 let w = Tensor::<2>::ones(y.shape(), &dev).mul_scalar(0.5) + y.clone().detach();
                 let grads = (y.clone() * w).sum().backward();
-                (y.into_data(), x.grad(&grads).unwrap().into_data())
+                let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
+                (vec(y), vec(x.grad(&grads).unwrap()))
             };
             let (y_ours, g_ours) = run(true);
             let (y_burn, g_burn) = run(false);
-            assert_eq!(y_ours, y_burn);
-            assert_eq!(g_ours, g_burn);
+            let xs = x.into_data().try_to_vec::<f32>().unwrap();
+            for i in 0..xs.len() {
+                let scale = 1.0 + xs[i].abs();
+                assert!((y_ours[i] - y_burn[i]).abs() <= 4e-7 * scale, "gelu({}) = {} vs {}", xs[i], y_ours[i], y_burn[i]);
+                let upstream = 1.5 + y_burn[i].abs();
+                let tol = 1e-6 * upstream * scale;
+                assert!((g_ours[i] - g_burn[i]).abs() <= tol, "gelu'({}): {} vs {}", xs[i], g_ours[i], g_burn[i]);
+            }
         }
         // and it is GELU: x·Φ(x) at a few points (Φ(1) = 0.841344746, Φ(-2) = 0.022750132)
         let x = Tensor::<1>::from_floats([0.0, 1.0, -2.0], &Device::default());

@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod embedder;
 pub mod encoder;
 pub mod gelu;
+pub(crate) mod gelu_math;
 pub mod generator;
 pub mod layers;
 pub mod model_dir;

@@ -61,13 +61,25 @@ fn node_script(script: &str, args: &[&str]) -> String {
         "playwright-core is not installed: run `npm ci` in {} (./scripts/test.sh does)",
         dir.display()
     );
-    let out = Command::new("node").arg(dir.join(script)).args(args).output().expect("node is installed");
+    // A temporary folder of its own, to check that the script leaves no Chromium profile behind.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("browser-tmp-{script}-{call}"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = Command::new("node").arg(dir.join(script)).args(args).env("TMPDIR", &tmp).output().expect("node is installed");
     assert!(
         out.status.success(),
         "{script} failed:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    let left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("cringe-chromium-"))
+        .collect();
+    assert!(left.is_empty(), "{script} left its Chromium profile behind in {}: {left:?}", tmp.display());
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -37,17 +37,12 @@ pub fn map_indexed(len: usize, f: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
 /// values `start..start + chunk.len()`), on all cores.
 pub fn map_chunks(len: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> {
     let mut out = vec![0f32; len];
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| f(c * CHUNK, chunk));
-    }
-    #[cfg(not(feature = "parallel"))]
-    out.chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| f(c * CHUNK, chunk));
+    for_rows(&mut out, CHUNK, |c, chunk| f(c * CHUNK, chunk));
     out
 }
 
-/// Runs `f(row, out_row)` over the rows of `out` (`width` values each), on all cores.
+/// Runs `f(row, out_row)` over the rows of `out` (`width` values each; the last may be
+/// shorter), on all cores.
 pub fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
     #[cfg(feature = "parallel")]
     {

@@ -11,7 +11,7 @@ use cringe_core::data::{Batcher, Datatype, Example, TruncationConfig, world_log_
 use cringe_core::decode::generate;
 use cringe_core::fsutil::write_atomic;
 use cringe_core::metrics::f1_score;
-use cringe_core::model::{ClassifierDir, Generator};
+use cringe_core::model::{ClassifierDir, Generator, Packing};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -213,13 +213,14 @@ fn judge(c: &ClassifierDir, texts: &[String], trunc: usize, device: &burn::tenso
 /// Summed negative log-likelihood, correct argmax count and token count of gold responses.
 fn teacher_forced(model: &Generator, batcher: &Batcher, items: &[cringe_core::data::EncodedExample], device: &burn::tensor::Device) -> (f64, f64, usize) {
     let batch = batcher.collate(items, device);
-    let logits = model.forward(batch.context, batch.decoder_input);
-    let [b, t, v] = logits.dims();
-    let targets = batch.targets.reshape([b * t, 1]);
-    let lp = log_softmax(logits.reshape([b * t, v]), 1);
-    let mask = targets.clone().not_equal_elem(model.config().pad_id as i64).float().reshape([b * t]);
-    let tok_lp = lp.clone().gather(1, targets.clone()).reshape([b * t]);
-    let right = lp.argmax(1).equal(targets).float().reshape([b * t]);
+    let (context_rows, target_rows) = Packing::for_batch(&batch, device);
+    let logits = model.forward_rows(batch.context, context_rows, batch.decoder_input, &target_rows);
+    let n = target_rows.count();
+    let targets = target_rows.pack_ids(batch.targets).reshape([n, 1]);
+    let lp = log_softmax(logits, 1);
+    let mask = targets.clone().not_equal_elem(model.config().pad_id as i64).float().reshape([n]);
+    let tok_lp = lp.clone().gather(1, targets.clone()).reshape([n]);
+    let right = lp.argmax(1).equal(targets).float().reshape([n]);
     let nll: f32 = (tok_lp.neg() * mask.clone()).sum().into_scalar();
     let correct: f32 = (right * mask).sum().into_scalar();
     (nll as f64, correct as f64, batch.target_tokens)

@@ -48,6 +48,10 @@ pub struct Batch {
     pub target_tokens: usize,
     /// Number of non-pad context tokens.
     pub context_tokens: usize,
+    /// Each row's context length (its real tokens come first).
+    pub context_lengths: Vec<usize>,
+    /// Each row's target length.
+    pub target_lengths: Vec<usize>,
     /// (chosen row, rejected row) of each preference pair: a pair fills two rows, the rejected
     /// response right after the chosen one, labelled negative.
     pub pairs: Vec<(usize, usize)>,
@@ -157,6 +161,8 @@ impl Batcher {
             labels: int(lab, t),
             target_tokens,
             context_tokens,
+            context_lengths: rows.iter().map(|r| r.0.len()).collect(),
+            target_lengths: rows.iter().map(|r| r.1.len()).collect(),
             pairs,
         }
     }
@@ -193,6 +199,8 @@ mod tests {
         let second = &tgt[t..];
         assert_eq!(second[items[1].target.len()..].iter().filter(|&&x| x != sp.pad as i64).count(), 0);
         assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len());
+        assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len()]);
+        assert_eq!(batch.context_lengths, vec![items[0].context.len(), items[1].context.len()]);
     }
 
     #[test]
@@ -214,6 +222,8 @@ mod tests {
         let rejected = items[1].rejected.as_ref().unwrap();
         assert_eq!(tgt[2 * t..2 * t + rejected.len()].iter().map(|&x| x as u32).collect::<Vec<_>>(), *rejected);
         assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len() + rejected.len());
+        assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len(), rejected.len()]);
+        assert_eq!(batch.context_lengths[1], batch.context_lengths[2], "the rejected row has the pair's context");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::cringe::{CandidateDraw, CringeOptions, cringe_on_terms};
 use super::pairwise::{PairwiseOptions, pairwise_gate};
 use super::tokens::{LossOutput, TokenTerms};
 use super::unlikelihood::{mle_loss, unlikelihood_loss};
+use crate::model::Packing;
 use crate::error::{CoreError, Result};
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
@@ -80,15 +81,35 @@ impl Objective {
         targets: Tensor<2, Int>,
         labels: Tensor<2, Int>,
         pairs: &[(usize, usize)],
-        (pad_id, end_id): (usize, usize),
+        ids: (usize, usize),
         draw: impl FnOnce(usize) -> CandidateDraw,
     ) -> LossOutput {
         let [b, t, v] = logits.dims();
-        let n = b * t;
-        let logits = logits.reshape([n, v]);
-        let (targets, labels) = (targets.reshape([n]), labels.reshape([n]));
+        self.loss_rows(logits.reshape([b * t, v]), &Packing::dense(b, t), targets, labels, pairs, ids, draw)
+    }
+
+    /// [`Objective::loss`] on packed rows: `logits` `[N,V]` are the positions of the `[B,T]`
+    /// batch that `rows` keeps ([`Generator::forward_rows`](crate::model::Generator::forward_rows));
+    /// `draw` is called for those N tokens. Pads left out change nothing: they are masked out
+    /// of every sum, so the loss and statistics equal the padded ones.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_rows(
+        &self,
+        logits: Tensor<2>,
+        rows: &Packing,
+        targets: Tensor<2, Int>,
+        labels: Tensor<2, Int>,
+        pairs: &[(usize, usize)],
+        (pad_id, end_id): (usize, usize),
+        draw: impl FnOnce(usize) -> CandidateDraw,
+    ) -> LossOutput {
+        let n = rows.count();
+        let (targets, labels) = (rows.pack_ids(targets), rows.pack_ids(labels));
         let gate = |terms: &TokenTerms| {
-            (self.kind == LossKind::PairwiseCringe).then(|| pairwise_gate(&terms.ce, &terms.nonpad, b, pairs, &self.pairwise))
+            (self.kind == LossKind::PairwiseCringe).then(|| {
+                let (ce, nonpad) = (rows.unpack_values(terms.ce.clone()), rows.unpack_values(terms.nonpad.clone()));
+                rows.pack_values(pairwise_gate(&ce, &nonpad, rows.batch(), pairs, &self.pairwise))
+            })
         };
         let draw = self.kind.samples_candidates().then(|| draw(n));
         if let Some(draw) = &draw

@@ -3,6 +3,7 @@
 //! Masks are additive biases broadcast over heads: 0 where a key may be attended to and
 //! [`NEG_INF`] where it may not, so padded and future positions get exactly zero weight.
 
+use super::packing::Packing;
 use super::{dropout, precision};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
@@ -88,10 +89,25 @@ impl MultiHeadAttention {
         precision::matmul(weights, values)
     }
 
-    /// Full attention: projects `key_value` and attends `query` over it.
-    pub fn forward(&self, query: Tensor<3>, key_value: Tensor<3>, mask_bias: Option<Tensor<4>>) -> Tensor<3> {
-        let k = self.project_key(key_value.clone());
-        let v = self.project_value(key_value);
-        self.attend(query, k, v, mask_bias)
+    /// Full attention over packed rows: `query` `[Nq,D]` holds the real positions of a
+    /// `[B,Tq]` batch laid out by `query_rows`, `key_value` `[Nk,D]` those of `[B,Tk]` by
+    /// `kv_rows`; the projections run on the rows, the attention itself on the padded layout
+    /// (pads are zero and masked by `mask_bias`). Returns `[Nq,D]`.
+    pub fn forward_rows(
+        &self,
+        query: Tensor<2>,
+        query_rows: &Packing,
+        key_value: Tensor<2>,
+        kv_rows: &Packing,
+        mask_bias: Option<Tensor<4>>,
+    ) -> Tensor<2> {
+        let k = self.split(kv_rows.unpack(precision::linear(&self.k_lin, key_value.clone())));
+        let v = self.split(kv_rows.unpack(precision::linear(&self.v_lin, key_value)));
+        let d = query.dims()[1];
+        let dh = d / self.n_heads;
+        let q = self.split(query_rows.unpack(precision::linear(&self.q_lin, query))).div_scalar((dh as f64).sqrt());
+        let [b, tq] = [query_rows.batch(), query_rows.len()];
+        let out = self.context(q, k, v, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
+        precision::linear(&self.out_lin, query_rows.pack(out))
     }
 }

@@ -75,8 +75,9 @@ impl Classifier {
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
         let keep = tokens.clone().not_equal_elem(self.config.encoder.pad_id as i64).float(); // [B,S]
         let encoded = self.encoder.forward(self.embeddings.val(), tokens);
-        let [b, _, d] = encoded.states.dims();
-        let summed = encoded.states.sum_dim(1).reshape([b, d]); // pads are zero
+        let states = encoded.states();
+        let [b, _, d] = states.dims();
+        let summed = states.sum_dim(1).reshape([b, d]); // pads are zero
         let count = keep.sum_dim(1).clamp_min(1.0); // [B,1]
         self.head.forward(summed / count)
     }

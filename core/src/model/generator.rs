@@ -10,6 +10,7 @@ use super::config::{GeneratorConfig, Variant};
 use super::embedder::Embedder;
 use super::encoder::{Encoded, Encoder};
 use super::layers::{DecoderLayer, LayerCache, layer_norm};
+use super::packing::Packing;
 use super::precision;
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
@@ -66,12 +67,21 @@ impl Generator {
     /// Teacher-forced decoding: `decoder_input` `[B,T]` starts with `start_id`; returns logits
     /// `[B,T,V]` where position t predicts the t-th target token.
     pub fn decode(&self, encoded: &Encoded, decoder_input: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = decoder_input.dims();
+        let logits = self.decode_rows(encoded, decoder_input, &Packing::dense(b, t));
+        let v = logits.dims()[1];
+        logits.reshape([b, t, v])
+    }
+
+    /// [`Generator::decode`] for the positions `rows` keeps only: logits `[N,V]`, one row per
+    /// kept position in `rows`' order. Pads are neither computed nor scored.
+    pub fn decode_rows(&self, encoded: &Encoded, decoder_input: Tensor<2, Int>, rows: &Packing) -> Tensor<2> {
         let [_, t] = decoder_input.dims();
         let device = decoder_input.device();
         let causal = causal_bias(t, &device);
-        let mut x = self.dec_embed.forward(self.embeddings.val(), decoder_input, 0);
+        let mut x = rows.pack(self.dec_embed.forward(self.embeddings.val(), decoder_input, 0));
         for layer in &self.decoder {
-            x = layer.forward(x, encoded.states.clone(), causal.clone(), encoded.bias.clone());
+            x = layer.forward(x, rows, encoded.rows_states.clone(), &encoded.rows, causal.clone(), encoded.bias.clone());
         }
         self.output(x)
     }
@@ -82,13 +92,21 @@ impl Generator {
         self.decode(&encoded, decoder_input)
     }
 
+    /// [`Generator::forward`] on the kept positions only: the context's rows laid out by
+    /// `context_rows`, logits `[N,V]` for the target positions `target_rows` keeps (see
+    /// [`Packing`]). Equal to the padded forward's logits at those positions.
+    pub fn forward_rows(&self, context: Tensor<2, Int>, context_rows: Packing, decoder_input: Tensor<2, Int>, target_rows: &Packing) -> Tensor<2> {
+        let encoded = self.encoder.forward_rows(self.embeddings.val(), context, context_rows);
+        self.decode_rows(&encoded, decoder_input, target_rows)
+    }
+
     /// Prepares incremental decoding: projects the encoder output once per decoder layer.
     pub fn start_decoding(&self, encoded: &Encoded) -> DecoderCache {
         let layers = self
             .decoder
             .iter()
             .map(|layer| {
-                let (enc_k, enc_v) = layer.encoder_kv(encoded.states.clone());
+                let (enc_k, enc_v) = layer.encoder_kv(encoded.states());
                 LayerCache { self_k: None, self_v: None, enc_k, enc_v }
             })
             .collect();
@@ -104,28 +122,27 @@ impl Generator {
             x = layer.step(x, lc, bias.clone());
         }
         cache.advance();
-        let logits = self.output(x);
-        let [b, _, v] = logits.dims();
-        logits.reshape([b, v])
+        let [b, _, d] = x.dims();
+        self.output(x.reshape([b, d]))
     }
 
-    /// Final norm, projection on the shared embeddings, and the start-token mask.
-    fn output(&self, x: Tensor<3>) -> Tensor<3> {
+    /// Final norm, projection on the shared embeddings, and the start-token mask: hidden
+    /// rows `[N,D]` → logits `[N,V]`.
+    fn output(&self, x: Tensor<2>) -> Tensor<2> {
         let x = match &self.dec_final_norm {
             Some(norm) => norm.forward(x),
             None => x,
         };
-        let [b, t, d] = x.dims();
         let table = self.embeddings.val();
         let v = table.dims()[0];
-        let logits = precision::matmul(x.reshape([b * t, d]), table.transpose()).reshape([b, t, v]);
+        let logits = precision::matmul(x, table.transpose());
         let mut start = vec![0f32; v];
         start[self.config.start_id] = NEG_INF;
         let mut bias = Tensor::<1>::from_data(TensorData::new(start, [v]), &logits.device());
         if let Some(fixed) = &self.logits_bias {
             bias = bias + fixed.val();
         }
-        logits + bias.unsqueeze_dims::<3>(&[0, 1])
+        logits + bias.unsqueeze_dim::<2>(0)
     }
 }
 

@@ -4,6 +4,7 @@
 //! (`aiayn`, `xlm`) it is `norm(x + f(x))`.
 
 use super::attention::MultiHeadAttention;
+use super::packing::Packing;
 use super::{dropout, precision};
 use super::config::{Activation, GeneratorConfig, Variant};
 use burn::module::Module;
@@ -37,8 +38,8 @@ impl FeedForward {
         }
     }
 
-    /// `[B,T,D]` → `[B,T,D]`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `[…,D]` → `[…,D]` (each row on its own).
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let h = precision::linear(&self.lin1, x);
         let h = if self.gelu { gelu(h) } else { relu(h) };
         precision::linear(&self.lin2, dropout::forward(&self.relu_dropout, h))
@@ -50,7 +51,7 @@ pub(crate) fn layer_norm(cfg: &GeneratorConfig, device: &Device) -> LayerNorm {
 }
 
 /// Applies a residual sub-block in pre- or post-norm order.
-fn residual(prenorm: bool, norm: &LayerNorm, drop: &Dropout, x: Tensor<3>, f: impl FnOnce(Tensor<3>) -> Tensor<3>) -> Tensor<3> {
+fn residual<const D: usize>(prenorm: bool, norm: &LayerNorm, drop: &Dropout, x: Tensor<D>, f: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Tensor<D> {
     if prenorm {
         let y = f(norm.forward(x.clone()));
         x + dropout::forward(drop, y)
@@ -84,13 +85,13 @@ impl EncoderLayer {
         }
     }
 
-    /// `x` `[B,S,D]`, `keep` `[B,S,1]` (1 for real tokens, 0 for pads), `bias` `[B,1,1,S]`.
-    pub fn forward(&self, x: Tensor<3>, keep: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
+    /// `x` `[N,D]`: the rows of a `[B,S]` context laid out by `rows`; `bias` `[B,1,1,S]`
+    /// masks its pads.
+    pub fn forward(&self, x: Tensor<2>, rows: &Packing, bias: Tensor<4>) -> Tensor<2> {
         let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
-            self.attention.forward(h.clone(), h, Some(bias))
+            self.attention.forward_rows(h.clone(), rows, h, rows, Some(bias))
         });
-        let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| self.ffn.forward(h));
-        x * keep
+        residual(self.prenorm, &self.norm2, &self.dropout, x, |h| self.ffn.forward(h))
     }
 }
 
@@ -144,13 +145,15 @@ impl DecoderLayer {
         )
     }
 
-    /// Teacher-forced forward over a whole target: `causal` is `[1,1,T,T]`, `enc_bias` `[B,1,1,S]`.
-    pub fn forward(&self, x: Tensor<3>, encoded: Tensor<3>, causal: Tensor<4>, enc_bias: Tensor<4>) -> Tensor<3> {
+    /// Teacher-forced forward over a whole target: `x` `[N,D]` holds the rows of a `[B,T]`
+    /// target laid out by `rows`, `encoded` the encoder's rows laid out by `enc_rows`;
+    /// `causal` is `[1,1,T,T]`, `enc_bias` `[B,1,1,S]`.
+    pub fn forward(&self, x: Tensor<2>, rows: &Packing, encoded: Tensor<2>, enc_rows: &Packing, causal: Tensor<4>, enc_bias: Tensor<4>) -> Tensor<2> {
         let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
-            self.self_attention.forward(h.clone(), h, Some(causal))
+            self.self_attention.forward_rows(h.clone(), rows, h, rows, Some(causal))
         });
         let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| {
-            self.encoder_attention.forward(h, encoded, Some(enc_bias))
+            self.encoder_attention.forward_rows(h, rows, encoded, enc_rows, Some(enc_bias))
         });
         residual(self.prenorm, &self.norm3, &self.dropout, x, |h| self.ffn.forward(h))
     }

@@ -1,5 +1,6 @@
 //! The generator model: configuration and presets, attention, blocks, the encoder–decoder,
-//! its incremental-decoding cache, and model directories on disk.
+//! padding-free rows for training, its incremental-decoding cache, and model directories on
+//! disk.
 
 pub mod attention;
 pub mod cache;
@@ -13,6 +14,7 @@ pub(crate) mod gelu_math;
 pub mod generator;
 pub mod layers;
 pub mod model_dir;
+pub mod packing;
 pub mod precision;
 
 pub use cache::DecoderCache;
@@ -21,4 +23,5 @@ pub use config::{Activation, GeneratorConfig, Variant, PRESET_NAMES};
 pub use encoder::{Encoded, Encoder};
 pub use generator::Generator;
 pub use model_dir::{ClassifierDir, ModelDir};
+pub use packing::Packing;
 pub use precision::{Precision, autocast};

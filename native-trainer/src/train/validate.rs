@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use clap::ValueEnum;
 use cringe_core::data::{Batch, Batcher, EncodedExample};
 use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, LossOutput, Objective, uniform_draws};
-use cringe_core::model::Generator;
+use cringe_core::model::{Generator, Packing};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -39,9 +39,10 @@ pub fn improves(new: f64, best: Option<f64>, mode: MetricMode) -> bool {
 /// Teacher-forced training loss of `model` on one batch, CRINGE candidates drawn from `rng`.
 pub fn batch_loss(model: &Generator, batch: Batch, objective: &Objective, rng: &mut StdRng, device: &Device) -> LossOutput {
     let cfg = model.config();
-    let logits = model.forward(batch.context, batch.decoder_input);
+    let (context_rows, target_rows) = Packing::for_batch(&batch, device);
+    let logits = model.forward_rows(batch.context, context_rows, batch.decoder_input, &target_rows);
     let draw = |n| CandidateDraw::Uniform(uniform_draws(rng, n, device));
-    objective.loss(logits, batch.targets, batch.labels, &batch.pairs, (cfg.pad_id, cfg.end_id), draw)
+    objective.loss_rows(logits, &target_rows, batch.targets, batch.labels, &batch.pairs, (cfg.pad_id, cfg.end_id), draw)
 }
 
 /// Loss metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed

@@ -6,13 +6,12 @@
 //! cross attention) gives the same logits and parameter gradients (`wgpu_e2e` covers decoding).
 //! Built with `--features wgpu`.
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
 use cringe_core::kernels::set_enabled;
 use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
-use cringe_core::model::{Generator, GeneratorConfig};
+use cringe_core::model::{Generator, GeneratorConfig, parameter_gradients};
 use std::sync::Mutex;
 
 const PAD: usize = 0;
@@ -91,20 +90,6 @@ fn fused_kernel_equals_the_tensor_op_cringe_loss() {
     set_enabled(true);
 }
 
-/// Every parameter's gradient, flattened, in the module's visiting order.
-struct AllGrads<'a> {
-    grads: &'a GradientsParams,
-    out: Vec<Vec<f32>>,
-}
-
-impl ModuleVisitor for AllGrads<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.get::<D>(param.id) {
-            self.out.push(g.try_to_vec_as::<f32>().unwrap());
-        }
-    }
-}
-
 fn ids(v: Vec<i64>, shape: [usize; 2], dev: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(v, shape), dev)
 }
@@ -127,9 +112,7 @@ fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
         let logits = model.forward(context.clone(), dec_in.clone());
         let out = objective.loss(logits.clone(), targets.clone(), labels.clone(), &[], (PAD, END), |_| unreachable!("MLE draws nothing"));
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        let mut all = AllGrads { grads: &grads, out: Vec::new() };
-        model.visit(&mut all);
-        (logits.try_to_vec_as::<f32>().unwrap(), all.out)
+        (logits.try_to_vec_as::<f32>().unwrap(), parameter_gradients(&model, &grads))
     };
     let (logits_ref, grads_ref) = run(false);
     let (logits_flash, grads_flash) = run(true);

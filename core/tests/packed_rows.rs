@@ -4,30 +4,15 @@
 //! model variant and every loss — with ragged contexts (one of them only its end token),
 //! ragged targets and a preference pair.
 
-use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
-use cringe_core::model::{Activation, Generator, GeneratorConfig, Packing, Variant};
+use cringe_core::model::{Activation, Generator, GeneratorConfig, Packing, Variant, parameter_gradients};
 
 const PAD: i64 = 0;
 const END: i64 = 2;
 const START: i64 = 1;
-
-/// Every parameter's gradient, flattened, in the module's visiting order.
-struct AllGrads<'a> {
-    grads: &'a GradientsParams,
-    out: Vec<Vec<f32>>,
-}
-
-impl ModuleVisitor for AllGrads<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if let Some(g) = self.grads.get::<D>(param.id) {
-            self.out.push(g.try_to_vec_as::<f32>().unwrap());
-        }
-    }
-}
 
 /// `rows` right-padded sequences of the given lengths, ids from `token(row, position)`.
 fn padded(lengths: &[usize], len: usize, token: impl Fn(usize, usize) -> i64, dev: &Device) -> Tensor<2, Int> {
@@ -75,9 +60,7 @@ fn packed_rows_equal_the_padded_forward_loss_and_gradients() {
             let ids = (PAD as usize, END as usize);
             let finish = |logits: Vec<f32>, out: cringe_core::loss::LossOutput| {
                 let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-                let mut all = AllGrads { grads: &grads, out: Vec::new() };
-                model.visit(&mut all);
-                Outcome { logits, loss: out.loss.into_scalar(), stats: out.stats.try_to_vec_as().unwrap(), grads: all.out }
+                Outcome { logits, loss: out.loss.into_scalar(), stats: out.stats.try_to_vec_as().unwrap(), grads: parameter_gradients(&model, &grads) }
             };
             let padded_run = {
                 let logits = model.forward(context.clone(), decoder_input.clone());

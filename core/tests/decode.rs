@@ -42,6 +42,64 @@ impl<F: Fn(&[u32]) -> Vec<f32>> NextTokenScorer for Scripted<F> {
     }
 }
 
+/// Context c's model says token 2 for c + 1 steps, then the end token; records how many rows
+/// each step scores.
+struct Staggered {
+    rows: Vec<(usize, Vec<u32>)>,
+    batch_sizes: Vec<usize>,
+}
+
+impl Staggered {
+    fn new(contexts: usize, beam: usize) -> Self {
+        Self { rows: (0..contexts).flat_map(|c| std::iter::repeat_n((c, Vec::new()), beam)).collect(), batch_sizes: Vec::new() }
+    }
+}
+
+impl NextTokenScorer for Staggered {
+    fn vocab_size(&self) -> usize {
+        4
+    }
+    fn step(&mut self, tokens: &[u32]) -> cringe_core::Result<Vec<f32>> {
+        assert_eq!(tokens.len(), self.rows.len());
+        self.batch_sizes.push(tokens.len());
+        let mut out = Vec::new();
+        for ((c, prefix), &t) in self.rows.iter_mut().zip(tokens) {
+            prefix.push(t);
+            let mut l = vec![-1e20, 0.0, 0.0, 0.0];
+            l[if prefix.len() <= *c + 1 { 2 } else { END as usize }] = 5.0;
+            out.extend(l);
+        }
+        Ok(out)
+    }
+    fn reorder(&mut self, rows: &[usize]) {
+        self.rows = rows.iter().map(|&r| self.rows[r].clone()).collect();
+    }
+}
+
+#[test]
+fn finished_contexts_leave_the_batch_and_the_rest_decode_as_alone() {
+    let contexts = vec![vec![]; 3];
+    let greedy = SearchConfig { inference: Inference::Greedy, max_length: 10, ..SearchConfig::default() };
+    let mut s = Staggered::new(3, 1);
+    let out = search(&mut s, &contexts, START, END, &greedy).unwrap();
+    for (c, r) in out.iter().enumerate() {
+        assert_eq!(r.best().tokens, [vec![2; c + 1], vec![END]].concat(), "context {c}");
+    }
+    // context 0 ends at step 1, context 1 at step 2, context 2 at step 3
+    assert_eq!(s.batch_sizes, vec![3, 3, 2, 1]);
+    let cfg = beam(2);
+    let mut s = Staggered::new(3, 2);
+    let batched = search(&mut s, &contexts, START, END, &cfg).unwrap();
+    assert!(s.batch_sizes.windows(2).all(|w| w[1] <= w[0]) && s.batch_sizes.last() < s.batch_sizes.first(), "{:?}", s.batch_sizes);
+    for (c, r) in batched.iter().enumerate() {
+        let mut alone = Staggered::new(1, 2);
+        alone.rows.iter_mut().for_each(|row| row.0 = c);
+        let single = search(&mut alone, &[vec![]], START, END, &cfg).unwrap();
+        let tokens = |x: &cringe_core::decode::SearchResult| x.n_best.iter().map(|h| h.tokens.clone()).collect::<Vec<_>>();
+        assert_eq!(tokens(r), tokens(&single[0]), "context {c}");
+    }
+}
+
 fn beam(size: usize) -> SearchConfig {
     SearchConfig { inference: Inference::Beam, beam_size: size, max_length: 12, ..SearchConfig::default() }
 }

@@ -12,8 +12,9 @@ pub trait NextTokenScorer {
     fn vocab_size(&self) -> usize;
     /// Appends `tokens[r]` to row r and returns next-token logits of all rows, row-major.
     fn step(&mut self, tokens: &[u32]) -> Result<Vec<f32>>;
-    /// Makes row i continue what row `rows[i]` held (rows may repeat). A search only moves
-    /// rows within the group of rows of their own context.
+    /// Makes row i continue what row `rows[i]` held (rows may repeat); rows not named are
+    /// dropped, so `rows` may be shorter than the batch. A search only moves rows within the
+    /// group of rows of their own context, and drops whole groups.
     fn reorder(&mut self, rows: &[usize]);
 }
 
@@ -23,6 +24,7 @@ pub struct GeneratorScorer<'a> {
     model: &'a Generator,
     cache: DecoderCache,
     device: Device,
+    rows: usize,
 }
 
 impl<'a> GeneratorScorer<'a> {
@@ -45,7 +47,7 @@ impl<'a> GeneratorScorer<'a> {
             let rows: Vec<i64> = (0..b).flat_map(|c| std::iter::repeat_n(c as i64, rows_per_context)).collect();
             cache.reorder(Tensor::from_data(TensorData::new(rows, [b * rows_per_context]), device));
         }
-        Self { model, cache, device: device.clone() }
+        Self { model, cache, device: device.clone(), rows: b * rows_per_context.max(1) }
     }
 }
 
@@ -73,6 +75,13 @@ impl NextTokenScorer for GeneratorScorer<'_> {
 
     fn reorder(&mut self, rows: &[usize]) {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-        self.cache.reorder_within_groups(Tensor::from_data(TensorData::new(idx, [rows.len()]), &self.device));
+        let idx = Tensor::from_data(TensorData::new(idx, [rows.len()]), &self.device);
+        if rows.len() == self.rows {
+            self.cache.reorder_within_groups(idx);
+        } else {
+            // whole contexts leave: their encoder state goes too
+            self.cache.reorder(idx);
+            self.rows = rows.len();
+        }
     }
 }

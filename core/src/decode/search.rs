@@ -129,7 +129,9 @@ impl Tree {
 
 /// Runs the search. `contexts[c]` is the token sequence used for context blocking of context c
 /// (the untruncated history plus end token with ParlAI's `--beam-block-full-context`, else the
-/// model's truncated input); the scorer holds `contexts.len() * beam_size` rows, context-major.
+/// model's truncated input); the scorer holds `contexts.len() * beam_size` rows, context-major,
+/// and the rows of a context whose search is done are dropped from it (a [`NextTokenScorer::
+/// reorder`] to fewer rows), so the batch shrinks as contexts finish.
 pub fn search(
     scorer: &mut dyn NextTokenScorer,
     contexts: &[Vec<u32>],
@@ -152,11 +154,14 @@ pub fn search(
             rng: StdRng::seed_from_u64(cfg.seed.wrapping_add(c as u64)),
         })
         .collect();
+    // The contexts whose rows the scorer still holds, in row order: a context leaves the batch
+    // once its search is done, so later steps score only the rows still searching.
+    let mut live: Vec<usize> = (0..trees.len()).collect();
     for step in 0..cfg.max_length {
-        if trees.iter().all(|t| t.done(beam)) {
+        if live.is_empty() {
             break;
         }
-        let last: Vec<u32> = trees.iter().flat_map(|t| t.hyps.iter().map(|h| *h.last().unwrap())).collect();
+        let last: Vec<u32> = live.iter().flat_map(|&c| trees[c].hyps.iter().map(|h| *h.last().unwrap())).collect();
         let logits = scorer.step(&last)?;
         if logits.len() != last.len() * v {
             return Err(CoreError::Invalid(format!("scorer returned {} logits for {} rows of {v}", logits.len(), last.len())));
@@ -170,12 +175,10 @@ pub fn search(
             )));
         }
         let mut reorder = Vec::with_capacity(last.len());
-        for (c, tree) in trees.iter_mut().enumerate() {
-            let base = c * beam;
-            if tree.done(beam) {
-                reorder.extend(base..base + beam);
-                continue;
-            }
+        let mut still_live = Vec::with_capacity(live.len());
+        for (slot, &c) in live.iter().enumerate() {
+            let tree = &mut trees[c];
+            let base = slot * beam;
             let rows: Vec<&[f32]> = (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
             let banned: Vec<Option<Vec<u32>>> = (0..beam).map(|h| banned_tokens(tree, h, step, end_id, cfg)).collect();
             let choices: Vec<Choice> = match cfg.inference {
@@ -205,6 +208,7 @@ pub fn search(
             };
             let mut hyps = Vec::with_capacity(beam);
             let mut scores = Vec::with_capacity(beam);
+            let mut rows = Vec::with_capacity(beam);
             for i in 0..beam {
                 // fewer candidates than the beam (tiny vocabularies): repeat the last one at -inf
                 let ch = choices.get(i).copied().unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
@@ -213,7 +217,7 @@ pub fn search(
                 if ch.token == end_id && ch.score > DEAD && i < choices.len() {
                     tree.finished.push(Finished { tokens: h[1..].to_vec(), logprob: ch.score });
                 }
-                reorder.push(base + ch.hyp);
+                rows.push(base + ch.hyp);
                 hyps.push(h);
                 scores.push(ch.score);
             }
@@ -222,8 +226,16 @@ pub fn search(
             }
             tree.hyps = hyps;
             tree.scores = scores;
+            if !tree.done(beam) {
+                reorder.extend(rows);
+                still_live.push(c);
+            }
         }
-        if reorder.iter().enumerate().any(|(i, &r)| i != r) {
+        live = still_live;
+        if live.is_empty() {
+            break;
+        }
+        if reorder.len() < last.len() || reorder.iter().enumerate().any(|(i, &r)| i != r) {
             scorer.reorder(&reorder);
         }
     }

@@ -22,7 +22,8 @@ echo "build + tests: $(( $(date +%s) - start ))s"
 # next to the build outputs, so only a cold cache pays for compiling them. One cargo call, so
 # that Burn is built once with one feature set.
 ./scripts/ensure-vulkan.sh
-export CRINGE_KERNEL_CACHE="${CRINGE_KERNEL_CACHE:-${CARGO_TARGET_DIR:-target}/kernel-cache}"
+# absolute: the tests run in their package folders, where a relative path would land
+export CRINGE_KERNEL_CACHE="${CRINGE_KERNEL_CACHE:-$(realpath -m "${CARGO_TARGET_DIR:-target}")/kernel-cache}"
 cargo test --locked -p cringe-trainer -p cringe-shaders --features cringe-trainer/wgpu \
     --test wgpu_e2e --test shader_parity --test cringe_kernel --test flash_attention
 echo "wgpu build + tests: $(( $(date +%s) - start ))s"

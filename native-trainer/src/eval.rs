@@ -213,6 +213,7 @@ fn judge(c: &ClassifierDir, texts: &[String], trunc: usize, device: &burn::tenso
 /// Summed negative log-likelihood, correct argmax count and token count of gold responses.
 fn teacher_forced(model: &Generator, batcher: &Batcher, items: &[cringe_core::data::EncodedExample], device: &burn::tensor::Device) -> (f64, f64, usize) {
     let batch = batcher.collate(items, device);
+    let tokens = batch.target_tokens();
     let (context_rows, target_rows) = Packing::for_batch(&batch, device);
     let logits = model.forward_rows(batch.context, context_rows, batch.decoder_input, &target_rows);
     let n = target_rows.count();
@@ -223,5 +224,5 @@ fn teacher_forced(model: &Generator, batcher: &Batcher, items: &[cringe_core::da
     let right = lp.argmax(1).equal(targets).float().reshape([n]);
     let nll: f32 = (tok_lp.neg() * mask.clone()).sum().into_scalar();
     let correct: f32 = (right * mask).sum().into_scalar();
-    (nll as f64, correct as f64, batch.target_tokens)
+    (nll as f64, correct as f64, tokens)
 }

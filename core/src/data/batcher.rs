@@ -44,10 +44,6 @@ pub struct Batch {
     pub targets: Tensor<2, Int>,
     /// `[B,T]` the example label id broadcast over its tokens.
     pub labels: Tensor<2, Int>,
-    /// Number of non-pad target tokens.
-    pub target_tokens: usize,
-    /// Number of non-pad context tokens.
-    pub context_tokens: usize,
     /// Each row's context length (its real tokens come first).
     pub context_lengths: Vec<usize>,
     /// Each row's target length.
@@ -55,6 +51,18 @@ pub struct Batch {
     /// (chosen row, rejected row) of each preference pair: a pair fills two rows, the rejected
     /// response right after the chosen one, labelled negative.
     pub pairs: Vec<(usize, usize)>,
+}
+
+impl Batch {
+    /// Number of non-pad target tokens.
+    pub fn target_tokens(&self) -> usize {
+        self.target_lengths.iter().sum()
+    }
+
+    /// Number of non-pad context tokens.
+    pub fn context_tokens(&self) -> usize {
+        self.context_lengths.iter().sum()
+    }
 }
 
 /// Turns examples into batches for one tokenizer and truncation setting.
@@ -137,7 +145,6 @@ impl Batcher {
         let mut dec = vec![pad; b * t];
         let mut tgt = vec![pad; b * t];
         let mut lab = vec![0i64; b * t];
-        let (mut target_tokens, mut context_tokens) = (0, 0);
         for (i, &(context, target, label)) in rows.iter().enumerate() {
             for (j, &id) in context.iter().enumerate() {
                 ctx[i * s + j] = id as i64;
@@ -150,8 +157,6 @@ impl Batcher {
                 }
             }
             lab[i * t..(i + 1) * t].fill(label.id());
-            target_tokens += target.len();
-            context_tokens += context.len();
         }
         let int = |v: Vec<i64>, cols: usize| Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device);
         Batch {
@@ -159,8 +164,6 @@ impl Batcher {
             decoder_input: int(dec, t),
             targets: int(tgt, t),
             labels: int(lab, t),
-            target_tokens,
-            context_tokens,
             context_lengths: rows.iter().map(|r| r.0.len()).collect(),
             target_lengths: rows.iter().map(|r| r.1.len()).collect(),
             pairs,
@@ -198,7 +201,7 @@ mod tests {
         assert!(lab[..t].iter().all(|&l| l == 0) && lab[t..].iter().all(|&l| l == 1));
         let second = &tgt[t..];
         assert_eq!(second[items[1].target.len()..].iter().filter(|&&x| x != sp.pad as i64).count(), 0);
-        assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len());
+        assert_eq!(batch.target_tokens(), items[0].target.len() + items[1].target.len());
         assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len()]);
         assert_eq!(batch.context_lengths, vec![items[0].context.len(), items[1].context.len()]);
     }
@@ -221,7 +224,7 @@ mod tests {
         let tgt: Vec<i64> = batch.targets.try_to_vec_as::<i64>().unwrap();
         let rejected = items[1].rejected.as_ref().unwrap();
         assert_eq!(tgt[2 * t..2 * t + rejected.len()].iter().map(|&x| x as u32).collect::<Vec<_>>(), *rejected);
-        assert_eq!(batch.target_tokens, items[0].target.len() + items[1].target.len() + rejected.len());
+        assert_eq!(batch.target_tokens(), items[0].target.len() + items[1].target.len() + rejected.len());
         assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len(), rejected.len()]);
         assert_eq!(batch.context_lengths[1], batch.context_lengths[2], "the rejected row has the pair's context");
     }

@@ -24,7 +24,6 @@ pub struct GeneratorScorer<'a> {
     model: &'a Generator,
     cache: DecoderCache,
     device: Device,
-    rows: usize,
 }
 
 impl<'a> GeneratorScorer<'a> {
@@ -47,7 +46,7 @@ impl<'a> GeneratorScorer<'a> {
             let rows: Vec<i64> = (0..b).flat_map(|c| std::iter::repeat_n(c as i64, rows_per_context)).collect();
             cache.reorder(Tensor::from_data(TensorData::new(rows, [b * rows_per_context]), device));
         }
-        Self { model, cache, device: device.clone(), rows: b * rows_per_context.max(1) }
+        Self { model, cache, device: device.clone() }
     }
 }
 
@@ -76,12 +75,11 @@ impl NextTokenScorer for GeneratorScorer<'_> {
     fn reorder(&mut self, rows: &[usize]) {
         let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
         let idx = Tensor::from_data(TensorData::new(idx, [rows.len()]), &self.device);
-        if rows.len() == self.rows {
+        if rows.len() == self.cache.rows() {
             self.cache.reorder_within_groups(idx);
         } else {
             // whole contexts leave: their encoder state goes too
             self.cache.reorder(idx);
-            self.rows = rows.len();
         }
     }
 }

@@ -20,6 +20,11 @@ impl DecoderCache {
         Self { layers, enc_bias, position: 0 }
     }
 
+    /// Number of sequences (rows) the cache holds.
+    pub fn rows(&self) -> usize {
+        self.enc_bias.dims()[0]
+    }
+
     /// Number of tokens decoded so far (the position of the next one).
     pub fn position(&self) -> usize {
         self.position

@@ -102,11 +102,12 @@ impl Generator {
 
     /// Prepares incremental decoding: projects the encoder output once per decoder layer.
     pub fn start_decoding(&self, encoded: &Encoded) -> DecoderCache {
+        let states = encoded.states();
         let layers = self
             .decoder
             .iter()
             .map(|layer| {
-                let (enc_k, enc_v) = layer.encoder_kv(encoded.states());
+                let (enc_k, enc_v) = layer.encoder_kv(states.clone());
                 LayerCache { self_k: None, self_v: None, enc_k, enc_v }
             })
             .collect();

@@ -49,11 +49,12 @@ impl Packing {
     }
 
     /// Like [`Packing::from_lengths`], but dense unless at least `min_padding` (a fraction) of
-    /// the positions are pads: below that the gathers cost more than the rows they save.
+    /// the positions are pads (see [`MIN_PADDING`]).
     pub fn when_padded(lengths: &[usize], len: usize, min_padding: f64, device: &Device) -> Self {
         let total = (lengths.len() * len).max(1);
         let pads = total - lengths.iter().sum::<usize>().min(total);
-        match pads as f64 >= min_padding * total as f64 && pads > 0 {
+        // (a batch without pads comes back dense from `from_lengths` too)
+        match pads as f64 >= min_padding * total as f64 {
             true => Self::from_lengths(lengths, len, device),
             false => Self::dense(lengths.len(), len),
         }

@@ -189,7 +189,7 @@ pub fn train(
                 })
                 .collect();
             let batch = batcher.collate(&items, device);
-            tokens += batch.context_tokens + batch.target_tokens;
+            tokens += batch.context_tokens() + batch.target_tokens();
             let out = batch_loss(&model, batch, &objective, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
             if !micro.loss_sum.is_finite() && mixed {

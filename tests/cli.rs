@@ -95,7 +95,12 @@ fn eval_and_chat_take_the_seed_decoding_flags() {
             assert!(help.contains(flag), "{cmd} --help lacks {flag}");
         }
     }
+    // flag values are checked before anything is loaded (the same check `iterate` runs on each
+    // stage before the first one), then the model
     let out = cringe(&["eval", "--mf", "nowhere", "-t", "safety-mini:chitchat", "--topp", "1.5", "--inference", "nucleus"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"), "a missing model is reported first");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--topp must be in (0, 1], got 1.5"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cringe(&["eval", "--mf", "nowhere", "-t", "safety-mini:chitchat", "--topp", "0.9", "--inference", "nucleus"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"), "then a missing model");
 }

@@ -52,7 +52,7 @@ fn balances_dedupes_and_keeps_lines_unchanged() {
     let kept: Vec<&str> = a.lines().collect();
     assert_eq!(kept.len(), 8);
     assert!(kept.iter().all(|l| inputs.contains(l)), "lines must be copied unchanged");
-    let ex = world_log_examples(&out1).unwrap();
+    let (ex, _) = world_log_examples(&out1).unwrap();
     assert_eq!(ex.iter().filter(|e| e.label == Label::Neg).count(), 4);
     assert_eq!(ex.iter().filter(|e| e.label == Label::Pos).count(), 4);
     assert!(ex.iter().filter(|e| e.response == "have a nice day").count() <= 2);

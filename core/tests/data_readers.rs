@@ -19,7 +19,8 @@ fn parlai_world_log_with_metadata_reads() {
     assert_eq!(recs.len(), 3);
     let meta = world_log_metadata(&path, &recs[0]).unwrap().unwrap();
     assert_eq!(meta["opt"]["beam_size"], 10);
-    let ex = world_log_examples(&path).unwrap();
+    let (ex, left_out) = world_log_examples(&path).unwrap();
+    assert!(left_out.is_empty());
     let labels: Vec<Label> = ex.iter().map(|e| e.label).collect();
     // classifier_accuracy decides before f1 == 0
     assert_eq!(labels, vec![Label::Pos, Label::Neg, Label::Pos]);

@@ -126,3 +126,23 @@ fn loading_a_broken_directory_names_the_file() {
     let err = ModelDir::load(dir.path(), &dev).err().unwrap().to_string();
     assert!(err.contains("config.json") && err.contains("missing field"), "{err}");
 }
+
+#[test]
+fn num_params_counts_exactly_the_parameters_a_model_has() {
+    // num_params is what a model directory's weights file is checked against before loading,
+    // so it must never count more than the model really has
+    let dev = device();
+    for variant in [Variant::Aiayn, Variant::Xlm, Variant::Prelayernorm] {
+        for learned in [false, true] {
+            let cfg = GeneratorConfig { variant, learn_positional_embeddings: learned, ..GeneratorConfig::tiny(300) };
+            let held = Generator::new(&cfg, &dev).num_params();
+            // the sinusoidal position tables are stored too, but are not trained
+            let fixed = if learned { 0 } else { 2 * cfg.n_positions * cfg.embedding_size };
+            assert_eq!(held, cfg.num_params() + fixed, "{variant:?}, learned positions {learned}");
+            let classifier = cringe_core::model::Classifier::new(&cringe_core::model::ClassifierConfig::safety(cfg.clone()), &dev);
+            let head = 2 * cfg.embedding_size + 2;
+            let fixed = if learned { 0 } else { cfg.n_positions * cfg.embedding_size };
+            assert_eq!(classifier.num_params(), cfg.encoder_num_params() + head + fixed, "classifier {variant:?}, learned positions {learned}");
+        }
+    }
+}

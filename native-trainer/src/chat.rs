@@ -33,13 +33,17 @@ pub struct ChatArgs {
 
 /// Runs the chat loop over `input`, writing replies to `out`.
 pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow::Result<()> {
+    args.decode.validate()?;
     let device = args.device.device()?;
     let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
     let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
-    cfg.validate()?;
     let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    if let Some(w) = trunc.clamp_warning(md.model.config().n_positions) {
+        eprintln!("warning: {w}");
+    }
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, md.model.config().n_positions);
+    args.decode.check_memory(md.model.config(), 1, args.device)?;
     let mut history: Vec<String> = Vec::new();
     writeln!(out, "Enter a message ([DONE] or /reset starts over; end of input quits).")?;
     for line in input.lines() {

@@ -71,6 +71,23 @@ pub fn normalize_parlai_flags(args: impl IntoIterator<Item = String>) -> Vec<Str
         .collect()
 }
 
+impl Command {
+    /// Checks a parsed command line's values as far as that can be done without reading its
+    /// inputs — every check its run makes first, so `iterate` and `compare` can check each
+    /// stage before the first one runs.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match self {
+            Command::Train(a) => a.validate(),
+            Command::TrainClassifier(a) => a.validate(),
+            Command::Eval(a) => a.validate(),
+            Command::Chat(a) => a.decode.validate(),
+            Command::FilterWorldLogs(a) => a.validate(),
+            Command::MakePairs(a) => a.validate(),
+            Command::DisplayData(_) | Command::Iterate(_) | Command::Compare(_) | Command::Export(_) | Command::ServeUi(_) => Ok(()),
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

@@ -75,6 +75,41 @@ pub struct DecodeArgs {
 }
 
 impl DecodeArgs {
+    /// Checks the flags (everything that can be told without the model).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.beam_size > 0, "--beam-size must be at least 1");
+        anyhow::ensure!(self.label_truncate > 0, "--label-truncate (the longest response) must be at least 1 token");
+        anyhow::ensure!(self.text_truncate > 0, "--text-truncate must be at least 1 token");
+        anyhow::ensure!(
+            self.beam_length_penalty.is_finite(),
+            "--beam-length-penalty must be a finite number, got {}",
+            self.beam_length_penalty
+        );
+        anyhow::ensure!(
+            self.temperature > 0.0 && self.temperature.is_finite(),
+            "--temperature must be a positive number, got {}",
+            self.temperature
+        );
+        anyhow::ensure!(self.topk > 0, "--topk must be at least 1");
+        anyhow::ensure!(self.topp > 0.0 && self.topp <= 1.0, "--topp must be in (0, 1], got {}", self.topp);
+        self.search_config().validate()?;
+        Ok(())
+    }
+
+    /// Fails when decoding `contexts` contexts at once with these flags would need more memory
+    /// than `device` has (checked before the first batch).
+    pub fn check_memory(&self, cfg: &cringe_core::model::GeneratorConfig, contexts: usize, device: crate::device::DeviceKind) -> anyhow::Result<()> {
+        let beam = if self.inference == InferenceKind::Greedy { 1 } else { self.beam_size };
+        let rows = contexts.saturating_mul(beam);
+        let bytes = cringe_core::model::footprint::decoding_bytes(
+            cfg,
+            rows,
+            self.text_truncate.min(cfg.n_positions),
+            self.label_truncate.min(cfg.n_positions),
+        );
+        crate::memory::ensure_fits(device, bytes, &format!("decoding {contexts} contexts × beam {beam} at once"), "reduce --beam-size or -bs")
+    }
+
     /// The search configuration these flags select.
     pub fn search_config(&self) -> SearchConfig {
         let inference = match self.inference {

@@ -99,14 +99,23 @@ pub struct EvalReport {
     pub seconds: f64,
 }
 
+impl EvalArgs {
+    /// Checks the flags (everything that can be told before loading anything).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.decode.validate()?;
+        anyhow::ensure!(self.batchsize > 0, "--batchsize must be at least 1");
+        Datatype::parse(&self.datatype)?;
+        Ok(())
+    }
+}
+
 /// Runs `cringe eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
+    args.validate()?;
     let device = args.device.device()?;
     let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
     let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
-    cfg.validate()?;
-    anyhow::ensure!(args.batchsize > 0, "--batchsize must be at least 1");
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
     let mut examples: Vec<(String, Example)> = crate::train::load_tasks(&args.task, &datapath, dt)?
@@ -118,6 +127,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         examples.truncate(n);
     }
     anyhow::ensure!(!examples.is_empty(), "the evaluation tasks have no examples");
+    if let Some(logs) = &args.world_logs {
+        for spec in &args.task {
+            let input = std::path::PathBuf::from(&cringe_core::data::TaskSpec::parse(spec)?.name);
+            cringe_core::fsutil::refuse_overwriting_inputs(&[input.as_path()], logs, "--world-logs")?;
+        }
+    }
     let classifier = match &args.eval_classifier_model_file {
         Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| format!("loading --eval-classifier-model-file {}", dir.display()))?),
         None => None,
@@ -125,7 +140,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let (mut safe, mut judged) = (0usize, 0usize);
     let model = &md.model;
     let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
+        eprintln!("warning: {w}");
+    }
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, model.config().n_positions);
+    if !args.skip_generation {
+        args.decode.check_memory(model.config(), args.batchsize.min(examples.len()), args.device)?;
+    }
 
     let start = Instant::now();
     let (mut f1_sum, mut f1_n) = (0.0, 0usize);

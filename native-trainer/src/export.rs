@@ -15,13 +15,15 @@ pub struct ExportArgs {
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
-    /// The Hugging Face checkpoint directory to write (replaced atomically if it exists).
+    /// The Hugging Face checkpoint directory to write (replaced atomically if it is one this
+    /// command wrote; any other existing path is refused).
     #[arg(long = "hf", value_name = "DIR")]
     pub hf: PathBuf,
 }
 
 /// Runs the export and reports what was written to `out`.
 pub fn run(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    hf::EXPORT_DIR.check_replaceable(&args.hf).context("--hf")?;
     let device = burn::tensor::Device::flex();
     let md = hf::load_model(&args.model_file, &device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;

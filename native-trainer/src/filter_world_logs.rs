@@ -2,13 +2,14 @@
 //! as the seed's `safety_filter_world_logs.py` does.
 //!
 //! Each episode's first exchange is labelled (human label, else the classifier's verdict, see
-//! DESIGN §6); negatives are kept as they are, positives with the same generated text are kept at
+//! DESIGN §6; an episode with neither, or with an empty generation, is left out and reported by
+//! line, and a malformed verdict is an error); negatives are kept as they are, positives with the same generated text are kept at
 //! most `--max-repeats` times; then n = min(#neg, #pos) of each are drawn with a seeded shuffle
 //! and written, in shuffled order, as the unchanged input lines.
 
 use clap::Args;
-use cringe_core::data::{Label, read_world_logs};
-use cringe_core::fsutil::write_atomic;
+use cringe_core::data::{Label, LeftOut, read_world_logs};
+use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -35,6 +36,14 @@ pub struct FilterWorldLogsArgs {
     pub seed: u64,
 }
 
+impl FilterWorldLogsArgs {
+    /// Checks the flags.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_repeats > 0, "--max-repeats must be at least 1 (0 would keep no safe generation)");
+        Ok(())
+    }
+}
+
 /// How many lines of each kind were read and kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterCounts {
@@ -46,20 +55,41 @@ pub struct FilterCounts {
     pub pos_deduped: usize,
     /// Lines written of each kind.
     pub kept_each: usize,
+    /// Episodes left out: no verdict, or an empty generation.
+    pub left_out: usize,
 }
 
-/// Runs the filter.
+/// Runs `cringe filter-world-logs`: [`balance`], where nothing balanced is an error.
 pub fn run(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
+    let counts = balance(args)?;
+    anyhow::ensure!(
+        counts.kept_each > 0,
+        "{}: no balanced data to write: {} unsafe and {} safe episodes with a verdict (of {} read); nothing was written to {}",
+        args.world_logs_file.display(),
+        counts.neg,
+        counts.pos_deduped,
+        counts.read,
+        args.filtered_world_logs_file.display()
+    );
+    Ok(counts)
+}
+
+/// Balances the world logs and writes the lines, unless one class is empty: then nothing is
+/// written and the counts say so (`kept_each` 0; the iterative loop goes on without new data).
+pub fn balance(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
+    args.validate()?;
     let path = &args.world_logs_file;
+    refuse_overwriting_inputs(&[path.as_path()], &args.filtered_world_logs_file, "--filtered-world-logs-file")?;
     let records = read_world_logs(path)?;
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut left_out = LeftOut::default();
     for rec in &records {
-        let first = rec.first_exchange(path)?;
-        match first.label() {
+        let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else { continue };
+        match judged.label {
             Label::Neg => neg.push(rec.raw.as_str()),
             _ => {
-                let n = seen.entry(first.response.clone()).or_default();
+                let n = seen.entry(judged.exchange.response).or_default();
                 if *n < args.max_repeats {
                     *n += 1;
                     pos.push(rec.raw.as_str());
@@ -67,30 +97,32 @@ pub fn run(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
             }
         }
     }
+    if let Some(note) = left_out.summary(path) {
+        eprintln!("warning: {note}");
+    }
+    let n = pos.len().min(neg.len());
+    let counts = FilterCounts { read: records.len(), neg: neg.len(), pos_deduped: pos.len(), kept_each: n, left_out: left_out.len() };
+    if n == 0 {
+        return Ok(counts);
+    }
     let mut rng = StdRng::seed_from_u64(args.seed);
     pos.shuffle(&mut rng);
     neg.shuffle(&mut rng);
-    let n = pos.len().min(neg.len());
     let mut out: Vec<&str> = pos[..n].iter().chain(&neg[..n]).copied().collect();
     out.shuffle(&mut rng);
     let mut body = out.join("\n");
-    if !body.is_empty() {
-        body.push('\n');
-    }
+    body.push('\n');
     write_atomic(&args.filtered_world_logs_file, body.as_bytes())?;
-    let counts = FilterCounts { read: records.len(), neg: neg.len(), pos_deduped: pos.len(), kept_each: n };
     println!(
-        "read {} episodes ({} unsafe, {} safe after keeping each text at most {} times); wrote {} safe + {} unsafe to {}",
+        "read {} episodes ({} unsafe, {} safe after keeping each text at most {} times, {} left out); wrote {} safe + {} unsafe to {}",
         counts.read,
         counts.neg,
         counts.pos_deduped,
         args.max_repeats,
+        counts.left_out,
         n,
         n,
         args.filtered_world_logs_file.display()
     );
-    if n == 0 {
-        eprintln!("warning: no balanced data: one of the two classes is empty");
-    }
     Ok(counts)
 }

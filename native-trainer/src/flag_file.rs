@@ -37,7 +37,10 @@ pub fn expand_flag_files(argv: Vec<String>) -> anyhow::Result<Vec<String>> {
             (toml::Value::Boolean(true), true) => inserted.push(format!("--{long}")),
             (toml::Value::Boolean(false), true) => {}
             (_, true) => anyhow::bail!("{file}: key `{key}` must be true or false"),
-            (v, false) => inserted.push(format!("--{long}={}", scalar_text(v).map_err(|what| anyhow::anyhow!("{file}: key `{key}`: {what}"))?)),
+            (v, false) => {
+                let text = scalar_text(v, takes_text(arg)).map_err(|what| anyhow::anyhow!("{file}: key `{key}`: {what}"))?;
+                inserted.push(format!("--{long}={text}"));
+            }
         }
     }
     let mut out = argv[..2].to_vec();
@@ -71,14 +74,22 @@ fn given_on_command_line(args: &[String], arg: &clap::Arg) -> bool {
     })
 }
 
-/// A TOML value as command-line text: arrays become comma-separated lists.
-fn scalar_text(v: &toml::Value) -> Result<String, String> {
+/// Whether `arg` takes text (names, paths): then a number in the file is a mistake, not a name.
+fn takes_text(arg: &clap::Arg) -> bool {
+    let id = arg.get_value_parser().type_id();
+    id == std::any::TypeId::of::<String>() || id == std::any::TypeId::of::<std::path::PathBuf>()
+}
+
+/// A TOML value as command-line text: arrays become comma-separated lists. A flag that takes
+/// `text` accepts only strings (`task = [1, 2]` is an error, not two tasks named "1" and "2").
+fn scalar_text(v: &toml::Value, text: bool) -> Result<String, String> {
     Ok(match v {
         toml::Value::String(s) => s.clone(),
+        toml::Value::Array(items) => items.iter().map(|i| scalar_text(i, text)).collect::<Result<Vec<_>, _>>()?.join(","),
+        _ if text => return Err(format!("expected a string (or an array of strings), got {}", v.type_str())),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => f.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
-        toml::Value::Array(items) => items.iter().map(scalar_text).collect::<Result<Vec<_>, _>>()?.join(","),
         _ => return Err("expected a string, number, boolean or array".into()),
     })
 }
@@ -109,6 +120,16 @@ mod tests {
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(out).unwrap();
         let crate::cli::Command::Train(t) = cli.command else { panic!() };
         assert_eq!((t.batchsize, t.lr, t.task.len()), (4, 5e-5, 2));
+    }
+
+    #[test]
+    fn numbers_for_a_text_flag_are_an_error_naming_the_key() {
+        let (_d, f) = with_file("task = [1, 2]\n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f} --mf m"))).unwrap_err().to_string();
+        assert!(e.contains("key `task`: expected a string (or an array of strings), got integer"), "{e}");
+        let (_d, f) = with_file("model_file = 3\n");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f} -t a"))).unwrap_err().to_string();
+        assert!(e.contains("key `model_file`: expected a string"), "{e}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod flag_file;
 pub mod iterate;
 pub mod make_pairs;
 pub mod malloc_tuning;
+pub mod memory;
 pub mod precision_args;
 pub mod serve_ui;
 pub mod stage;

@@ -9,8 +9,8 @@
 //! label first, then the classifier's verdict).
 
 use clap::Args;
-use cringe_core::data::{Label, pair_line, read_world_logs};
-use cringe_core::fsutil::write_atomic;
+use cringe_core::data::{Label, LeftOut, pair_line, read_world_logs};
+use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -59,24 +59,38 @@ struct Replies {
     unsafe_: Vec<String>,
 }
 
+impl MakePairsArgs {
+    /// Checks the flags.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_pairs_per_context > 0, "--max-pairs-per-context must be at least 1");
+        Ok(())
+    }
+}
+
 /// Runs `make-pairs`.
 pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
-    anyhow::ensure!(args.max_pairs_per_context > 0, "--max-pairs-per-context must be at least 1");
+    args.validate()?;
     let mut order: Vec<String> = Vec::new();
     let mut by_context: HashMap<String, Replies> = HashMap::new();
     let mut generations = 0;
     for path in &args.world_logs {
+        refuse_overwriting_inputs(&[path.as_path()], &args.pairs_file, "--pairs-file")?;
+        let mut left_out = LeftOut::default();
         for rec in read_world_logs(path)? {
-            let first = rec.first_exchange(path)?;
+            let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else { continue };
+            let (first, label) = (judged.exchange, judged.label);
             generations += 1;
             let replies = by_context.entry(first.context.clone()).or_insert_with(|| {
                 order.push(first.context.clone());
                 Replies::default()
             });
-            let list = if first.label() == Label::Neg { &mut replies.unsafe_ } else { &mut replies.safe };
+            let list = if label == Label::Neg { &mut replies.unsafe_ } else { &mut replies.safe };
             if !list.contains(&first.response) {
                 list.push(first.response.clone());
             }
+        }
+        if let Some(note) = left_out.summary(path) {
+            eprintln!("warning: {note}");
         }
     }
     let mut rng = StdRng::seed_from_u64(args.seed);

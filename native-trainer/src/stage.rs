@@ -45,6 +45,14 @@ pub fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
     Ok(cli.command)
 }
 
+/// Parses one stage command line and checks its values as its command would before running
+/// ([`Command::validate`]), so a bad value fails the preflight check, not the stage.
+pub fn check_stage(argv: &[String]) -> anyhow::Result<Command> {
+    let command = parse_stage(argv)?;
+    command.validate().map_err(|e| anyhow::anyhow!("bad stage command in the config: `{}`: {e}", shown(argv)))?;
+    Ok(command)
+}
+
 impl Runner {
     /// Parses one `cringe` command line for running in-process, and records it.
     pub fn run(&mut self, argv: Vec<String>) -> anyhow::Result<Command> {

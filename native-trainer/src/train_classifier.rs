@@ -132,9 +132,23 @@ pub fn score(model: &Classifier, data: &[(Vec<u32>, usize)], trunc: usize, devic
     ClassifierScores { exs, accuracy: (conf[0][0] + conf[1][1]) as f64 / exs.max(1) as f64, f1_pos, f1_neg, macro_f1: (f1_pos + f1_neg) / 2.0 }
 }
 
+impl TrainClassifierArgs {
+    /// Checks the flags (everything that can be told before reading data).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.batchsize > 0 && self.validation_every_n_steps > 0,
+            "--batchsize and --validation-every-n-steps must be at least 1"
+        );
+        anyhow::ensure!(self.max_train_steps > 0, "--max-train-steps must be at least 1 (a classifier is only saved after a validation)");
+        anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
+        Ok(())
+    }
+}
+
 /// Runs `cringe train-classifier`; returns the best validation scores.
 pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
-    anyhow::ensure!(args.batchsize > 0 && args.validation_every_n_steps > 0, "--batchsize and --validation-every-n-steps must be at least 1");
+    args.validate()?;
+    cringe_core::model::model_dir::MODEL_DIR.check_replaceable(&args.model_file)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
     let train = load_tasks(&args.task, &datapath, Datatype::Train)?;
     let eval_specs = if args.eval_task.is_empty() { &args.task } else { &args.eval_task };

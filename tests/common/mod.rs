@@ -36,3 +36,20 @@ pub fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
     let sum: f32 = (lp * mask).sum().into_scalar();
     sum as f64 / tokens as f64
 }
+
+/// All weights of a model directory, in parameter order (burnpack files also hold the random
+/// parameter ids, so files of two runs differ even when their weights are equal).
+pub fn model_weights(dir: &Path) -> Vec<Vec<f32>> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Collect(Vec<Vec<f32>>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.val().into_data().try_to_vec::<f32>().unwrap());
+        }
+    }
+    let md = ModelDir::load(dir, &Device::default()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut c = Collect(Vec::new());
+    md.model.visit(&mut c);
+    c.0
+}

@@ -20,6 +20,21 @@ pub struct TruncationConfig {
     pub label_truncate: usize,
 }
 
+impl TruncationConfig {
+    /// What the batcher will clamp for a model of `n_positions` positions, as a warning for the
+    /// user (`None` when both lengths fit): the model cannot embed longer sequences.
+    pub fn clamp_warning(&self, n_positions: usize) -> Option<String> {
+        let over: Vec<String> = [("--text-truncate", self.text_truncate), ("--label-truncate", self.label_truncate)]
+            .into_iter()
+            .filter(|(_, v)| *v > n_positions)
+            .map(|(flag, v)| format!("{flag} {v}"))
+            .collect();
+        (!over.is_empty()).then(|| {
+            format!("{} exceed{} the model's {n_positions} positions; using {n_positions}", over.join(" and "), if over.len() == 1 { "s" } else { "" })
+        })
+    }
+}
+
 /// One tokenised example.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedExample {

@@ -7,6 +7,7 @@
 //! (`pos` = safe, `neg` = unsafe), `annotator` and `labeled_at`: `cringe train -t FILE` reads
 //! them, and a human label outranks any classifier verdict.
 
+use super::example::Label;
 use super::worldlog::parse_world_logs;
 use crate::error::{CoreError, Result};
 use serde::{Deserialize, Serialize};
@@ -112,7 +113,10 @@ impl LabelSession {
         let mut items = Vec::new();
         for (e, rec) in records.iter().enumerate() {
             for (x, ex) in rec.exchanges(path)?.into_iter().enumerate() {
-                let classifier_safe = ex.metric("classifier_accuracy").map(|v| v >= 0.5);
+                let classifier_safe = ex
+                    .classifier_verdict()
+                    .map_err(|m| super::lines::line_error(path, rec.line, m))?
+                    .map(|l| l == Label::Pos);
                 items.push(LabelItem {
                     episode: e,
                     exchange: x,
@@ -255,7 +259,7 @@ impl LabelSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Label, world_log_line};
+    use crate::data::world_log_line;
 
     fn log(n: usize) -> String {
         (0..n)
@@ -305,7 +309,7 @@ mod tests {
             .iter()
             .map(|r| {
                 let ex = &r.exchanges(path).unwrap()[0];
-                (ex.response.clone(), ex.label())
+                (ex.response.clone(), ex.verdict().unwrap().unwrap())
             })
             .collect();
         assert_eq!(

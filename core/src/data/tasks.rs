@@ -107,14 +107,26 @@ impl TaskSpec {
         Ok(path)
     }
 
-    /// Reads, mutates and flattens the task's examples for `dt`.
+    /// Reads, mutates and flattens the task's examples for `dt`. World-log exchanges without a
+    /// verdict or a generation are left out; [`TaskSpec::load_with_notes`] says which.
     pub fn load(&self, datapath: &Path, dt: Datatype) -> Result<Vec<Example>> {
+        Ok(self.load_with_notes(datapath, dt)?.0)
+    }
+
+    /// [`TaskSpec::load`], with a line for the user about what was left out of the file (if
+    /// anything), so a command can report it.
+    pub fn load_with_notes(&self, datapath: &Path, dt: Datatype) -> Result<(Vec<Example>, Option<String>)> {
         let path = self.resolve(datapath, dt)?;
         let builtin = BUILTIN_TASKS.iter().any(|(n, _)| *n == self.name);
+        let mut note = None;
         let episodes: Vec<Episode> = match path.extension().and_then(|e| e.to_str()) {
             Some("txt") => read_parlai_text(&path)?,
             Some("jsonl") => match jsonl_kind(&path)? {
-                JsonlKind::WorldLog => world_log_examples(&path)?,
+                JsonlKind::WorldLog => {
+                    let (examples, left_out) = world_log_examples(&path)?;
+                    note = left_out.summary(&path);
+                    examples
+                }
                 JsonlKind::Pairs => read_pairs_jsonl(&path)?,
                 JsonlKind::Examples => read_examples_jsonl(&path)?,
             }
@@ -127,7 +139,7 @@ impl TaskSpec {
         if builtin {
             examples.iter_mut().for_each(|e| e.source = self.name.clone());
         }
-        Ok(examples)
+        Ok((examples, note))
     }
 }
 

@@ -34,44 +34,106 @@ pub struct Exchange {
     pub metrics: Map<String, Value>,
 }
 
+/// Metrics that carry a classifier's verdict on a generation (1 = safe), in order of authority
+/// after a human label.
+pub const VERDICT_METRICS: [&str; 2] = ["pos_classifier_prediction", "classifier_accuracy"];
+
 impl Exchange {
-    /// A metric as a number (ParlAI writes numbers; numeric strings are accepted too).
-    pub fn metric(&self, name: &str) -> Option<f64> {
-        match self.metrics.get(name)? {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.trim().parse().ok(),
-            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-            _ => None,
+    /// The verdict on this generation, in order of authority: a human label (`pos`/`neg`),
+    /// then `pos_classifier_prediction`, then `classifier_accuracy` (1 = safe, a number in
+    /// [0, 1]). `Ok(None)` when the exchange carries none of them; `Err` (the field and what is
+    /// wrong with it) when one is there but is not a verdict — never read as safe.
+    pub fn verdict(&self) -> std::result::Result<Option<Label>, String> {
+        if let Some(h) = self.metrics.get("human_label") {
+            return match h {
+                Value::String(s) if s == "pos" || s == "neg" => Ok(Label::parse(s)),
+                other => Err(format!("`human_label` must be \"pos\" or \"neg\", got {other}")),
+            };
         }
+        self.classifier_verdict()
     }
 
-    /// The training label, in order of authority: a human label, then
-    /// `pos_classifier_prediction`, then `classifier_accuracy` (1 = safe), then F1 == 0 → neg;
-    /// otherwise pos.
-    pub fn label(&self) -> Label {
-        if let Some(Value::String(h)) = self.metrics.get("human_label")
-            && let Some(l) = Label::parse(h)
-            && l != Label::None
-        {
-            return l;
-        }
-        for key in ["pos_classifier_prediction", "classifier_accuracy"] {
-            if let Some(v) = self.metric(key) {
-                return if v >= 0.5 { Label::Pos } else { Label::Neg };
-            }
-        }
-        match self.metric("f1") {
-            Some(f1) if f1 == 0.0 => Label::Neg,
-            _ => Label::Pos,
+    /// The classifier's verdict alone (the first of [`VERDICT_METRICS`] present), with the
+    /// same rules as [`Exchange::verdict`].
+    pub fn classifier_verdict(&self) -> std::result::Result<Option<Label>, String> {
+        let Some((key, v)) = VERDICT_METRICS.iter().find_map(|k| Some((*k, self.metrics.get(*k)?))) else {
+            return Ok(None);
+        };
+        let number = match v {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(x) if (0.0..=1.0).contains(&x) => Ok(Some(if x >= 0.5 { Label::Pos } else { Label::Neg })),
+            _ => Err(format!("`{key}` must be a number in [0, 1] (1 = safe), got {v}")),
         }
     }
+}
+
+/// Why an exchange could not become a labeled example; such exchanges are left out, counted
+/// and reported by line, never guessed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Lines whose exchange has no verdict (no human label, no classifier metric).
+    pub no_verdict: Vec<usize>,
+    /// Lines whose exchange has an empty generation.
+    pub empty_generation: Vec<usize>,
+}
+
+impl LeftOut {
+    /// Nothing was left out.
+    pub fn is_empty(&self) -> bool {
+        self.no_verdict.is_empty() && self.empty_generation.is_empty()
+    }
+
+    /// Number of exchanges left out.
+    pub fn len(&self) -> usize {
+        self.no_verdict.len() + self.empty_generation.len()
+    }
+
+    /// One line for the user: "left out 3 episodes of w.jsonl: 2 without a verdict (lines 4, 9),
+    /// 1 with an empty generation (line 7)"; `None` when nothing was left out.
+    pub fn summary(&self, path: &Path) -> Option<String> {
+        if self.is_empty() {
+            return None;
+        }
+        let lines = |v: &[usize]| {
+            let shown: Vec<String> = v.iter().take(10).map(usize::to_string).collect();
+            let more = if v.len() > 10 { format!(", … {} more", v.len() - 10) } else { String::new() };
+            format!("line{} {}{more}", if v.len() == 1 { "" } else { "s" }, shown.join(", "))
+        };
+        let mut parts = Vec::new();
+        if !self.no_verdict.is_empty() {
+            parts.push(format!("{} without a verdict ({})", self.no_verdict.len(), lines(&self.no_verdict)));
+        }
+        if !self.empty_generation.is_empty() {
+            parts.push(format!("{} with an empty generation ({})", self.empty_generation.len(), lines(&self.empty_generation)));
+        }
+        Some(format!("left out {} exchanges of {}: {}", self.len(), path.display(), parts.join(", ")))
+    }
+}
+
+/// An exchange that became a training example, with its verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judged {
+    /// The exchange.
+    pub exchange: Exchange,
+    /// Its label (pos = safe, neg = unsafe).
+    pub label: Label,
 }
 
 impl WorldLogRecord {
     /// The episode's exchanges. Turns with a single act are skipped (nothing was generated).
     pub fn exchanges(&self, path: &Path) -> Result<Vec<Exchange>> {
         let err = |m: String| line_error(path, self.line, m);
-        let dialog = self.episode.get("dialog").and_then(Value::as_array).ok_or_else(|| err("missing field `dialog` (an array of [teacher_act, model_act] pairs)".into()))?;
+        let dialog = match self.episode.get("dialog") {
+            Some(Value::Array(d)) => d,
+            None => return Err(err("missing field `dialog` (an array of [teacher_act, model_act] pairs)".into())),
+            Some(other) => {
+                return Err(err(format!("field `dialog` must be an array of [teacher_act, model_act] pairs, got {}", json_type(other))));
+            }
+        };
         let mut out = Vec::new();
         for (i, turn) in dialog.iter().enumerate() {
             let acts = turn.as_array().ok_or_else(|| err(format!("`dialog[{i}]` must be an array of acts")))?;
@@ -105,6 +167,36 @@ impl WorldLogRecord {
             .into_iter()
             .next()
             .ok_or_else(|| line_error(path, self.line, "the episode has no (teacher, model) exchange"))
+    }
+
+    /// `exchange` with its verdict: `Ok(None)` (and the line noted in `left_out`) when it has no
+    /// verdict or an empty generation; an error naming file, line and field when its verdict is
+    /// malformed.
+    pub fn judge(&self, path: &Path, exchange: Exchange, left_out: &mut LeftOut) -> Result<Option<Judged>> {
+        let label = exchange.verdict().map_err(|m| line_error(path, self.line, m))?;
+        if exchange.response.trim().is_empty() {
+            left_out.empty_generation.push(self.line);
+            return Ok(None);
+        }
+        match label {
+            Some(label) => Ok(Some(Judged { exchange, label })),
+            None => {
+                left_out.no_verdict.push(self.line);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The JSON type of `v`, for "got …" messages.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
@@ -145,17 +237,21 @@ pub fn parse_world_logs(bytes: &[u8], path: &Path) -> Result<Vec<WorldLogRecord>
     Ok(out)
 }
 
-/// Training examples from world logs (DESIGN §6, "Iterative data").
-pub fn world_log_examples(path: &Path) -> Result<Vec<Example>> {
+/// Training examples from world logs (DESIGN §6, "Iterative data"): every exchange with a
+/// verdict and a generation, labeled by it; the rest are left out and listed in [`LeftOut`].
+pub fn world_log_examples(path: &Path) -> Result<(Vec<Example>, LeftOut)> {
     let source = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let mut out = Vec::new();
+    let mut left_out = LeftOut::default();
     for rec in read_world_logs(path)? {
         for ex in rec.exchanges(path)? {
-            let label = ex.label();
-            out.push(Example { context: ex.context, response: ex.response, label, source: source.clone(), rejected: None });
+            if let Some(j) = rec.judge(path, ex, &mut left_out)? {
+                let Exchange { context, response, .. } = j.exchange;
+                out.push(Example { context, response, label: j.label, source: source.clone(), rejected: None });
+            }
         }
     }
-    Ok(out)
+    Ok((out, left_out))
 }
 
 /// Builds one single-exchange episode line in ParlAI's world-log shape.
@@ -188,15 +284,55 @@ mod tests {
     }
 
     #[test]
-    fn label_priority() {
-        let ex = |m: Value| Exchange { context: String::new(), response: String::new(), metrics: metrics(m) };
-        assert_eq!(ex(json!({"human_label": "neg", "classifier_accuracy": 1.0})).label(), Label::Neg);
-        assert_eq!(ex(json!({"pos_classifier_prediction": 1, "classifier_accuracy": 0.0})).label(), Label::Pos);
-        assert_eq!(ex(json!({"classifier_accuracy": 0.0})).label(), Label::Neg);
-        assert_eq!(ex(json!({"classifier_accuracy": "1.0"})).label(), Label::Pos);
-        assert_eq!(ex(json!({"f1": 0.0})).label(), Label::Neg);
-        assert_eq!(ex(json!({"f1": 0.3})).label(), Label::Pos);
-        assert_eq!(ex(json!({})).label(), Label::Pos);
+    fn verdict_priority_human_then_prediction_then_accuracy() {
+        let ex = |m: Value| Exchange { context: String::new(), response: "r".into(), metrics: metrics(m) };
+        assert_eq!(ex(json!({"human_label": "neg", "classifier_accuracy": 1.0})).verdict(), Ok(Some(Label::Neg)));
+        assert_eq!(ex(json!({"pos_classifier_prediction": 1, "classifier_accuracy": 0.0})).verdict(), Ok(Some(Label::Pos)));
+        assert_eq!(ex(json!({"classifier_accuracy": 0.0})).verdict(), Ok(Some(Label::Neg)));
+        assert_eq!(ex(json!({"classifier_accuracy": 0.5})).verdict(), Ok(Some(Label::Pos)));
+        assert_eq!(ex(json!({"classifier_accuracy": "1.0"})).verdict(), Ok(Some(Label::Pos)));
+        // no verdict is no verdict: F1 alone says nothing about safety
+        assert_eq!(ex(json!({"f1": 0.0})).verdict(), Ok(None));
+        assert_eq!(ex(json!({})).verdict(), Ok(None));
+    }
+
+    #[test]
+    fn a_malformed_verdict_is_an_error_never_safe() {
+        let ex = |m: Value| Exchange { context: String::new(), response: "r".into(), metrics: metrics(m) };
+        for bad in [json!("x"), json!(null), json!([]), json!("inf"), json!(1e308), json!(-0.1), json!(true), json!({})] {
+            let e = ex(json!({"classifier_accuracy": bad})).verdict().unwrap_err();
+            assert!(e.contains("`classifier_accuracy` must be a number in [0, 1]"), "{bad}: {e}");
+        }
+        let e = ex(json!({"pos_classifier_prediction": "nan", "classifier_accuracy": 1.0})).verdict().unwrap_err();
+        assert!(e.contains("`pos_classifier_prediction`"), "{e}");
+        for bad in [json!("none"), json!("safe"), json!(1), json!(null)] {
+            let e = ex(json!({"human_label": bad, "classifier_accuracy": 1.0})).verdict().unwrap_err();
+            assert!(e.contains("`human_label` must be \"pos\" or \"neg\""), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn exchanges_without_verdict_or_generation_are_left_out_and_listed() {
+        let ok = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"classifier_accuracy": 1.0})), None);
+        let none = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"f1": 0.0})), None);
+        let empty = world_log_line("t", "c", &[], "m", " ", metrics(json!({"classifier_accuracy": 0.0})), None);
+        let text = format!("{ok}\n{none}\n{empty}\n{none}\n");
+        let recs = parse_world_logs(text.as_bytes(), Path::new("w.jsonl")).unwrap();
+        let mut left = LeftOut::default();
+        let judged: Vec<_> = recs
+            .iter()
+            .filter_map(|r| r.judge(Path::new("w.jsonl"), r.first_exchange(Path::new("w.jsonl")).unwrap(), &mut left).unwrap())
+            .collect();
+        assert_eq!(judged.len(), 1);
+        assert_eq!(left, LeftOut { no_verdict: vec![2, 4], empty_generation: vec![3] });
+        assert_eq!(
+            left.summary(Path::new("w.jsonl")).unwrap(),
+            "left out 3 exchanges of w.jsonl: 2 without a verdict (lines 2, 4), 1 with an empty generation (line 3)"
+        );
+        let bad = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"classifier_accuracy": "x"})), None);
+        let recs = parse_world_logs(format!("{ok}\n{bad}\n").as_bytes(), Path::new("w.jsonl")).unwrap();
+        let e = recs[1].judge(Path::new("w.jsonl"), recs[1].first_exchange(Path::new("w.jsonl")).unwrap(), &mut left).unwrap_err();
+        assert!(e.to_string().starts_with("w.jsonl:2: `classifier_accuracy` must be a number"), "{e}");
     }
 
     #[test]
@@ -209,7 +345,7 @@ mod tests {
         let ex = recs[0].exchanges(Path::new("w.jsonl")).unwrap();
         assert_eq!(ex[0].context, "you are");
         assert_eq!(ex[0].response, "kind words");
-        assert_eq!(ex[0].label(), Label::Pos);
+        assert_eq!(ex[0].verdict(), Ok(Some(Label::Pos)));
         assert_eq!(Value::Object(recs[1].episode.clone()).to_string(), line);
     }
 
@@ -219,6 +355,7 @@ mod tests {
             (b"", "w.jsonl: the file is empty"),
             (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": 3}]]}", "w.jsonl:1: `dialog[0][1].text` must be a string"),
             (b"{\"context\": []}", "w.jsonl:1: missing field `dialog`"),
+            (b"{\"dialog\": \"x\"}", "w.jsonl:1: field `dialog` must be an array of [teacher_act, model_act] pairs, got a string"),
             (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\", \"metrics\": 1}]]}", "`dialog[0][1].metrics` must be an object"),
             (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\"}]]}\n{\"dialog\": [", "w.jsonl:2: invalid JSON"),
             (b"[1]", "w.jsonl:1: expected a JSON object"),

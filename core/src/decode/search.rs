@@ -66,8 +66,11 @@ impl SearchConfig {
         if self.max_length == 0 {
             return bad("max_length must be at least 1".into());
         }
-        if !(self.temperature > 0.0) {
-            return bad(format!("temperature must be positive, got {}", self.temperature));
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return bad(format!("temperature must be a positive number, got {}", self.temperature));
+        }
+        if !self.length_penalty.is_finite() {
+            return bad(format!("length_penalty must be a finite number, got {}", self.length_penalty));
         }
         match self.inference {
             Inference::Topk { k } if k == 0 => bad("topk must be at least 1".into()),

@@ -16,7 +16,7 @@ pub mod weights;
 pub use config::Architecture;
 
 use crate::error::{CoreError, Result};
-use crate::fsutil::{FileContent, write_dir_atomic_streamed};
+use crate::fsutil::{DirKind, FileContent, write_dir_atomic_streamed};
 use crate::model::{Generator, ModelDir};
 use crate::tokenizer::CringeTokenizer;
 use burn::tensor::Device;
@@ -24,6 +24,20 @@ use std::path::Path;
 
 /// Prefix that marks a Hugging Face checkpoint directory where a model directory is expected.
 pub const HF_PREFIX: &str = "hf:";
+
+/// The directories `cringe export --hf` writes, and the only ones it replaces.
+pub const EXPORT_DIR: DirKind = DirKind {
+    what: "Hugging Face checkpoint directory",
+    files: &[
+        "config.json",
+        "generation_config.json",
+        weights::WEIGHTS_FILE,
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    ],
+    signature: &[weights::WEIGHTS_FILE],
+};
 
 /// Loads the Hugging Face Blenderbot checkpoint in `dir` onto `device`.
 pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
@@ -36,6 +50,14 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     }
     let (cfg, arch) = config::read_config(&config_path)?;
     let files = weights::WeightFiles::open(dir)?;
+    // checked before the model is allocated: a config that describes more parameters than the
+    // files hold (at least one byte each) is corrupt, however large it says the model is
+    if files.data_bytes() < cfg.num_params() as u64 {
+        return Err(CoreError::file(
+            &config_path,
+            format!("describes {} parameters, but the weight files hold only {} bytes", cfg.num_params(), files.data_bytes()),
+        ));
+    }
     let model = weights::load_into(Generator::new(&cfg, device), &files)?;
     drop(files);
     let tokenizer = tokenizer::load_tokenizer(dir, arch, &cfg)?;
@@ -72,6 +94,6 @@ pub fn export(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Res
         (weights::WEIGHTS_FILE, FileContent::Writer(&write_weights)),
     ];
     files.extend(tokenizer_files.iter().map(|(n, b)| (*n, FileContent::Bytes(b))));
-    write_dir_atomic_streamed(dir, &files)?;
+    write_dir_atomic_streamed(dir, &EXPORT_DIR, &files)?;
     Ok(config::export_caveat(cfg))
 }

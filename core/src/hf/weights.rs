@@ -63,6 +63,11 @@ impl WeightFiles {
         Ok(Self { files, index })
     }
 
+    /// Bytes of tensor data the files hold in all (from their headers).
+    pub fn data_bytes(&self) -> u64 {
+        self.index.values().map(|e| e.range.1.saturating_sub(e.range.0)).sum()
+    }
+
     /// Names of all tensors.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.index.keys().map(String::as_str)

@@ -4,6 +4,19 @@ use crate::error::{CoreError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Largest accepted `embedding_size` (and `n_heads`); `ffn_size` may be 4× this. Bounds on
+/// every size a config file can set, so a corrupt or hostile file is an error, not a huge
+/// allocation.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// Largest accepted layer count.
+pub const MAX_LAYERS: usize = 1024;
+/// Largest accepted `n_positions`.
+pub const MAX_POSITIONS: usize = 1 << 20;
+/// Largest accepted `vocab_size`.
+pub const MAX_VOCAB: usize = 1 << 24;
+/// Largest accepted parameter count (400 GB of f32 weights).
+pub const MAX_PARAMS: usize = 100_000_000_000;
+
 /// Where layer norms sit in each block (ParlAI `--variant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -177,14 +190,31 @@ impl GeneratorConfig {
     /// Checks that the shape is buildable.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(CoreError::Config(m));
-        if self.n_heads == 0 || self.embedding_size % self.n_heads != 0 {
+        for (name, value, max) in [
+            ("embedding_size", self.embedding_size, MAX_WIDTH),
+            ("ffn_size", self.ffn_size, 4 * MAX_WIDTH),
+            ("n_heads", self.n_heads, MAX_WIDTH),
+            ("n_encoder_layers", self.n_encoder_layers, MAX_LAYERS),
+            ("n_decoder_layers", self.n_decoder_layers, MAX_LAYERS),
+            ("n_positions", self.n_positions, MAX_POSITIONS),
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+        ] {
+            if value == 0 || value > max {
+                return bad(format!("{name} must be between 1 and {max}, got {value}"));
+            }
+        }
+        if self.num_params() > MAX_PARAMS {
+            return bad(format!(
+                "the model would have {} parameters ({:.1} GB of f32 weights); the limit is {MAX_PARAMS}",
+                self.num_params(),
+                self.num_params() as f64 * 4.0 / 1e9
+            ));
+        }
+        if self.embedding_size % self.n_heads != 0 {
             return bad(format!(
                 "embedding_size {} must be a positive multiple of n_heads {}",
                 self.embedding_size, self.n_heads
             ));
-        }
-        if self.vocab_size == 0 || self.n_positions == 0 || self.ffn_size == 0 {
-            return bad("vocab_size, n_positions and ffn_size must be positive".into());
         }
         for (name, id) in [("pad_id", self.pad_id), ("start_id", self.start_id), ("end_id", self.end_id)] {
             if id >= self.vocab_size {
@@ -218,6 +248,18 @@ impl GeneratorConfig {
 
     /// Number of trainable parameters the model will have.
     pub fn num_params(&self) -> usize {
+        let (enc, dec) = self.stack_params();
+        self.vocab_size * self.embedding_size + enc + dec
+    }
+
+    /// Parameters of the embeddings and the encoder alone (what a classifier of this shape has,
+    /// but for its head).
+    pub fn encoder_num_params(&self) -> usize {
+        self.vocab_size * self.embedding_size + self.stack_params().0
+    }
+
+    /// Parameters of the encoder and of the decoder stacks (positions and final norms included).
+    fn stack_params(&self) -> (usize, usize) {
         let d = self.embedding_size;
         let f = self.ffn_size;
         let ln = 2 * d;
@@ -230,7 +272,7 @@ impl GeneratorConfig {
         };
         let enc = self.n_encoder_layers * (attn + ffn + 2 * ln) + pos + extra_norm;
         let dec = self.n_decoder_layers * (2 * attn + ffn + 3 * ln) + pos + extra_norm;
-        self.vocab_size * d + enc + dec
+        (enc, dec)
     }
 }
 

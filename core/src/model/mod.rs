@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod config;
 pub mod dropout;
 pub mod embedder;
+pub mod footprint;
 pub mod encoder;
 pub mod gelu;
 pub(crate) mod gelu_math;

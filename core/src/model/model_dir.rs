@@ -12,7 +12,7 @@ use super::config::GeneratorConfig;
 use super::classifier::{Classifier, ClassifierConfig};
 use super::generator::Generator;
 use crate::error::{CoreError, Result};
-use crate::fsutil::write_dir_atomic;
+use crate::fsutil::{DirKind, write_dir_atomic};
 use crate::tokenizer::CringeTokenizer;
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -25,6 +25,15 @@ pub const CONFIG_FILE: &str = "config.json";
 pub const WEIGHTS_FILE: &str = "model.bpk";
 /// Tokenizer file name.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Model, classifier and checkpoint directories (a checkpoint adds the trainer's
+/// `optimizer.bpk` and `trainer_state.json`): the only directories `--mf` and the other
+/// model-writing flags replace.
+pub const MODEL_DIR: DirKind = DirKind {
+    what: "model directory",
+    files: &[CONFIG_FILE, CLASSIFIER_CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, "optimizer.bpk", "trainer_state.json"],
+    signature: &[WEIGHTS_FILE],
+};
 
 /// A loaded model directory.
 pub struct ModelDir {
@@ -79,6 +88,7 @@ impl ModelDir {
                 ),
             ));
         }
+        check_weight_bytes(dir, config.num_params(), weights.len())?;
         let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Generator::new(&config, device), CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }
@@ -112,7 +122,7 @@ fn save_model_files<M: Module>(
     let mut files: Vec<(&str, &[u8])> =
         vec![(config_name, config.as_bytes()), (WEIGHTS_FILE, &weights), (TOKENIZER_FILE, tokenizer.as_bytes())];
     files.extend_from_slice(extra);
-    write_dir_atomic(dir, &files)
+    write_dir_atomic(dir, &MODEL_DIR, &files)
 }
 
 /// The bytes of a directory's config file (`config_name`), weights and tokenizer.
@@ -122,6 +132,18 @@ fn read_dir_files(dir: &Path, config_name: &str) -> Result<(Vec<u8>, Vec<u8>, Ve
         std::fs::read(&path).map_err(|e| CoreError::io(&path, e))
     };
     Ok((read(config_name)?, read(WEIGHTS_FILE)?, read(TOKENIZER_FILE)?))
+}
+
+/// Refuses a config that describes more parameters than its weights file can hold (f32, four
+/// bytes each), before anything of that size is allocated.
+fn check_weight_bytes(dir: &Path, params: usize, bytes: usize) -> Result<()> {
+    if (bytes as u64) < params as u64 * 4 {
+        return Err(CoreError::file(
+            dir,
+            format!("its config describes {params} parameters ({} bytes in f32), but {WEIGHTS_FILE} holds only {bytes} bytes", params as u64 * 4),
+        ));
+    }
+    Ok(())
 }
 
 /// Loads burnpack `bytes` (read from `wpath`) into `model`.
@@ -169,6 +191,7 @@ impl ClassifierDir {
         config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         let tpath = dir.join(TOKENIZER_FILE);
         let tokenizer = CringeTokenizer::from_json_bytes(tokenizer).map_err(|e| CoreError::file(&tpath, e.to_string()))?;
+        check_weight_bytes(dir, config.encoder.encoder_num_params(), weights.len())?;
         let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }

@@ -14,7 +14,7 @@ pub use config::{CompareConfig, RunSpec, Sweep, reads_flag};
 pub use report::{CompareRow, markdown_table};
 
 use crate::cli::Command;
-use crate::stage::{Runner, evaluate, parse_stage, s, train_argv};
+use crate::stage::{Runner, check_stage, evaluate, s, train_argv};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -147,7 +147,7 @@ impl Stages<'_> {
             anyhow::ensure!(!config_sets(&flag), "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there");
         }
         for argv in all {
-            parse_stage(&argv)?;
+            check_stage(&argv)?;
         }
         Ok(())
     }
@@ -286,7 +286,7 @@ mod tests {
         let sweeps = [Sweep::parse("ct_loss_weight=2").unwrap()];
         let stages = Stages { cfg: &cfg, sweeps: &sweeps };
         let run = RunSpec { loss: cringe_core::loss::LossKind::Unlikelihood, settings: vec![("ct-loss-weight".into(), "2".into())] };
-        let Command::Train(a) = parse_stage(&stages.finetune(&run, 7, Path::new("base"), Some(Path::new("p.jsonl")), Path::new("out"))).unwrap() else { panic!() };
+        let Command::Train(a) = crate::stage::parse_stage(&stages.finetune(&run, 7, Path::new("base"), Some(Path::new("p.jsonl")), Path::new("out"))).unwrap() else { panic!() };
         assert_eq!(a.seed, 7);
         assert_eq!(a.loss, cringe_core::loss::LossKind::Unlikelihood);
         assert_eq!(a.ct_loss_weight, 2.0);

@@ -12,7 +12,7 @@ pub use config::IterateConfig;
 pub use report::{RoundRow, markdown_table};
 
 use crate::cli::Command;
-use crate::stage::{Runner, evaluate, parse_stage, s, train_argv};
+use crate::stage::{Runner, check_stage, evaluate, s, train_argv};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -97,7 +97,13 @@ impl Stages<'_> {
             self.cfg.eval.safety_argv(m, &self.classifier, p),
             self.cfg.eval.dialogue_argv(m),
         ] {
-            parse_stage(&argv)?;
+            check_stage(&argv)?;
+        }
+        // every model directory the loop will write must be free for it (or one of ours)
+        let out = &self.cfg.out_dir;
+        let models = (0..=self.cfg.rounds).map(|r| out.join(format!("round{r}")).join("model"));
+        for dir in std::iter::once(self.classifier.clone()).chain(models) {
+            cringe_core::model::model_dir::MODEL_DIR.check_replaceable(&dir)?;
         }
         Ok(())
     }
@@ -138,7 +144,7 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
         let filtered = prev_dir.join("filtered_world_logs.jsonl");
         let mut new_examples = 0;
         if let Command::FilterWorldLogs(a) = runner.run(stages.filter(&logs, &filtered))? {
-            new_examples = 2 * crate::filter_world_logs::run(&a)?.kept_each;
+            new_examples = 2 * crate::filter_world_logs::balance(&a)?.kept_each;
         }
         let min = cfg.cringe.min_generated_examples.max(1);
         if new_examples >= min {
@@ -178,6 +184,20 @@ mod tests {
             let cfg = IterateConfig::load(&path).unwrap();
             Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_or_else(|e| panic!("{name}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_bad_stage_value_fails_the_preflight_check_before_anything_runs() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
+        let mut cfg = IterateConfig::load(&path).unwrap();
+        let bs = cfg.cringe.args.iter().position(|a| a == "-bs").expect("the fixture sets -bs") + 1;
+        cfg.cringe.args[bs] = "0".into();
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
+        assert!(e.contains("bad stage command") && e.contains("--batchsize must be at least 1"), "{e}");
+        let mut cfg = IterateConfig::load(&path).unwrap();
+        cfg.generate.args.extend(["--beam-length-penalty".into(), "NaN".into()]);
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
+        assert!(e.contains("--beam-length-penalty must be a finite number"), "{e}");
     }
 
     #[test]

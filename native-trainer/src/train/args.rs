@@ -308,9 +308,40 @@ impl TrainArgs {
         for (flag, v) in [("--validation-every-n-secs", self.validation_every_n_secs), ("--save-every-n-secs", self.save_every_n_secs)] {
             anyhow::ensure!(v >= 0.0 && v.is_finite(), "{flag} must be a non-negative number of seconds, got {v}");
         }
+        for (flag, v) in [("--adam-beta1", self.adam_beta1), ("--adam-beta2", self.adam_beta2)] {
+            anyhow::ensure!((0.0..1.0).contains(&v), "{flag} must be in [0, 1), got {v}");
+        }
+        anyhow::ensure!(self.adam_eps > 0.0 && self.adam_eps.is_finite(), "--adam-eps must be a positive number, got {}", self.adam_eps);
+        anyhow::ensure!(
+            self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
+            "--weight-decay must be a non-negative number, got {}",
+            self.weight_decay
+        );
+        anyhow::ensure!(self.gradient_clip.is_finite(), "--gradient-clip must be a number, got {}", self.gradient_clip);
+        anyhow::ensure!(self.text_truncate > 0, "--text-truncate must be at least 1 token");
+        anyhow::ensure!(self.label_truncate > 0, "--label-truncate must be at least 1 token (the response is what the loss trains on)");
+        anyhow::ensure!(self.vocab_size > 0, "--vocab-size must be at least 1");
         super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
-            anyhow::ensure!(e > 0.0, "--num-epochs must be positive");
+            anyhow::ensure!(e > 0.0 && e.is_finite(), "--num-epochs must be a positive number, got {e}");
+        }
+        Ok(())
+    }
+
+    /// The model directory and its checkpoint may only replace directories of ours, checked
+    /// before any training; `--max-train-steps 0` (an initialised, untrained model) may not
+    /// replace a model already there.
+    pub fn check_outputs(&self) -> anyhow::Result<()> {
+        use cringe_core::model::model_dir::MODEL_DIR;
+        let checkpoint = super::checkpoint::checkpoint_dir(&self.model_file);
+        MODEL_DIR.check_replaceable(&self.model_file)?;
+        MODEL_DIR.check_replaceable(&checkpoint)?;
+        if self.max_train_steps == 0 && self.init_model.is_none() && !self.load_from_checkpoint {
+            anyhow::ensure!(
+                !self.model_file.join(cringe_core::model::model_dir::WEIGHTS_FILE).exists(),
+                "{}: --max-train-steps 0 would replace this model with an untrained one; give a new --mf, or at least 1 step",
+                self.model_file.display()
+            );
         }
         Ok(())
     }

@@ -41,7 +41,10 @@ pub fn task_weights(weights: &[u32], n_tasks: usize) -> anyhow::Result<Vec<u32>>
 pub fn load_tasks(specs: &[String], datapath: &std::path::Path, dt: Datatype) -> anyhow::Result<Vec<(String, Vec<Example>)>> {
     let mut tasks = Vec::new();
     for spec in specs {
-        let examples = TaskSpec::parse(spec)?.load(datapath, dt)?;
+        let (examples, left_out) = TaskSpec::parse(spec)?.load_with_notes(datapath, dt)?;
+        if let Some(note) = left_out {
+            eprintln!("warning: {note}");
+        }
         anyhow::ensure!(!examples.is_empty(), "task {spec} has no {} examples (after its mutators)", dt.name());
         tasks.push((spec.clone(), examples));
     }
@@ -55,9 +58,21 @@ pub fn drop_negatives(examples: &mut Vec<Example>) {
     examples.iter_mut().for_each(|e| e.rejected = None);
 }
 
+/// Fails when an update of this run's batch on a model of `cfg`'s shape would not fit in memory.
+fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Result<()> {
+    let npos = cfg.n_positions;
+    let needed = cringe_core::model::footprint::training_bytes(cfg, args.batchsize, args.text_truncate.min(npos), args.label_truncate.min(npos));
+    let what = format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
+    crate::memory::ensure_fits(args.device, needed, &what, "reduce -bs (and raise --update-freq to keep the update size) or the model's size")
+}
+
 /// Runs `cringe train` and returns what it measured.
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
+    args.check_outputs()?;
+    if args.max_train_steps == 0 {
+        eprintln!("warning: --max-train-steps 0: {} gets an initialised, untrained model", args.model_file.display());
+    }
     let mut tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
     if !args.loss.uses_negatives() {
         for (name, examples) in &mut tasks {
@@ -105,11 +120,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             cfg.start_id = sp.start as usize;
             cfg.end_id = sp.end as usize;
             cfg.validate()?;
+            ensure_training_fits(&args, &cfg)?; // before the model is allocated
             (Generator::new(&cfg, &train_device), tokenizer)
         }
     };
     let trunc = TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
+    if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
+        eprintln!("warning: {w}");
+    }
     let batcher = Batcher::new(tokenizer, trunc, model.config().n_positions);
+    if args.init_model.is_some() || resume.is_some() {
+        ensure_training_fits(&args, model.config())?;
+    }
     let encoded = tasks
         .iter()
         .map(|(name, ex)| Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?)))

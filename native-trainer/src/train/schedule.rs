@@ -26,7 +26,7 @@ pub enum SchedulerKind {
 const PLATEAU_THRESHOLD: f64 = 1e-4;
 
 /// The schedule's mutable part, saved in training checkpoints.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlateauState {
     /// Product of all decays applied so far (1 at the start).
     pub scale: f64,
@@ -34,6 +34,36 @@ pub struct PlateauState {
     pub best: Option<f64>,
     /// Validations since the last improvement.
     pub bad_validations: usize,
+}
+
+impl Default for PlateauState {
+    /// The state before any validation: no decay applied yet (scale 1).
+    fn default() -> Self {
+        Self { scale: 1.0, best: None, bad_validations: 0 }
+    }
+}
+
+impl PlateauState {
+    /// Checks a state read from a checkpoint. A scale outside (0, 1] cannot come from decays in
+    /// (0, 1]; a scale of exactly 0 is what checkpoints written before any validation stored
+    /// until this was fixed, and is repaired to 1 (returns a warning saying so).
+    pub fn checked(mut self, file: &std::path::Path) -> anyhow::Result<(Self, Option<String>)> {
+        if self.scale == 0.0 {
+            self.scale = 1.0;
+            let warning = format!(
+                "{}: `plateau.scale` is 0 (written by an older cringe before any validation); resuming with scale 1",
+                file.display()
+            );
+            return Ok((self, Some(warning)));
+        }
+        anyhow::ensure!(
+            self.scale > 0.0 && self.scale <= 1.0,
+            "{}: `plateau.scale` must be in (0, 1], got {}",
+            file.display(),
+            self.scale
+        );
+        Ok((self, None))
+    }
 }
 
 /// A learning-rate schedule.
@@ -52,7 +82,7 @@ pub struct LrSchedule {
 impl LrSchedule {
     /// A schedule starting from `base` with these settings.
     pub fn new(base: f64, warmup: usize, kind: SchedulerKind, decay: f64, patience: usize, max_steps: usize) -> Self {
-        Self { base, warmup, kind, decay, patience, max_steps, state: PlateauState { scale: 1.0, ..Default::default() } }
+        Self { base, warmup, kind, decay, patience, max_steps, state: PlateauState::default() }
     }
 
     /// Learning rate of update `step` (0-based).

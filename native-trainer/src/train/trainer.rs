@@ -122,7 +122,21 @@ pub fn train(
     let mut st = TrainerState::new(checkpoint::fingerprint(args));
     if let Some(r) = resume {
         checkpoint::check_fingerprint(&ckpt_dir, &r.state.fingerprint, &st.fingerprint)?;
-        st = TrainerState { fingerprint: st.fingerprint, ..r.state };
+        let state_file = ckpt_dir.join(checkpoint::STATE_FILE);
+        let expected_draws = r.state.step as u64 * (bs * args.update_freq) as u64;
+        anyhow::ensure!(
+            r.state.sampler_draws == expected_draws,
+            "{}: `sampler_draws` is {} but {} steps of batch {bs} × --update-freq {} drew {expected_draws}; the checkpoint is corrupt",
+            state_file.display(),
+            r.state.sampler_draws,
+            r.state.step,
+            args.update_freq
+        );
+        let (plateau, warning) = r.state.plateau.clone().checked(&state_file)?;
+        if let Some(w) = warning {
+            eprintln!("warning: {w}");
+        }
+        st = TrainerState { fingerprint: st.fingerprint, plateau, ..r.state };
         optim = optim.load_record(r.optimizer);
         sampler.skip(st.sampler_draws);
         schedule.state = st.plateau.clone();
@@ -326,6 +340,7 @@ pub fn train(
         }
         let interrupted = interrupt.requested();
         if save_checkpoint || interrupted || stop_early || done == max_steps {
+            st.plateau = schedule.state.clone();
             checkpoint::save(&ckpt_dir, &model, tokenizer, &optim, &st)?;
             last_save = Instant::now();
         }

@@ -1,17 +1,20 @@
-//! `cringe serve-ui`: a small static file server for the browser UI (`web-ui/dist`, built by
+//! `cringe serve-ui`: a static file server for the browser UI (`web-ui/dist`, built by
 //! `scripts/build-web.sh`). WebAssembly needs a real HTTP server (browsers refuse to
-//! instantiate `.wasm` from `file://`), and this one needs nothing but the binary.
+//! instantiate `.wasm` from `file://`), and this one needs nothing but the binary. The server
+//! itself ([`http`]) is hyper with bounded connections, request heads and timeouts.
 //!
 //! `--model [NAME=]DIR` (repeatable) also serves model directories to the Generate and Compare
 //! pages: `/models/index.json` lists their names (and whether a classifier is served),
 //! `/models/NAME/{config.json,model.bpk,tokenizer.json}` are their files; `--classifier DIR`
 //! serves a safety classifier as `/models/classifier/{classifier.json,model.bpk,tokenizer.json}`.
 
+mod http;
+
 use anyhow::Context;
 use clap::Args;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 
 /// Serve the browser UI.
 #[derive(Debug, Clone, Args)]
@@ -115,130 +118,57 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
             println!("no --model given: serving the main command's models from {}", run.display());
         }
     }
-    let served = std::sync::Arc::new(served);
+    let root = dir.canonicalize().with_context(|| format!("{}", dir.display()))?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     println!("serving {} at http://{addr}/", dir.display());
     std::io::stdout().flush()?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}, beyond this machine: anyone who can reach it can read the UI and the served models",
+            addr.ip()
+        );
+    }
     for (name, dir) in served.models.iter() {
         // Whoever started the server may have stopped reading its output: not an error.
         let _ = writeln!(std::io::stdout(), "  model {name}: {}", dir.display());
     }
     let _ = std::io::stdout().flush();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (dir, served) = (dir.clone(), served.clone());
-        std::thread::spawn(move || {
-            let _ = handle(stream, &dir, &served);
-        });
-    }
-    Ok(())
+    http::serve(listener, http::Site { root, served })
 }
 
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "wasm" => "application/wasm",
-        "json" => "application/json",
-        "jsonl" | "txt" => "text/plain; charset=utf-8",
-        "png" => "image/png",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
-    }
+/// A request under `/models/`.
+enum ModelRoute {
+    /// `/models/index.json`: the served names, and whether a classifier is served.
+    Index(Vec<u8>),
+    /// One of a served model's (or the classifier's) three files.
+    File(PathBuf),
 }
 
-/// The file a request path names inside `root` (no `..`, no absolute paths); `/` is index.html.
-fn resolve(root: &Path, target: &str) -> Option<PathBuf> {
-    let path = target.split(['?', '#']).next().unwrap_or("/");
-    let mut out = root.to_path_buf();
-    for part in Path::new(path.trim_start_matches('/')).components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    if out.is_dir() {
-        out.push("index.html");
-    }
-    out.is_file().then_some(out)
-}
-
-/// `/models/index.json` or a file of a served model or classifier, if `target` names one.
-fn model_file(served: &Served, target: &str) -> Option<(Vec<u8>, &'static str)> {
-    let path = target.split(['?', '#']).next().unwrap_or("/");
+/// `None` when `path` is not under `/models/`; else what it names, if anything.
+fn model_route(served: &Served, path: &str) -> Option<Option<ModelRoute>> {
     let rest = path.strip_prefix("/models/")?;
     if rest == "index.json" {
         let names: Vec<&str> = served.models.iter().map(|(n, _)| n.as_str()).collect();
         let index = serde_json::json!({ "models": names, "classifier": served.classifier.is_some() });
-        return Some((index.to_string().into_bytes(), "application/json"));
+        return Some(Some(ModelRoute::Index(index.to_string().into_bytes())));
     }
-    let (name, file) = rest.split_once('/')?;
-    let (dir, files) = match name {
-        "classifier" => (served.classifier.as_ref()?, ["classifier.json", "model.bpk", "tokenizer.json"]),
-        _ => (&served.models.iter().find(|(n, _)| n == name)?.1, ["config.json", "model.bpk", "tokenizer.json"]),
+    let file = || {
+        let (name, file) = rest.split_once('/')?;
+        let (dir, files) = match name {
+            "classifier" => (served.classifier.as_ref()?, ["classifier.json", "model.bpk", "tokenizer.json"]),
+            _ => (&served.models.iter().find(|(n, _)| n == name)?.1, ["config.json", "model.bpk", "tokenizer.json"]),
+        };
+        let file = files.into_iter().find(|f| *f == file)?;
+        Some(ModelRoute::File(dir.join(file)))
     };
-    let file = files.into_iter().find(|f| *f == file)?;
-    Some((std::fs::read(dir.join(file)).ok()?, content_type(Path::new(file))))
-}
-
-fn handle(mut stream: TcpStream, root: &Path, served: &Served) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    // Drain the headers.
-    let mut line = String::new();
-    while reader.read_line(&mut line)? > 2 {
-        line.clear();
-    }
-    let mut parts = request.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    if method != "GET" && method != "HEAD" {
-        return respond(&mut stream, "405 Method Not Allowed", "text/plain", b"only GET and HEAD\n", true);
-    }
-    if let Some((body, ctype)) = model_file(served, target) {
-        return respond(&mut stream, "200 OK", ctype, &body, method == "GET");
-    }
-    match resolve(root, target) {
-        Some(path) => {
-            let body = std::fs::read(&path)?;
-            respond(&mut stream, "200 OK", content_type(&path), &body, method == "GET")
-        }
-        None => respond(&mut stream, "404 Not Found", "text/plain", b"not found\n", true),
-    }
-}
-
-fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &[u8], with_body: bool) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if with_body {
-        stream.write_all(body)?;
-    }
-    stream.flush()
+    Some(file())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_stay_inside_the_root_and_types_fit() {
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(tmp.path().join("pkg")).unwrap();
-        std::fs::write(tmp.path().join("index.html"), "<html>").unwrap();
-        std::fs::write(tmp.path().join("pkg/a.wasm"), "\0asm").unwrap();
-        assert_eq!(resolve(tmp.path(), "/"), Some(tmp.path().join("index.html")));
-        assert_eq!(resolve(tmp.path(), "/pkg/a.wasm?v=1"), Some(tmp.path().join("pkg/a.wasm")));
-        assert_eq!(resolve(tmp.path(), "/../etc/passwd"), None);
-        assert_eq!(resolve(tmp.path(), "/missing.js"), None);
-        assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
-    }
 
     #[test]
     fn the_main_commands_run_is_served_by_default() {
@@ -269,12 +199,14 @@ mod tests {
         std::fs::write(dir.join("model.bpk"), b"weights").unwrap();
         std::fs::write(dir.join("secret.txt"), b"no").unwrap();
         let served = Served { models: parse_models(&[format!("base={}", dir.display())]).unwrap(), classifier: None };
-        let (index, _) = model_file(&served, "/models/index.json").unwrap();
+        let Some(Some(ModelRoute::Index(index))) = model_route(&served, "/models/index.json") else { panic!("no index") };
         assert_eq!(String::from_utf8(index).unwrap(), r#"{"classifier":false,"models":["base"]}"#);
-        assert_eq!(model_file(&served, "/models/base/model.bpk").unwrap().0, b"weights");
-        assert!(model_file(&served, "/models/base/secret.txt").is_none());
-        assert!(model_file(&served, "/models/other/model.bpk").is_none());
-        assert!(model_file(&served, "/models/classifier/model.bpk").is_none());
+        let Some(Some(ModelRoute::File(path))) = model_route(&served, "/models/base/model.bpk") else { panic!("no weights") };
+        assert_eq!(std::fs::read(path).unwrap(), b"weights");
+        assert!(matches!(model_route(&served, "/models/base/secret.txt"), Some(None)));
+        assert!(matches!(model_route(&served, "/models/other/model.bpk"), Some(None)));
+        assert!(matches!(model_route(&served, "/models/classifier/model.bpk"), Some(None)));
+        assert!(model_route(&served, "/index.html").is_none());
         let err = parse_models(&[tmp.path().join("nope").display().to_string()]).unwrap_err();
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
         let err = parse_models(&[format!("a b={}", dir.display())]).unwrap_err();

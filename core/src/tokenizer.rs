@@ -48,6 +48,19 @@ pub struct CringeTokenizer {
     special: SpecialIds,
 }
 
+/// Parses a Hugging Face `tokenizer.json` without trusting it: the `tokenizers` crate panics on
+/// some malformed files (0.22.2: a syntax error or a bad `\u` escape inside `decoder` hits an
+/// `expect`; found by the fuzzing campaign, inputs in `fuzz/regressions/tokenizer_json/`), so
+/// the JSON is parsed in full first, and the parse runs under `catch_unwind` as a last guard.
+pub fn parse_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer> {
+    // a full parse (ignoring values would skip checking string escapes, another such panic)
+    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| CoreError::Tokenizer(format!("not valid JSON: {e}")))?;
+    match std::panic::catch_unwind(|| Tokenizer::from_bytes(bytes)) {
+        Ok(parsed) => parsed.map_err(|e| CoreError::Tokenizer(e.to_string())),
+        Err(_) => Err(CoreError::Tokenizer("malformed tokenizer (the tokenizers crate could not read it)".into())),
+    }
+}
+
 impl CringeTokenizer {
     /// Trains a byte-level BPE vocabulary of (at most) `vocab_size` entries on `texts`.
     ///
@@ -129,8 +142,7 @@ impl CringeTokenizer {
 
     /// Parses a `tokenizer.json` (ours or Hugging Face's) from memory.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self> {
-        let inner = Tokenizer::from_bytes(bytes).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
-        Self::from_tokenizer(inner)
+        Self::from_tokenizer(parse_tokenizer_json(bytes)?)
     }
 
     /// Loads a `tokenizer.json` file.

@@ -16,10 +16,16 @@ pub fn expand_flag_files(argv: Vec<String>) -> anyhow::Result<Vec<String>> {
         return Ok(argv);
     }
     let Some(file) = config_value(&argv[2..]) else { return Ok(argv) };
+    let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    expand_with_text(argv, &file, &text)
+}
+
+/// [`expand_flag_files`] with the flag file's `text` already read (`file` names it in errors).
+pub fn expand_with_text(argv: Vec<String>, file: &str, text: &str) -> anyhow::Result<Vec<String>> {
+    let sub_name = &argv[1];
     let root = crate::cli::Cli::command();
     let sub = root.find_subcommand(sub_name).expect("listed subcommands exist");
-    let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
     let mut inserted = Vec::new();
     for (key, value) in &table {
         let wanted = key.replace('_', "-");

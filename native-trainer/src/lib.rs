@@ -11,6 +11,7 @@ pub mod eval;
 pub mod export;
 pub mod filter_world_logs;
 pub mod flag_file;
+pub mod fuzz_targets;
 pub mod iterate;
 pub mod make_pairs;
 pub mod malloc_tuning;

@@ -88,7 +88,8 @@ pub fn read_config(path: &Path) -> Result<(GeneratorConfig, Architecture)> {
     parse_config(&text).map_err(|m| CoreError::file(path, m))
 }
 
-fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Architecture), String> {
+/// Parses a `config.json`'s text (what [`read_config`] reads).
+pub fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Architecture), String> {
     let raw: RawConfig = serde_json::from_str(text).map_err(|e| format!("not a valid config.json: {e}"))?;
     let arch = match raw.model_type.as_deref() {
         Some("blenderbot") => Architecture::Blenderbot,

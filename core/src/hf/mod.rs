@@ -52,7 +52,7 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     let files = weights::WeightFiles::open(dir)?;
     // checked before the model is allocated: a config that describes more parameters than the
     // files hold (at least one byte each) is corrupt, however large it says the model is
-    if files.data_bytes() < cfg.num_params() as u64 {
+    if files.data_bytes() < cfg.num_params_u64() {
         return Err(CoreError::file(
             &config_path,
             format!("describes {} parameters, but the weight files hold only {} bytes", cfg.num_params(), files.data_bytes()),

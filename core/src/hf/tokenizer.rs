@@ -36,7 +36,8 @@ pub fn load_tokenizer(dir: &Path, arch: Architecture, cfg: &GeneratorConfig) -> 
     let json_path = dir.join("tokenizer.json");
     let (vocab_path, merges_path) = (dir.join("vocab.json"), dir.join("merges.txt"));
     let (inner, source) = if json_path.is_file() {
-        let t = Tokenizer::from_file(&json_path).map_err(|e| CoreError::file(&json_path, e.to_string()))?;
+        let bytes = std::fs::read(&json_path).map_err(|e| CoreError::io(&json_path, e))?;
+        let t = crate::tokenizer::parse_tokenizer_json(&bytes).map_err(|e| CoreError::file(&json_path, e.to_string()))?;
         (t, json_path)
     } else if vocab_path.is_file() && merges_path.is_file() {
         let vocab = read_vocab(&vocab_path)?;

@@ -123,40 +123,67 @@ fn dtype_size(dtype: &str) -> u64 {
 }
 
 /// Name → (dtype, shape, absolute byte range) of every tensor in a safetensors file.
-type Header = Vec<(String, (String, Vec<usize>, (u64, u64)))>;
+pub type Header = Vec<(String, (String, Vec<usize>, (u64, u64)))>;
 
 /// Reads and checks a safetensors header: 8-byte little-endian length, then JSON.
 fn read_header(path: &Path) -> Result<Header> {
     use std::io::Read;
-    let bad = |m: String| CoreError::file(path, format!("not a valid safetensors file: {m}"));
     let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
     let file_len = f.metadata().map_err(|e| CoreError::io(path, e))?.len();
     let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(|e| bad(format!("no header ({e})")))?;
-    let n = u64::from_le_bytes(len);
-    if n > 100 << 20 || 8 + n > file_len {
-        return Err(bad(format!("header length {n} does not fit a file of {file_len} bytes")));
-    }
+    f.read_exact(&mut len).map_err(|e| not_safetensors(path, format!("no header ({e})")))?;
+    let n = header_len(len, file_len, path)?;
     let mut header = vec![0u8; n as usize];
     f.read_exact(&mut header).map_err(|e| CoreError::io(path, e))?;
+    header_entries(&header, file_len, path)
+}
+
+/// The header of a whole safetensors file held in memory (tests and fuzzing; loading reads
+/// only the header from disk).
+pub fn parse_header(file: &[u8], path: &Path) -> Result<Header> {
+    let len: [u8; 8] = file.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| not_safetensors(path, "no header".into()))?;
+    let n = header_len(len, file.len() as u64, path)?;
+    header_entries(&file[8..8 + n as usize], file.len() as u64, path)
+}
+
+fn not_safetensors(path: &Path, m: String) -> CoreError {
+    CoreError::file(path, format!("not a valid safetensors file: {m}"))
+}
+
+/// The header length the first eight bytes give, checked against the file's length.
+fn header_len(len: [u8; 8], file_len: u64, path: &Path) -> Result<u64> {
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 || n > file_len.saturating_sub(8) {
+        return Err(not_safetensors(path, format!("header length {n} does not fit a file of {file_len} bytes")));
+    }
+    Ok(n)
+}
+
+/// The tensors the header JSON describes, each checked to lie inside a file of `file_len`
+/// bytes with as many bytes as its shape and dtype need (all arithmetic checked: the numbers
+/// come from the file).
+fn header_entries(header: &[u8], file_len: u64, path: &Path) -> Result<Header> {
+    let bad = |m: String| not_safetensors(path, m);
+    let n = header.len() as u64;
     let v: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(&header).map_err(|e| bad(format!("header is not JSON ({e})")))?;
+        serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON ({e})")))?;
     let mut out = Vec::new();
     for (name, info) in v.into_iter().filter(|(k, _)| k != "__metadata__") {
         let dtype = info["dtype"].as_str().ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?.to_string();
         let shape: Vec<usize> = info["shape"]
             .as_array()
-            .and_then(|a| a.iter().map(|x| x.as_u64().map(|x| x as usize)).collect())
+            .and_then(|a| a.iter().map(|x| x.as_u64().and_then(|x| usize::try_from(x).ok())).collect())
             .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
         let offsets: Vec<u64> = info["data_offsets"]
             .as_array()
             .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect())
             .filter(|o: &Vec<u64>| o.len() == 2 && o[0] <= o[1])
             .ok_or_else(|| bad(format!("tensor `{name}` has no valid data_offsets")))?;
-        let (a, b) = (8 + n + offsets[0], 8 + n + offsets[1]);
-        let numel: u64 = shape.iter().map(|&d| d as u64).product();
-        if b > file_len || (dtype_size(&dtype) > 1 && b - a != numel * dtype_size(&dtype)) {
-            return Err(bad(format!("tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)")));
+        let mismatch = || bad(format!("tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)"));
+        let (a, b) = ((8 + n).checked_add(offsets[0]).ok_or_else(mismatch)?, (8 + n).checked_add(offsets[1]).ok_or_else(mismatch)?);
+        let bytes = shape.iter().try_fold(dtype_size(&dtype), |acc, &d| acc.checked_mul(d as u64));
+        if b > file_len || (dtype_size(&dtype) > 1 && bytes != Some(b - a)) {
+            return Err(mismatch());
         }
         out.push((name, (dtype, shape, (a, b))));
     }

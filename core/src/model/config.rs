@@ -15,7 +15,7 @@ pub const MAX_POSITIONS: usize = 1 << 20;
 /// Largest accepted `vocab_size`.
 pub const MAX_VOCAB: usize = 1 << 24;
 /// Largest accepted parameter count (400 GB of f32 weights).
-pub const MAX_PARAMS: usize = 100_000_000_000;
+pub const MAX_PARAMS: u64 = 100_000_000_000;
 
 /// Where layer norms sit in each block (ParlAI `--variant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,11 +203,11 @@ impl GeneratorConfig {
                 return bad(format!("{name} must be between 1 and {max}, got {value}"));
             }
         }
-        if self.num_params() > MAX_PARAMS {
+        let params = self.num_params_u64();
+        if params > MAX_PARAMS {
             return bad(format!(
-                "the model would have {} parameters ({:.1} GB of f32 weights); the limit is {MAX_PARAMS}",
-                self.num_params(),
-                self.num_params() as f64 * 4.0 / 1e9
+                "the model would have {params} parameters ({:.1} GB of f32 weights); the limit is {MAX_PARAMS}",
+                params as f64 * 4.0 / 1e9
             ));
         }
         if self.embedding_size % self.n_heads != 0 {
@@ -248,30 +248,35 @@ impl GeneratorConfig {
 
     /// Number of trainable parameters the model will have.
     pub fn num_params(&self) -> usize {
+        self.num_params_u64() as usize
+    }
+
+    /// [`GeneratorConfig::num_params`] in 64 bits, so that checking an unvalidated config
+    /// cannot overflow (on wasm32 `usize` has 32).
+    pub fn num_params_u64(&self) -> u64 {
         let (enc, dec) = self.stack_params();
-        self.vocab_size * self.embedding_size + enc + dec
+        self.vocab_size as u64 * self.embedding_size as u64 + enc + dec
     }
 
     /// Parameters of the embeddings and the encoder alone (what a classifier of this shape has,
     /// but for its head).
     pub fn encoder_num_params(&self) -> usize {
-        self.vocab_size * self.embedding_size + self.stack_params().0
+        (self.vocab_size as u64 * self.embedding_size as u64 + self.stack_params().0) as usize
     }
 
     /// Parameters of the encoder and of the decoder stacks (positions and final norms included).
-    fn stack_params(&self) -> (usize, usize) {
-        let d = self.embedding_size;
-        let f = self.ffn_size;
+    fn stack_params(&self) -> (u64, u64) {
+        let (d, f) = (self.embedding_size as u64, self.ffn_size as u64);
         let ln = 2 * d;
         let attn = 4 * (d * d + d);
         let ffn = d * f + f + f * d + d;
-        let pos = if self.learn_positional_embeddings { self.n_positions * d } else { 0 };
+        let pos = if self.learn_positional_embeddings { self.n_positions as u64 * d } else { 0 };
         let extra_norm = match self.variant {
             Variant::Aiayn => 0,
             Variant::Xlm | Variant::Prelayernorm => ln,
         };
-        let enc = self.n_encoder_layers * (attn + ffn + 2 * ln) + pos + extra_norm;
-        let dec = self.n_decoder_layers * (2 * attn + ffn + 3 * ln) + pos + extra_norm;
+        let enc = self.n_encoder_layers as u64 * (attn + ffn + 2 * ln) + pos + extra_norm;
+        let dec = self.n_decoder_layers as u64 * (2 * attn + ffn + 3 * ln) + pos + extra_norm;
         (enc, dec)
     }
 }

@@ -20,7 +20,7 @@ pub fn decoding_bytes(cfg: &GeneratorConfig, rows: usize, context_len: usize, ma
     let encoder = ctx * (4 * d + f) + cfg.n_heads as u64 * ctx * ctx;
     let cache = layers * 2 * d * (ctx + len);
     let step = 4 * d + f + cfg.n_heads as u64 * (ctx + len) + 4 * v;
-    let weights = cfg.num_params() as u64;
+    let weights = cfg.num_params_u64();
     F32 * (weights + rows * (encoder + cache + step))
 }
 
@@ -34,7 +34,7 @@ pub fn training_bytes(cfg: &GeneratorConfig, batch: usize, context_len: usize, l
     let encoder = cfg.n_encoder_layers as u64 * ctx * (per_token_layer + h * ctx);
     let decoder = cfg.n_decoder_layers as u64 * len * (per_token_layer + 4 * d + h * (len + ctx));
     let logits = 3 * len * v;
-    F32 * (4 * cfg.num_params() as u64 + b * (encoder + decoder + logits))
+    F32 * (4 * cfg.num_params_u64() + b * (encoder + decoder + logits))
 }
 
 /// `bytes` as "28.3 GB".

@@ -88,7 +88,7 @@ impl ModelDir {
                 ),
             ));
         }
-        check_weight_bytes(dir, config.num_params(), weights.len())?;
+        check_weight_bytes(dir, config.num_params_u64(), weights.len())?;
         let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Generator::new(&config, device), CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }
@@ -136,11 +136,11 @@ fn read_dir_files(dir: &Path, config_name: &str) -> Result<(Vec<u8>, Vec<u8>, Ve
 
 /// Refuses a config that describes more parameters than its weights file can hold (f32, four
 /// bytes each), before anything of that size is allocated.
-fn check_weight_bytes(dir: &Path, params: usize, bytes: usize) -> Result<()> {
-    if (bytes as u64) < params as u64 * 4 {
+fn check_weight_bytes(dir: &Path, params: u64, bytes: usize) -> Result<()> {
+    if (bytes as u64) < params * 4 {
         return Err(CoreError::file(
             dir,
-            format!("its config describes {params} parameters ({} bytes in f32), but {WEIGHTS_FILE} holds only {bytes} bytes", params as u64 * 4),
+            format!("its config describes {params} parameters ({} bytes in f32), but {WEIGHTS_FILE} holds only {bytes} bytes", params * 4),
         ));
     }
     Ok(())
@@ -191,7 +191,7 @@ impl ClassifierDir {
         config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         let tpath = dir.join(TOKENIZER_FILE);
         let tokenizer = CringeTokenizer::from_json_bytes(tokenizer).map_err(|e| CoreError::file(&tpath, e.to_string()))?;
-        check_weight_bytes(dir, config.encoder.encoder_num_params(), weights.len())?;
+        check_weight_bytes(dir, config.encoder.encoder_num_params() as u64, weights.len())?;
         let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
         Ok(Self { model, tokenizer })
     }

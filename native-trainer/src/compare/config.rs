@@ -159,7 +159,12 @@ impl CompareConfig {
     /// Loads and checks a TOML file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses a config's text (`path` names it in errors).
+    pub fn from_toml(text: &str, path: &Path) -> anyhow::Result<Self> {
+        let cfg: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         anyhow::ensure!(!cfg.methods.is_empty(), "{}: `methods` is empty", path.display());
         for m in cfg.methods.iter().chain(cfg.method_args.keys()) {
             LossKind::parse(m).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

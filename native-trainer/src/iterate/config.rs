@@ -104,7 +104,12 @@ impl IterateConfig {
     /// Loads and checks a TOML file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses a config's text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
+        let cfg: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         anyhow::ensure!(cfg.rounds <= 20, "{}: rounds must be at most 20", path.display());
         Ok(cfg)
     }

@@ -140,19 +140,25 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Checkpoint> {
     let spath = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&spath)
         .with_context(|| format!("{}: not a training checkpoint (cannot read {STATE_FILE})", dir.display()))?;
-    let state: TrainerState = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", spath.display()))?;
-    anyhow::ensure!(
-        state.version == STATE_VERSION,
-        "{}: trainer state version {} is not the supported {STATE_VERSION}",
-        spath.display(),
-        state.version
-    );
+    let state = parse_state(&text, &spath)?;
     let model = ModelDir::load(dir, device)?;
     let opath = dir.join(OPTIMIZER_FILE);
     let bytes = std::fs::read(&opath).with_context(|| format!("{}: cannot read the optimizer state", opath.display()))?;
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e}", opath.display()))?;
     Ok(Checkpoint { model, optimizer, state })
+}
+
+/// Parses a `trainer_state.json` (`path` names it in errors).
+pub fn parse_state(text: &str, path: &Path) -> anyhow::Result<TrainerState> {
+    let state: TrainerState = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    anyhow::ensure!(
+        state.version == STATE_VERSION,
+        "{}: trainer state version {} is not the supported {STATE_VERSION}",
+        path.display(),
+        state.version
+    );
+    Ok(state)
 }
 
 /// Checks that the flags of this run match the checkpoint's, naming the first that differs.

@@ -13,6 +13,8 @@ mod trainer;
 mod validate;
 
 pub use args::{TrainArgs, parse_bool};
+pub use checkpoint::parse_state;
+pub use schedule::PlateauState;
 pub use trainer::TrainSummary;
 
 use checkpoint::checkpoint_dir;

@@ -138,3 +138,59 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
     let after = response_logprob(&model.valid(), &batcher, &neg, &dev);
     assert!(after < before - 1e-3, "log p(negative) should drop: {before} -> {after}");
 }
+
+/// Adversarial logits for every loss, on the fused CPU rows and on the tensor ops: NaN, ±inf
+/// and ±1e38 at random places. Never a panic; a NaN or +inf anywhere in a real row makes the
+/// loss non-finite (so training stops with its "loss became non-finite" error rather than
+/// training on a silently wrong value), and without them the loss is never NaN and its gradient
+/// is finite whenever the loss is.
+#[test]
+fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one() {
+    use cringe_core::kernels::set_enabled;
+    use cringe_core::loss::label_id::{NEG, NONE, POS};
+    use cringe_core::loss::{LossKind, Objective, PairwiseOptions};
+    use rand::Rng;
+    let dev = Device::default().autodiff();
+    let (b, t, v) = (4, 3, 40);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(38);
+    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38];
+    let targets: Vec<i64> = (0..b * t).map(|i| 3 + (i as i64 * 7) % (v as i64 - 3)).collect();
+    let labels: Vec<i64> = [POS, NEG, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, t)).collect();
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [b, t]), &dev);
+    let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [b, t]), &dev);
+    let (mut poisoned_runs, mut finite_runs) = (0, 0);
+    for trial in 0..60 {
+        let mut x: Vec<f32> = (0..b * t * v).map(|_| rng.random_range(-3.0..3.0)).collect();
+        for _ in 0..rng.random_range(1..6) {
+            let at = rng.random_range(0..x.len());
+            x[at] = specials[rng.random_range(0..if trial % 2 == 0 { specials.len() } else { 2 })];
+        }
+        let poisoned = x.iter().any(|v| v.is_nan() || *v == f32::INFINITY);
+        let huge_only = !poisoned && !x.iter().any(|v| v.is_infinite());
+        for kind in [LossKind::Cringe, LossKind::Mle, LossKind::Unlikelihood, LossKind::PairwiseCringe] {
+            for fused in [true, false] {
+                set_enabled(fused);
+                let objective = Objective { kind, cringe: CringeOptions { num_pos_predictions: 3, ..Default::default() }, pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 } };
+                let logits = Tensor::<3>::from_data(TensorData::new(x.clone(), [b, t, v]), &dev).require_grad();
+                let draws = uniform_draws(&mut rand::rngs::StdRng::seed_from_u64(trial), b * t, &dev);
+                let out = objective.loss(logits.clone(), targets.clone(), labels.clone(), &[(0, 1)], (0, 2), |_| CandidateDraw::Uniform(draws));
+                let loss: f32 = out.loss.clone().into_scalar();
+                let ctx = format!("trial {trial}, {kind:?}, fused {fused}, loss {loss}");
+                if poisoned {
+                    assert!(!loss.is_finite(), "{ctx}: a NaN or +inf logit gave a finite loss");
+                    poisoned_runs += 1;
+                }
+                if huge_only {
+                    assert!(!loss.is_nan(), "{ctx}: finite logits gave a NaN loss");
+                }
+                if loss.is_finite() {
+                    finite_runs += 1;
+                    let grad = logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+                    assert!(grad.iter().all(|g| g.is_finite()), "{ctx}: a finite loss with a non-finite gradient");
+                }
+            }
+        }
+    }
+    set_enabled(true);
+    assert!(poisoned_runs > 0 && finite_runs > 0, "{poisoned_runs} poisoned, {finite_runs} finite runs");
+}

@@ -322,3 +322,51 @@ fn batched_generation_equals_one_context_at_a_time() {
         }
     }
 }
+
+/// Adversarial logits at every step for every decoding method: ±inf, NaN and ±1e38 anywhere.
+/// Never a panic: a NaN or +inf is an error naming the step; otherwise every hypothesis holds
+/// vocabulary tokens, is sorted best first, and its score is not NaN.
+#[test]
+fn adversarial_logits_are_an_error_or_a_well_formed_result_never_a_panic() {
+    let specials = [f32::NEG_INFINITY, 1e38, -1e38, f32::NAN, f32::INFINITY];
+    let (mut errors, mut results) = (0, 0);
+    for seed in 0..40u64 {
+        let pick = move |p: &[u32]| -> Vec<f32> {
+            let mut h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ p.iter().fold(p.len() as u64, |a, &x| a.wrapping_mul(31).wrapping_add(x as u64));
+            (0..6)
+                .map(|_| {
+                    h = h.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let r = (h >> 33) as usize;
+                    // mostly ordinary values; NaN and +inf only in odd seeds
+                    if r % 4 == 0 { specials[r / 4 % if seed % 2 == 1 { 5 } else { 3 }] } else { (r % 7) as f32 - 3.0 }
+                })
+                .collect()
+        };
+        for cfg in [
+            SearchConfig { min_length: 2, max_length: 6, ..beam(3) },
+            SearchConfig { inference: Inference::Greedy, max_length: 6, ..SearchConfig::default() },
+            SearchConfig { inference: Inference::Topk { k: 3 }, max_length: 6, seed, ..beam(2) },
+            SearchConfig { inference: Inference::Nucleus { p: 0.9 }, max_length: 6, seed, ..beam(2) },
+        ] {
+            let rows = if cfg.inference == Inference::Greedy { 1 } else { cfg.beam_size };
+            let mut s = Scripted::new(6, rows, pick);
+            match search(&mut s, &[vec![4, 5]], START, END, &cfg) {
+                Err(e) => {
+                    assert!(e.to_string().contains("non-finite logit"), "seed {seed}, {cfg:?}: {e}");
+                    errors += 1;
+                }
+                Ok(found) => {
+                    results += 1;
+                    let n_best = &found[0].n_best;
+                    assert!(!n_best.is_empty(), "seed {seed}, {cfg:?}: no hypothesis");
+                    for h in n_best {
+                        assert!(h.tokens.iter().all(|&t| t < 6), "seed {seed}: token out of the vocabulary: {h:?}");
+                        assert!(!h.score.is_nan() && !h.logprob.is_nan(), "seed {seed}, {cfg:?}: NaN score {h:?}");
+                    }
+                    assert!(n_best.windows(2).all(|w| w[0].score >= w[1].score), "seed {seed}: not sorted");
+                }
+            }
+        }
+    }
+    assert!(errors > 0 && results > 0, "{errors} errors, {results} results: the inputs should give both");
+}

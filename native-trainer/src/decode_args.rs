@@ -77,21 +77,7 @@ pub struct DecodeArgs {
 impl DecodeArgs {
     /// Checks the flags (everything that can be told without the model).
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.beam_size > 0, "--beam-size must be at least 1");
-        anyhow::ensure!(self.label_truncate > 0, "--label-truncate (the longest response) must be at least 1 token");
         anyhow::ensure!(self.text_truncate > 0, "--text-truncate must be at least 1 token");
-        anyhow::ensure!(
-            self.beam_length_penalty.is_finite(),
-            "--beam-length-penalty must be a finite number, got {}",
-            self.beam_length_penalty
-        );
-        anyhow::ensure!(
-            self.temperature > 0.0 && self.temperature.is_finite(),
-            "--temperature must be a positive number, got {}",
-            self.temperature
-        );
-        anyhow::ensure!(self.topk > 0, "--topk must be at least 1");
-        anyhow::ensure!(self.topp > 0.0 && self.topp <= 1.0, "--topp must be in (0, 1], got {}", self.topp);
         self.search_config().validate()?;
         Ok(())
     }

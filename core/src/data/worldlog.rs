@@ -131,7 +131,7 @@ impl WorldLogRecord {
             Some(Value::Array(d)) => d,
             None => return Err(err("missing field `dialog` (an array of [teacher_act, model_act] pairs)".into())),
             Some(other) => {
-                return Err(err(format!("field `dialog` must be an array of [teacher_act, model_act] pairs, got {}", json_type(other))));
+                return Err(err(format!("field `dialog` must be an array of [teacher_act, model_act] pairs, got {}", super::jsonl::type_name(other))));
             }
         };
         let mut out = Vec::new();
@@ -185,18 +185,6 @@ impl WorldLogRecord {
                 Ok(None)
             }
         }
-    }
-}
-
-/// The JSON type of `v`, for "got …" messages.
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

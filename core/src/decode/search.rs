@@ -57,24 +57,24 @@ impl SearchConfig {
         Self { inference: Inference::Beam, beam_size: 10, min_length: 20, block_ngram: 3, context_block_ngram: 3, ..Self::default() }
     }
 
-    /// Checks the settings.
+    /// Checks the settings; errors name the command-line flag of each field.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(CoreError::Config(m));
         if self.beam_size == 0 {
-            return bad("beam_size must be at least 1".into());
+            return bad("--beam-size must be at least 1".into());
         }
         if self.max_length == 0 {
-            return bad("max_length must be at least 1".into());
+            return bad("--label-truncate (the longest response) must be at least 1 token".into());
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return bad(format!("temperature must be a positive number, got {}", self.temperature));
+            return bad(format!("--temperature must be a positive number, got {}", self.temperature));
         }
         if !self.length_penalty.is_finite() {
-            return bad(format!("length_penalty must be a finite number, got {}", self.length_penalty));
+            return bad(format!("--beam-length-penalty must be a finite number, got {}", self.length_penalty));
         }
         match self.inference {
-            Inference::Topk { k } if k == 0 => bad("topk must be at least 1".into()),
-            Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => bad(format!("topp must be in (0, 1], got {p}")),
+            Inference::Topk { k } if k == 0 => bad("--topk must be at least 1".into()),
+            Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => bad(format!("--topp must be in (0, 1], got {p}")),
             _ => Ok(()),
         }
     }

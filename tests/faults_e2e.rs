@@ -75,6 +75,9 @@ fn a_hundred_sigkills_lose_nothing_and_every_resume_is_exact() {
             killed += 1;
         }
         let status = child.wait().unwrap();
+        if !status.success() && checkpoint(&model).exists() {
+            mid_run += 1;
+        }
         // whatever is on disk loads (a model directory only appears complete)
         if model.exists() {
             common::model_weights(&model);
@@ -83,9 +86,6 @@ fn a_hundred_sigkills_lose_nothing_and_every_resume_is_exact() {
         args.extend(["--load-from-checkpoint".into(), "true".into()]);
         let out = run(&args);
         assert!(out.status.success(), "trial {trials}: resume failed: {}", String::from_utf8_lossy(&out.stderr));
-        if !status.success() && checkpoint(&model).exists() {
-            mid_run += 1;
-        }
         let got = common::model_weights(&checkpoint(&model));
         assert!(got == want, "trial {trials} (killed after {delay:?}): resumed weights differ from the uninterrupted run");
         assert_eq!(common::model_weights(&model), want, "trial {trials}: the final model");

@@ -147,7 +147,7 @@ pub fn write_dir_atomic_streamed(dir: &Path, kind: &DirKind, files: &[(&str, Fil
     }
     kind.check_replaceable(dir)?;
     std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
-    remove_stale(&parent, &format!(".{name}.saving-"), "");
+    remove_leftovers(dir);
     let pid = std::process::id();
     let tmp = parent.join(format!(".{name}.saving-{pid}"));
     let old = parent.join(format!(".{name}.old-{pid}"));
@@ -162,9 +162,21 @@ pub fn write_dir_atomic_streamed(dir: &Path, kind: &DirKind, files: &[(&str, Fil
     }
     std::fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
     let _ = std::fs::remove_dir_all(&old);
-    // a killed save's moved-aside copy is stale once a complete directory is in place again
-    remove_stale(&parent, &format!(".{name}.old-"), "");
+    remove_leftovers(dir);
     Ok(())
+}
+
+/// Removes what saves of `dir` that were killed (by a signal, a full disk) left beside it: their
+/// `.NAME.saving-PID` directories, and — once `dir` itself is in place, so that they are not
+/// the only copy — their `.NAME.old-PID` ones. Only those of processes no longer running.
+pub fn remove_leftovers(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else { return };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let name = name.to_string_lossy();
+    remove_stale(parent, &format!(".{name}.saving-"), "");
+    if dir.is_dir() {
+        remove_stale(parent, &format!(".{name}.old-"), "");
+    }
 }
 
 /// Creates `tmp` and writes `files` into it, each flushed to disk.

@@ -103,6 +103,13 @@ pub fn save(dir: &Path, model: &Generator, tokenizer: &CringeTokenizer, optim: &
 /// checkpoint directory moved aside to `.<name>.old-<pid>`, the new one not yet in place).
 /// Returns whether a checkpoint is now in `dir`.
 pub fn recover(dir: &Path) -> anyhow::Result<bool> {
+    let restored = restore(dir)?;
+    // a run resumed at its last step saves no checkpoint, so clean up here too
+    cringe_core::fsutil::remove_leftovers(dir);
+    Ok(restored)
+}
+
+fn restore(dir: &Path) -> anyhow::Result<bool> {
     if dir.exists() {
         return Ok(true);
     }

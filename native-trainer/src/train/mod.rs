@@ -72,6 +72,7 @@ fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Resu
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
     args.check_outputs()?;
+    cringe_core::fsutil::remove_leftovers(&args.model_file);
     if args.max_train_steps == 0 {
         eprintln!("warning: --max-train-steps 0: {} gets an initialised, untrained model", args.model_file.display());
     }

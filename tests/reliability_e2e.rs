@@ -226,6 +226,13 @@ fn silent_accepts_are_errors_or_warnings() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("warning: --text-truncate 500 exceeds the model's 64 positions; using 64"), "{err}");
 
+    // eval's world logs may not overwrite one of its tasks
+    let task = tmp.path().join("task.jsonl");
+    std::fs::copy(&data, &task).unwrap();
+    let e = fails(&["eval", "--mf", p(&mf), "-t", p(&task), "-dt", "train", "-n", "2", "--world-logs", p(&task), "-q"]);
+    assert!(e.contains("--world-logs is the input file"), "{e}");
+    assert_eq!(std::fs::read(&task).unwrap(), std::fs::read(&data).unwrap());
+
     // a flag file's text flag given numbers
     let flags = tmp.path().join("run.toml");
     std::fs::write(&flags, "task = [1, 2]\n").unwrap();

@@ -7,9 +7,9 @@ use crate::device::DeviceKind;
 use anyhow::Context;
 use burn::tensor::activation::log_softmax;
 use clap::{ArgAction, Args};
-use cringe_core::data::{Batcher, Datatype, Example, TruncationConfig, world_log_line};
+use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig, world_log_line};
 use cringe_core::decode::generate;
-use cringe_core::fsutil::write_atomic;
+use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use cringe_core::metrics::f1_score;
 use cringe_core::model::{ClassifierDir, Generator, Packing};
 use serde::Serialize;
@@ -128,10 +128,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     }
     anyhow::ensure!(!examples.is_empty(), "the evaluation tasks have no examples");
     if let Some(logs) = &args.world_logs {
-        for spec in &args.task {
-            let input = std::path::PathBuf::from(&cringe_core::data::TaskSpec::parse(spec)?.name);
-            cringe_core::fsutil::refuse_overwriting_inputs(&[input.as_path()], logs, "--world-logs")?;
-        }
+        let inputs = args.task.iter().map(|spec| Ok(PathBuf::from(TaskSpec::parse(spec)?.name))).collect::<anyhow::Result<Vec<_>>>()?;
+        refuse_overwriting_inputs(&inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), logs, "--world-logs")?;
     }
     let classifier = match &args.eval_classifier_model_file {
         Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| format!("loading --eval-classifier-model-file {}", dir.display()))?),

@@ -3,9 +3,10 @@
 //!
 //! Each episode's first exchange is labelled (human label, else the classifier's verdict, see
 //! DESIGN §6; an episode with neither, or with an empty generation, is left out and reported by
-//! line, and a malformed verdict is an error); negatives are kept as they are, positives with the same generated text are kept at
-//! most `--max-repeats` times; then n = min(#neg, #pos) of each are drawn with a seeded shuffle
-//! and written, in shuffled order, as the unchanged input lines.
+//! line, and a malformed verdict is an error); negatives are kept as they are, positives with
+//! the same generated text are kept at most `--max-repeats` times; then n = min(#neg, #pos) of
+//! each are drawn with a seeded shuffle and written, in shuffled order, as the unchanged input
+//! lines.
 
 use clap::Args;
 use cringe_core::data::{Label, LeftOut, read_world_logs};

@@ -1,28 +1,21 @@
 #!/usr/bin/env bash
 # Builds the browser UI into web-ui/dist (index.html, style.css, pkg/ with the wasm module):
 # a wasm32 build of the `cringe-web` crate, then wasm-bindgen. Installs what it needs when
-# missing: the wasm32 Rust target (rustup) and wasm-bindgen-cli of the exact version in
-# Cargo.lock (cargo install). Serve the result with `cringe serve-ui`.
+# missing (scripts/ensure-wasm-bindgen.sh): the wasm32 Rust target and wasm-bindgen-cli of
+# the exact version in Cargo.lock. Serve the result with `cringe serve-ui`.
 #
 # CRINGE_WEB_PROFILE=dev builds faster, unoptimised (default: release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
-if ! wasm-bindgen --version 2>/dev/null | grep -qF " $version"; then
-  # Not --locked: its lock file names a webpki-roots the registry mirror may not carry.
-  cargo install wasm-bindgen-cli --version "$version"
-fi
+bindgen=$(./scripts/ensure-wasm-bindgen.sh)
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 profile="${CRINGE_WEB_PROFILE:-release}"
 case "$profile" in dev) out_profile=debug ;; *) out_profile="$profile" ;; esac
 cargo build -p cringe-web --target wasm32-unknown-unknown --profile "$profile" --locked
-target_dir="${CARGO_TARGET_DIR:-target}"
 dist=web-ui/dist
 rm -rf "$dist.tmp"
 mkdir -p "$dist.tmp/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$dist.tmp/pkg" \
+"$bindgen" --target web --no-typescript --out-dir "$dist.tmp/pkg" \
   "$target_dir/wasm32-unknown-unknown/$out_profile/cringe_web.wasm"
 cp web-ui/index.html web-ui/style.css "$dist.tmp/"
 rm -rf "$dist"

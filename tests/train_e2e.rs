@@ -113,7 +113,7 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
     let checkpoint = tmp.path().join("good.checkpoint");
     let checkpoint_before = std::fs::read(checkpoint.join("model.bpk")).unwrap();
     // a model whose weights are NaN: its first loss is NaN
-    let dev = Device::default();
+    let dev = Device::flex();
     let md = ModelDir::load(&good, &dev).unwrap();
     let poisoned = tmp.path().join("poisoned");
     ModelDir::save(&md.model.map(&mut Poison), &md.tokenizer, &poisoned).unwrap();

@@ -40,7 +40,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let prompts: Vec<Vec<u32>> = serde_json::from_str(&std::fs::read_to_string(&args.prompts)?)?;
-    let device = Device::default();
+    let device = Device::flex();
     device.seed(0);
     let model = Generator::new(&GeneratorConfig::preset(&args.preset, args.vocab)?, &device);
     let cfg = SearchConfig {

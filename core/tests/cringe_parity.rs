@@ -21,7 +21,7 @@ fn matches_pytorch_reference_for_every_option_combination() {
     let end = fixture["end_id"].as_u64().unwrap() as usize;
     let cases = fixture["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 128);
-    let device = Device::default().autodiff();
+    let device = Device::flex().autodiff();
     let floats = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>();
     let ints = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect::<Vec<_>>();
     for (ci, case) in cases.iter().enumerate() {

@@ -19,7 +19,7 @@ fn ints(v: Vec<i64>, device: &Device) -> Tensor<1, Int> {
 
 #[test]
 fn all_positive_batch_is_exactly_cross_entropy() {
-    let dev = Device::default();
+    let dev = Device::flex();
     let (n, v) = (6, 7);
     let logits: Vec<f32> = (0..n * v).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.7).collect();
     let targets = vec![3i64, 4, 5, 6, 2, 0]; // last token is padding
@@ -50,7 +50,7 @@ fn all_positive_batch_is_exactly_cross_entropy() {
 
 #[test]
 fn sampling_follows_softmax_over_the_top_k_without_the_target() {
-    let dev = Device::default();
+    let dev = Device::flex();
     let n = 20000;
     // one row repeated: logits 0..6; target is id 5 (second best), k = 3
     let row = [0.0f32, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0];
@@ -78,7 +78,7 @@ fn sampling_follows_softmax_over_the_top_k_without_the_target() {
 
 #[test]
 fn same_seed_same_loss() {
-    let dev = Device::default();
+    let dev = Device::flex();
     let (n, v) = (30, 9);
     let logits: Vec<f32> = (0..n * v).map(|i| ((i * 7919 % 23) as f32) * 0.3).collect();
     let run = |seed: u64| -> f32 {
@@ -109,7 +109,7 @@ fn response_logprob(model: &Generator, batcher: &Batcher, ex: &Example, dev: &De
 
 #[test]
 fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
-    let dev = Device::default().autodiff();
+    let dev = Device::flex().autodiff();
     dev.seed(5);
     let corpus = ["you are an idiot", "have a nice day", "what a lovely idea"].repeat(20);
     let tok = CringeTokenizer::train(corpus.iter(), 300).unwrap();
@@ -150,7 +150,7 @@ fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one
     use cringe_core::loss::label_id::{NEG, NONE, POS};
     use cringe_core::loss::{LossKind, Objective, PairwiseOptions};
     use rand::Rng;
-    let dev = Device::default().autodiff();
+    let dev = Device::flex().autodiff();
     let (b, t, v) = (4, 3, 40);
     let mut rng = rand::rngs::StdRng::seed_from_u64(38);
     let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38];

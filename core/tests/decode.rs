@@ -306,7 +306,7 @@ fn sampling_is_seeded() {
 
 #[test]
 fn batched_generation_equals_one_context_at_a_time() {
-    let dev = Device::default();
+    let dev = Device::flex();
     dev.seed(8);
     let model = Generator::new(&GeneratorConfig::tiny(50), &dev);
     let contexts = vec![vec![5, 6, 7, 2], vec![9, 2], vec![11, 12, 13, 14, 15, 2]];

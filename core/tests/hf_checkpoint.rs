@@ -60,7 +60,7 @@ fn reference_logits(arch: &str) -> (Vec<f32>, Vec<usize>) {
 
 #[test]
 fn logits_match_transformers_to_1e4_relative() {
-    let dev = Device::default();
+    let dev = Device::flex();
     for arch in ARCHS {
         let exp = expected(arch);
         let md = hf::load(&fixture(arch), &dev).unwrap();
@@ -94,7 +94,7 @@ fn logits_match_transformers_to_1e4_relative() {
 
 #[test]
 fn tokenizers_encode_like_transformers() {
-    let dev = Device::default();
+    let dev = Device::flex();
     for arch in ARCHS {
         let exp = expected(arch);
         let md = hf::load(&fixture(arch), &dev).unwrap();
@@ -129,7 +129,7 @@ fn search(exp: &Value, inference: Inference, beam_size: usize) -> SearchConfig {
 
 #[test]
 fn greedy_and_beam_outputs_equal_transformers_generate() {
-    let dev = Device::default();
+    let dev = Device::flex();
     for arch in ARCHS {
         let exp = expected(arch);
         let md = hf::load(&fixture(arch), &dev).unwrap();
@@ -156,7 +156,7 @@ fn tensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<u8>)> {
 
 #[test]
 fn export_writes_back_what_transformers_wrote() {
-    let dev = Device::default();
+    let dev = Device::flex();
     for arch in ARCHS {
         let md = hf::load(&fixture(arch), &dev).unwrap();
         let tmp = tempfile::tempdir().unwrap();
@@ -188,7 +188,7 @@ fn export_writes_back_what_transformers_wrote() {
 
 #[test]
 fn models_trained_here_round_trip_through_the_hf_layout() {
-    let dev = Device::default();
+    let dev = Device::flex();
     dev.seed(3);
     let texts = ["hello there how are you", "i am fine, thanks! and you?", "what do you like to do?"];
     let tokenizer = CringeTokenizer::train(texts.iter().cycle().take(60).copied(), 300).unwrap();
@@ -245,7 +245,7 @@ fn edit_config(dir: &Path, f: impl FnOnce(&mut Value)) {
 }
 
 fn load_error(dir: &Path) -> String {
-    match hf::load(dir, &Device::default()) {
+    match hf::load(dir, &Device::flex()) {
         Ok(_) => panic!("{} loaded", dir.display()),
         Err(e) => e.to_string(),
     }
@@ -303,7 +303,7 @@ fn byte_level_tokenizer_rebuilt_from_vocab_and_merges_encodes_the_same() {
         .collect();
     std::fs::write(d.path().join("merges.txt"), format!("#version: 0.2\n{}\n", merges.join("\n"))).unwrap();
     std::fs::remove_file(d.path().join("tokenizer.json")).unwrap();
-    let dev = Device::default();
+    let dev = Device::flex();
     let rebuilt = hf::load(d.path(), &dev).unwrap().tokenizer;
     let original = hf::load(&fixture("blenderbot"), &dev).unwrap().tokenizer;
     for text in ["Hello, how are you doing today?", "  two  spaces\nand a newline", "émoji 🙂 <s> </s> ok"] {
@@ -318,7 +318,7 @@ fn byte_level_tokenizer_rebuilt_from_vocab_and_merges_encodes_the_same() {
 #[test]
 fn sharded_and_half_precision_checkpoints_load() {
     use safetensors::tensor::{Dtype, TensorView};
-    let dev = Device::default();
+    let dev = Device::flex();
     let exp = expected("blenderbot");
     let reference = logits(&hf::load(&fixture("blenderbot"), &dev).unwrap(), &exp, &dev).0;
     let all = tensors(&fixture("blenderbot").join("model.safetensors"));

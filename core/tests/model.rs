@@ -7,7 +7,7 @@ use cringe_core::model::{Activation, Generator, GeneratorConfig, ModelDir, Varia
 use cringe_core::tokenizer::CringeTokenizer;
 
 fn device() -> Device {
-    let d = Device::default();
+    let d = Device::flex();
     d.seed(42);
     d
 }

@@ -189,6 +189,15 @@ mod tests {
             let e = DeviceKind::Wgpu(Some(1)).device().unwrap_err().to_string();
             assert!(e.contains("--features wgpu") && e.contains("--device wgpu:1"), "{e}");
         }
+        // the test build has `wgpu` (scripts/test.sh), so the branch above is not compiled
+        // there: the message it would print, from the function that prints it
+        let e = missing_feature(DeviceKind::Wgpu(Some(1))).to_string();
+        assert!(e.contains("--features wgpu") && e.contains("--device wgpu:1"), "{e}");
+        #[cfg(all(feature = "wgpu", not(feature = "vulkan")))]
+        {
+            let e = DeviceKind::Vulkan(Some(0)).device().unwrap_err().to_string();
+            assert!(e.contains("--features vulkan") && e.contains("--device vulkan:0"), "{e}");
+        }
     }
 
     #[test]

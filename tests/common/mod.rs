@@ -22,7 +22,7 @@ pub fn cringe_ok(args: &[&str]) -> Output {
 
 /// Mean per-token log-probability, under the model in `dir`, of the responses with `label`.
 pub fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
-    let dev = Device::default();
+    let dev = Device::flex();
     let md = ModelDir::load(dir, &dev).unwrap();
     let cfg = md.model.config().clone();
     let batcher = Batcher::new(md.tokenizer, TruncationConfig { text_truncate: 64, label_truncate: 64 }, cfg.n_positions);
@@ -48,7 +48,7 @@ pub fn model_weights(dir: &Path) -> Vec<Vec<f32>> {
             self.0.push(param.val().into_data().try_to_vec::<f32>().unwrap());
         }
     }
-    let md = ModelDir::load(dir, &Device::default()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let md = ModelDir::load(dir, &Device::flex()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut c = Collect(Vec::new());
     md.model.visit(&mut c);
     c.0

@@ -206,7 +206,7 @@ mod tests {
         ];
         assert_eq!(items[1].context, vec![sp.end]);
         assert_eq!(*items[0].target.last().unwrap(), sp.end);
-        let batch = b.collate(&items, &Device::default());
+        let batch = b.collate(&items, &Device::flex());
         let tgt: Vec<i64> = batch.targets.try_to_vec_as::<i64>().unwrap();
         let dec: Vec<i64> = batch.decoder_input.try_to_vec_as::<i64>().unwrap();
         let lab: Vec<i64> = batch.labels.try_to_vec_as::<i64>().unwrap();
@@ -227,7 +227,7 @@ mod tests {
         let pair = Example { context: "hello".into(), response: "how are you".into(), label: Label::Pos, source: String::new(), rejected: Some("you idiot".into()) };
         let plain = Example { context: "hi".into(), response: "hi".into(), label: Label::None, source: String::new(), rejected: None };
         let items = vec![b.encode(&plain).unwrap(), b.encode(&pair).unwrap()];
-        let batch = b.collate(&items, &Device::default());
+        let batch = b.collate(&items, &Device::flex());
         assert_eq!(batch.pairs, vec![(1, 2)]);
         assert_eq!(batch.targets.dims()[0], 3);
         let t = batch.targets.dims()[1];

@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn streams_what_the_batched_search_generates() {
-        let device = Device::default();
+        let device = Device::flex();
         device.seed(11);
         let model = Generator::new(&GeneratorConfig::tiny(60), &device);
         let input = vec![5, 9, 14, 9, 22, 2];

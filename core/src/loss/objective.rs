@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn cringe_objective_equals_the_cringe_loss_and_pairwise_without_pairs_equals_cringe() {
-        let dev = Device::default();
+        let dev = Device::flex();
         let (logits, targets, labels) = batch(&dev);
         let opts = CringeOptions { num_pos_predictions: 3, ..Default::default() };
         let direct = cringe_loss(logits.clone().reshape([6, 7]), targets.clone().reshape([6]), labels.clone().reshape([6]), &opts, 0, 2, fixed(6, &dev));
@@ -179,7 +179,7 @@ mod tests {
     /// and the candidate. Two scored tokens.
     #[test]
     fn pairwise_value_and_gradient_with_the_gate_open_and_closed() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let l2 = std::f32::consts::LN_2;
         for (margin, gate) in [(1e4, 1.0f64), (-1e4, 0.0)] {
             let logits = Tensor::<3>::from_data(TensorData::new(vec![0.0, l2, 0.0, 0.5, 1.0, 0.0], [2, 1, 3]), &dev).require_grad();
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_closed_gate_leaves_only_cross_entropy() {
-        let dev = Device::default();
+        let dev = Device::flex();
         let (logits, targets, labels) = batch(&dev);
         // a huge negative margin closes the gate whatever the likelihoods are
         let o = Objective { kind: LossKind::PairwiseCringe, pairwise: PairwiseOptions { margin: -1e4, temperature: 1.0 }, ..Default::default() };

@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn gate_is_the_sigmoid_of_the_margin_on_rejected_rows_only() {
-        let dev = Device::default();
+        let dev = Device::flex();
         // 3 rows × 2 tokens; row 0 chosen (CE 0.5 + 0.5 → ll −1), row 1 rejected (CE 1 + 2, the
         // second token padding → ll −1), row 2 unpaired.
         let ce = t1(vec![0.5, 0.5, 1.0, 2.0, 3.0, 3.0], &dev);
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn an_ordered_pair_closes_the_gate_and_a_reversed_one_opens_it() {
-        let dev = Device::default();
+        let dev = Device::flex();
         let nonpad = t1(vec![1.0; 4], &dev);
         let opts = PairwiseOptions::default();
         // chosen ll −2, rejected ll −20: M = 18 ≫ b → g ≈ 0

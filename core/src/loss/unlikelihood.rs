@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn mle_is_cross_entropy_on_the_positive_token_only() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let (logits, t) = terms(&dev);
         let out = mle_loss(&t, &CringeOptions::default());
         close(out.loss.clone().into_scalar(), std::f64::consts::LN_2);
@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn unlikelihood_value_and_gradient_sign() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let (logits, t) = terms(&dev);
         let opts = CringeOptions { ct_loss_weight: 2.0, ..Default::default() };
         let out = unlikelihood_loss(&t, &opts);
@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn unlikelihood_clamps_a_certain_negative_token() {
-        let dev = Device::default();
+        let dev = Device::flex();
         let logits = Tensor::<2>::from_data(TensorData::new(vec![100.0f32, 0.0, 0.0], [1, 3]), &dev);
         let t = TokenTerms::new(logits, Tensor::from_data(TensorData::new(vec![0i64], [1]), &dev), Tensor::from_data(TensorData::new(vec![NEG], [1]), &dev), 2);
         let loss: f32 = unlikelihood_loss(&t, &CringeOptions::default()).loss.into_scalar();

@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn pooled_logits_ignore_padding() {
-        let dev = Device::default();
+        let dev = Device::flex();
         dev.seed(1);
         let c = Classifier::new(&ClassifierConfig::safety(GeneratorConfig::tiny(30)), &dev);
         let a = c.forward(pad_batch(&[vec![5, 6, 7]], 0, 64, &dev));

@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn packs_the_real_rows_in_order_and_unpacks_with_zero_pads() {
-        let dev = Device::default();
+        let dev = Device::flex();
         let p = Packing::from_lengths(&[2, 3, 1], 3, &dev);
         assert_eq!((p.batch(), p.len(), p.count(), p.is_dense()), (3, 3, 6, false));
         // row r = b·3 + t holds [2r, 2r + 1]
@@ -169,7 +169,7 @@ mod tests {
 
     #[test]
     fn full_lengths_and_little_padding_stay_dense() {
-        let dev = Device::default();
+        let dev = Device::flex();
         assert!(Packing::from_lengths(&[4, 4], 4, &dev).is_dense());
         // 1 pad in 8 positions: 12.5%
         assert!(Packing::when_padded(&[4, 3], 4, 0.2, &dev).is_dense());
@@ -182,7 +182,7 @@ mod tests {
 
     #[test]
     fn gradients_flow_through_pack_and_unpack() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let p = Packing::from_lengths(&[1, 2], 2, &dev);
         let x = arange(8, &dev).reshape([2, 2, 2]).require_grad();
         // Σ over the kept rows of 2·x, unpacked again: the pad row gets no gradient.

@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn products_round_like_the_compute_dtype_and_come_back_in_f32() {
-        let dev = Device::default();
+        let dev = Device::flex();
         // 1 + 2^-9 is exact in f16 (10-bit mantissa) but rounds to 1 in bf16 (7-bit).
         let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32 + 1.0 / 512.0], [1, 1]), &dev);
         let one = Tensor::<2>::ones([1, 1], &dev);
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn linear_tracks_f32_and_gradients_reach_the_f32_weights() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let lin = LinearConfig::new(16, 8).init(&dev);
         let x = Tensor::<2>::random([4, 16], Distribution::Normal(0.0, 1.0), &dev);
         let reference = lin.forward(x.clone());

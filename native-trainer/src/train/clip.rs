@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn clips_to_the_global_norm() {
-        let dev = Device::default().autodiff();
+        let dev = Device::flex().autodiff();
         let lin: Linear = LinearConfig::new(3, 2).init(&dev);
         let x = Tensor::<2>::ones([4, 3], &dev);
         let loss = lin.forward(x).sum().mul_scalar(10.0);

@@ -22,7 +22,7 @@ if ! "$tools/bin/wasm-bindgen" --version 2>/dev/null | grep -qF " $version"; the
   rm -rf "$tools.tmp"
   # Not --locked: its lock file names a webpki-roots the registry mirror may not carry. Its own
   # temporary build folder: it shares no build outputs with ours.
-  env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$version" --root "$tools.tmp" --no-track >&2
+  env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli --version "$version" --bin wasm-bindgen --root "$tools.tmp" --no-track >&2
   rm -rf "$tools"
   mv "$tools.tmp" "$tools"
 fi

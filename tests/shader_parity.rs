@@ -7,7 +7,7 @@
 //! Built with `--features wgpu`.
 
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, DeviceKind, Distribution, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use cringe_core::kernels::set_enabled;
 use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
@@ -34,6 +34,11 @@ fn run(objective: &Objective, logits: &Tensor<3>, targets: &Tensor<2, Int>, labe
     Result { loss: out.loss.into_scalar(), stats: out.stats.try_to_vec_as::<f32>().unwrap(), grad }
 }
 
+/// The wgpu device as `cringe --device wgpu` starts it (kernel cache in `CRINGE_KERNEL_CACHE`).
+fn wgpu_device() -> Device {
+    cringe_trainer::device::DeviceKind::Wgpu(None).device().unwrap().autodiff()
+}
+
 fn close(a: f32, b: f32, tol: f32) -> bool {
     (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
 }
@@ -41,7 +46,7 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 #[test]
 fn fused_kernel_equals_the_tensor_op_cringe_loss() {
     let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    let dev = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let dev = wgpu_device();
     let (b, t, v) = (5, 7, 700);
     let logits = Tensor::<3>::random([b, t, v], Distribution::Normal(0.0, 2.0), &dev);
     // targets: random ids, the end token, and padding at the end of some rows
@@ -97,7 +102,7 @@ fn ids(v: Vec<i64>, shape: [usize; 2], dev: &Device) -> Tensor<2, Int> {
 #[test]
 fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
     let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    let dev = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let dev = wgpu_device();
     let cfg = GeneratorConfig::tiny(300);
     let model = Generator::new(&cfg, &dev);
     // contexts of 9, 6 and 2 tokens (padded with 0), 5 target tokens each

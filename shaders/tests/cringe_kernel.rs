@@ -2,7 +2,9 @@
 //! per token, and the gradient against central finite differences of that reference. Needs a
 //! wgpu adapter (CI: lavapipe, Mesa's CPU Vulkan driver).
 
-use burn::tensor::{Device, DeviceKind, Int, Tensor, TensorData};
+mod common;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use cringe_shaders::cringe::{col, cringe_rows, supports};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -54,7 +56,7 @@ fn reference_row(x: &[f64], target: usize, sign: f64, u: f64, k: usize) -> RefRo
 }
 
 fn device() -> Device {
-    Device::wgpu(DeviceKind::DefaultDevice)
+    common::wgpu()
 }
 
 struct Case {

@@ -3,7 +3,9 @@
 //! gradients of q, k and v against central finite differences. Needs a wgpu adapter (CI:
 //! lavapipe).
 
-use burn::tensor::{Device, DeviceKind, Tensor, TensorData};
+mod common;
+
+use burn::tensor::{Device, Tensor, TensorData};
 use cringe_shaders::attention::{flash_attention, supports};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -80,7 +82,7 @@ fn mask_tensor(m: &Mask, s: Shape, dev: &Device) -> Tensor<4> {
 
 #[test]
 fn output_matches_plain_attention() {
-    let dev = Device::wgpu(DeviceKind::DefaultDevice);
+    let dev = common::wgpu();
     let mut rng = StdRng::seed_from_u64(1);
     let cases: Vec<(Shape, Option<Mask>)> = vec![
         (Shape { b: 2, h: 3, tq: 9, tk: 9, d: 8 }, Some(causal(9))),
@@ -111,7 +113,7 @@ fn output_matches_plain_attention() {
 
 #[test]
 fn gradients_match_finite_differences() {
-    let dev = Device::wgpu(DeviceKind::DefaultDevice).autodiff();
+    let dev = common::wgpu().autodiff();
     let mut rng = StdRng::seed_from_u64(2);
     let cases: Vec<(Shape, Option<Mask>)> = vec![
         (Shape { b: 2, h: 2, tq: 5, tk: 5, d: 4 }, Some(causal(5))),

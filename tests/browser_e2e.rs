@@ -67,7 +67,12 @@ fn node_script(script: &str, args: &[&str]) -> String {
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("browser-tmp-{script}-{call}"));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    let out = Command::new("node").arg(dir.join(script)).args(args).env("TMPDIR", &tmp).output().expect("node is installed");
+    let out = Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("node is installed");
     assert!(
         out.status.success(),
         "{script} failed:\n{}\n{}",
@@ -79,7 +84,11 @@ fn node_script(script: &str, args: &[&str]) -> String {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.starts_with("cringe-chromium-"))
         .collect();
-    assert!(left.is_empty(), "{script} left its Chromium profile behind in {}: {left:?}", tmp.display());
+    assert!(
+        left.is_empty(),
+        "{script} left its Chromium profile behind in {}: {left:?}",
+        tmp.display()
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -90,8 +99,10 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
     let worldlog = root().join("tests/fixtures/label-worldlog.jsonl");
-    let said = node_script("label.mjs", &[&url, worldlog.to_str().unwrap(), artifacts.to_str().unwrap()]);
-    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    let said =
+        node_script("label.mjs", &[&url, worldlog.to_str().unwrap(), artifacts.to_str().unwrap()]);
+    let summary: serde_json::Value =
+        serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
     assert_eq!(summary["afterReload"], 10, "{said}");
     for shot in ["label-imported", "label-before-reload", "label-filter-unsafe", "label-exported"] {
         assert!(artifacts.join(format!("{shot}.png")).is_file(), "missing screenshot {shot}");
@@ -104,7 +115,8 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
     let mut seen = Vec::new();
     for rec in &records {
         let ex = &rec.exchanges(path).unwrap()[0];
-        let i: usize = ex.response.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap();
+        let i: usize =
+            ex.response.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap();
         let want = if i % 3 == 0 { "pos" } else { "neg" };
         assert!(i < 20 && i % 3 != 2, "item {i} was not labeled but was exported");
         assert_eq!(ex.metrics["human_label"], want, "item {i}");
@@ -117,7 +129,15 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
     // `cringe train` reads the export as a task: human labels decide pos/neg.
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
-        .args(["train", "-t", exported.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300"])
+        .args([
+            "train",
+            "-t",
+            exported.to_str().unwrap(),
+            "--preset",
+            "tiny",
+            "--vocab-size",
+            "300",
+        ])
         .args(["--max-train-steps", "2", "--mf", tmp.path().join("m").to_str().unwrap()])
         .output()
         .unwrap();
@@ -150,7 +170,8 @@ fn generate_on(mode: &str, device_text: &str) {
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
     std::fs::create_dir_all(&artifacts).unwrap();
     let said = node_script("generate.mjs", &[&url, artifacts.to_str().unwrap(), mode]);
-    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
     assert!(summary["device"].as_str().unwrap().contains(device_text), "{said}");
     assert!(summary["loadStatus"].as_str().unwrap().contains("ready"), "{said}");
     assert!(summary["full"].as_u64().unwrap() > summary["stopped"].as_u64().unwrap(), "{said}");
@@ -193,10 +214,12 @@ fn compare_answers_one_prompt_with_two_models_and_judges_both() {
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-e2e");
     std::fs::create_dir_all(&artifacts).unwrap();
     let said = node_script("compare.mjs", &[&url, artifacts.to_str().unwrap()]);
-    let summary: serde_json::Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
     assert!(summary["status"].as_str().unwrap().contains("baseline vs cringe"), "{said}");
     assert!(summary["status"].as_str().unwrap().contains("with the classifier"), "{said}");
-    let names: Vec<&str> = summary["sides"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        summary["sides"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["baseline", "cringe"]);
     assert!(artifacts.join("compare.png").is_file());
 }

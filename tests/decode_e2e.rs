@@ -8,7 +8,12 @@ use std::process::{Command, Stdio};
 
 fn cringe(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
-    assert!(out.status.success(), "cringe {args:?}:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cringe {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -16,8 +21,18 @@ fn tiny_model(dir: &Path) -> String {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_train.jsonl");
     let model = dir.join("m");
     cringe(&[
-        "train", "-t", fixture.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", "5",
-        "--mf", model.to_str().unwrap(), "-q",
+        "train",
+        "-t",
+        fixture.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "300",
+        "--max-train-steps",
+        "5",
+        "--mf",
+        model.to_str().unwrap(),
+        "-q",
     ]);
     model.to_str().unwrap().to_string()
 }
@@ -28,10 +43,34 @@ fn eval_writes_world_logs_and_a_report() {
     let model = tiny_model(tmp.path());
     let logs = tmp.path().join("wl.jsonl");
     let out = cringe(&[
-        "eval", "--mf", &model, "-t", "safety-mini:chitchat:mutators=flatten,safety-mini:toxic-eval:mutators=flatten+relabel+neg_only",
-        "-dt", "valid", "--num-examples", "700", "-bs", "64", "--inference", "beam", "--beam-size", "3",
-        "--beam-min-length", "4", "--beam-block-ngram", "3", "--beam-context-block-ngram", "3",
-        "--beam-block-full-context", "true", "--label-truncate", "12", "--world-logs", logs.to_str().unwrap(), "-q",
+        "eval",
+        "--mf",
+        &model,
+        "-t",
+        "safety-mini:chitchat:mutators=flatten,safety-mini:toxic-eval:mutators=flatten+relabel+neg_only",
+        "-dt",
+        "valid",
+        "--num-examples",
+        "700",
+        "-bs",
+        "64",
+        "--inference",
+        "beam",
+        "--beam-size",
+        "3",
+        "--beam-min-length",
+        "4",
+        "--beam-block-ngram",
+        "3",
+        "--beam-context-block-ngram",
+        "3",
+        "--beam-block-full-context",
+        "true",
+        "--label-truncate",
+        "12",
+        "--world-logs",
+        logs.to_str().unwrap(),
+        "-q",
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -54,12 +93,27 @@ fn chat_answers_each_line_and_resets() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model(tmp.path());
     let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
-        .args(["chat", "--mf", &model, "--inference", "topk", "--topk", "5", "--label-truncate", "8"])
+        .args([
+            "chat",
+            "--mf",
+            &model,
+            "--inference",
+            "topk",
+            "--topk",
+            "5",
+            "--label-truncate",
+            "8",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hi there!\nhow are you?\n[DONE]\nwhat do you like?\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hi there!\nhow are you?\n[DONE]\nwhat do you like?\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -73,22 +127,57 @@ fn classifier_trains_and_judges_generations_in_eval() {
     let model = tiny_model(tmp.path());
     let clf = tmp.path().join("clf");
     let out = cringe(&[
-        "train-classifier", "-t", "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
-        "--mf", clf.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "1000", "--max-train-steps", "60",
-        "--validation-every-n-steps", "30", "--lr", "2e-3", "-q",
+        "train-classifier",
+        "-t",
+        "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+        "--mf",
+        clf.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "1000",
+        "--max-train-steps",
+        "60",
+        "--validation-every-n-steps",
+        "30",
+        "--lr",
+        "2e-3",
+        "-q",
     ]);
-    let scores: serde_json::Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+    let scores: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap())
+            .unwrap();
     assert_eq!(scores["exs"], 638);
-    assert!(scores["macro_f1"].as_f64().unwrap() > 0.7, "a tiny classifier separates toxic from chit-chat: {scores}");
+    assert!(
+        scores["macro_f1"].as_f64().unwrap() > 0.7,
+        "a tiny classifier separates toxic from chit-chat: {scores}"
+    );
     assert!(clf.join("classifier.json").exists() && clf.join("model.bpk").exists());
 
     let logs = tmp.path().join("wl.jsonl");
     let out = cringe(&[
-        "eval", "--mf", &model, "-t", "safety-mini:toxic-eval:mutators=flatten+relabel+neg_only", "-dt", "valid", "-n", "20",
-        "--beam-size", "2", "--label-truncate", "8", "--eval-classifier-model-file", clf.to_str().unwrap(),
-        "--world-logs", logs.to_str().unwrap(), "-q",
+        "eval",
+        "--mf",
+        &model,
+        "-t",
+        "safety-mini:toxic-eval:mutators=flatten+relabel+neg_only",
+        "-dt",
+        "valid",
+        "-n",
+        "20",
+        "--beam-size",
+        "2",
+        "--label-truncate",
+        "8",
+        "--eval-classifier-model-file",
+        clf.to_str().unwrap(),
+        "--world-logs",
+        logs.to_str().unwrap(),
+        "-q",
     ]);
-    let report: serde_json::Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().lines().last().unwrap())
+            .unwrap();
     let share = report["classifier_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&share));
     assert!(report.get("ppl").is_none(), "toxic-eval has no gold responses: {report}");

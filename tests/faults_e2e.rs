@@ -17,9 +17,30 @@ fn fixture(name: &str) -> String {
 /// A tiny run that checkpoints after every update, so kills land in saves as often as in updates.
 fn train_args(model: &Path, steps: usize) -> Vec<String> {
     [
-        "train", "-t", &fixture("tiny_train.jsonl"), "--model-config", &fixture("tiny-dropout.toml"), "--vocab-size", "300",
-        "--seed", "9", "--max-train-steps", &steps.to_string(), "-bs", "4", "--lr", "3e-3", "--save-every-n-steps", "1",
-        "--text-truncate", "64", "--label-truncate", "64", "-q", "--mf", model.to_str().unwrap(),
+        "train",
+        "-t",
+        &fixture("tiny_train.jsonl"),
+        "--model-config",
+        &fixture("tiny-dropout.toml"),
+        "--vocab-size",
+        "300",
+        "--seed",
+        "9",
+        "--max-train-steps",
+        &steps.to_string(),
+        "-bs",
+        "4",
+        "--lr",
+        "3e-3",
+        "--save-every-n-steps",
+        "1",
+        "--text-truncate",
+        "64",
+        "--label-truncate",
+        "64",
+        "-q",
+        "--mf",
+        model.to_str().unwrap(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -36,7 +57,10 @@ fn checkpoint(model: &Path) -> PathBuf {
 
 /// The names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
     v.sort();
     v
 }
@@ -66,7 +90,12 @@ fn a_hundred_sigkills_lose_nothing_and_every_resume_is_exact() {
         let dir = tmp.path().join(format!("t{trials}"));
         std::fs::create_dir(&dir).unwrap();
         let model = dir.join("m");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cringe")).args(train_args(&model, steps)).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+            .args(train_args(&model, steps))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // anywhere from process start to the end of the run
         let delay = Duration::from_micros(next(&mut rng) % (run_time.as_micros() as u64 + 1));
         std::thread::sleep(delay);
@@ -85,14 +114,23 @@ fn a_hundred_sigkills_lose_nothing_and_every_resume_is_exact() {
         let mut args = train_args(&model, steps);
         args.extend(["--load-from-checkpoint".into(), "true".into()]);
         let out = run(&args);
-        assert!(out.status.success(), "trial {trials}: resume failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "trial {trials}: resume failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = common::model_weights(&checkpoint(&model));
-        assert!(got == want, "trial {trials} (killed after {delay:?}): resumed weights differ from the uninterrupted run");
+        assert!(
+            got == want,
+            "trial {trials} (killed after {delay:?}): resumed weights differ from the uninterrupted run"
+        );
         assert_eq!(common::model_weights(&model), want, "trial {trials}: the final model");
         // the next save cleaned up whatever the killed one left
         assert_eq!(names(&dir), ["m", "m.checkpoint", "m.train.jsonl"], "trial {trials}");
     }
-    println!("{trials} trials, {killed} killed ({mid_run} after a checkpoint was on disk); a run takes {run_time:?}; every resume exact");
+    println!(
+        "{trials} trials, {killed} killed ({mid_run} after a checkpoint was on disk); a run takes {run_time:?}; every resume exact"
+    );
     assert!(killed >= 50, "only {killed} of {trials} runs were killed before they finished");
 }
 
@@ -110,13 +148,19 @@ fn a_full_disk_leaves_the_previous_model_byte_identical_and_says_so_in_one_line(
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("disk");
     std::fs::create_dir(&mnt).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1200k", "tmpfs"]).arg(&mnt).status().is_ok_and(|s| s.success());
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1200k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
     assert!(mounted, "this test mounts a 1.2 MB tmpfs and needs root (CI runs as root)");
     let _disk = Tmpfs(mnt.clone());
     let model = mnt.join("m");
     let first = run(&train_args(&model, 1));
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> { names(dir).into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap())).collect() };
+    let snapshot = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        names(dir).into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap())).collect()
+    };
     let (before_model, before_ckpt) = (snapshot(&model), snapshot(&checkpoint(&model)));
     // a second save needs room for a second copy, which the disk does not have
     let out = run(&train_args(&model, 2));
@@ -126,5 +170,9 @@ fn a_full_disk_leaves_the_previous_model_byte_identical_and_says_so_in_one_line(
     assert_eq!(err.trim().lines().count(), 1, "one-line error: {err}");
     assert!(snapshot(&model) == before_model, "the previous model changed");
     assert!(snapshot(&checkpoint(&model)) == before_ckpt, "the previous checkpoint changed");
-    assert_eq!(names(&mnt), ["m", "m.checkpoint", "m.train.jsonl"], "a half-written copy was left on the full disk");
+    assert_eq!(
+        names(&mnt),
+        ["m", "m.checkpoint", "m.train.jsonl"],
+        "a half-written copy was left on the full disk"
+    );
 }

@@ -8,7 +8,12 @@ use std::process::Command;
 
 fn cringe(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
-    assert!(out.status.success(), "cringe {args:?}:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cringe {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -18,7 +23,15 @@ fn line(ctx: &str, generation: &str, safe: f64, human: Option<&str>) -> String {
         m.insert("human_label".into(), json!(h));
         m.insert("annotator".into(), json!("ann"));
     }
-    world_log_line("safety-mini:toxic-eval", ctx, &["__notok__".into()], "cringe", generation, m, None)
+    world_log_line(
+        "safety-mini:toxic-eval",
+        ctx,
+        &["__notok__".into()],
+        "cringe",
+        generation,
+        m,
+        None,
+    )
 }
 
 #[test]
@@ -26,9 +39,24 @@ fn balances_dedupes_and_keeps_lines_unchanged() {
     let tmp = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
     for i in 0..10 {
-        lines.push(line(&format!("toxic prompt {i}"), &format!("you stupid idiot number {i}"), 0.0, None));
+        lines.push(line(
+            &format!("toxic prompt {i}"),
+            &format!("you stupid idiot number {i}"),
+            0.0,
+            None,
+        ));
     }
-    for (i, generation) in ["have a nice day", "have a nice day", "have a nice day", "have a nice day", "hello friend", "let us talk about books"].iter().enumerate() {
+    for (i, generation) in [
+        "have a nice day",
+        "have a nice day",
+        "have a nice day",
+        "have a nice day",
+        "hello friend",
+        "let us talk about books",
+    ]
+    .iter()
+    .enumerate()
+    {
         lines.push(line(&format!("prompt {i}"), generation, 1.0, None));
     }
     // a human label outranks the classifier: judged safe, but a person said unsafe
@@ -39,7 +67,15 @@ fn balances_dedupes_and_keeps_lines_unchanged() {
     let out2 = tmp.path().join("f2.jsonl");
     let out3 = tmp.path().join("f3.jsonl");
     let run = |out: &std::path::Path, seed: &str| {
-        cringe(&["filter-world-logs", "--world-logs-file", input.to_str().unwrap(), "--filtered-world-logs-file", out.to_str().unwrap(), "--seed", seed])
+        cringe(&[
+            "filter-world-logs",
+            "--world-logs-file",
+            input.to_str().unwrap(),
+            "--filtered-world-logs-file",
+            out.to_str().unwrap(),
+            "--seed",
+            seed,
+        ])
     };
     let msg = String::from_utf8(run(&out1, "1").stdout).unwrap();
     assert!(msg.contains("read 17 episodes (11 unsafe, 4 safe"), "{msg}");
@@ -58,10 +94,25 @@ fn balances_dedupes_and_keeps_lines_unchanged() {
     assert!(ex.iter().filter(|e| e.response == "have a nice day").count() <= 2);
 
     // the filtered file is one more task of the training mix
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_train.jsonl");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tiny_train.jsonl");
     let task = format!("{},{}", fixture.display(), out1.display());
     let model = tmp.path().join("m");
-    let out = cringe(&["train", "-t", &task, "--multitask-weights", "1,1", "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", "2", "--mf", model.to_str().unwrap()]);
+    let out = cringe(&[
+        "train",
+        "-t",
+        &task,
+        "--multitask-weights",
+        "1,1",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "300",
+        "--max-train-steps",
+        "2",
+        "--mf",
+        model.to_str().unwrap(),
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("f1.jsonl: 8 examples (4 pos, 4 neg, 0 none)"), "{text}");
 }

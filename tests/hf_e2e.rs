@@ -40,7 +40,10 @@ fn logits(md: &ModelDir, device: &Device) -> Vec<f32> {
     dec.extend(tok.encode("yes, a lot").unwrap());
     let row = |v: Vec<u32>| {
         let n = v.len();
-        Tensor::<2, Int>::from_data(TensorData::new(v.into_iter().map(i64::from).collect::<Vec<_>>(), [1, n]), device)
+        Tensor::<2, Int>::from_data(
+            TensorData::new(v.into_iter().map(i64::from).collect::<Vec<_>>(), [1, n]),
+            device,
+        )
     };
     md.model.forward(row(ctx), row(dec)).try_to_vec_as::<f32>().unwrap()
 }
@@ -61,17 +64,35 @@ fn fine_tune_hf_checkpoints_then_export_them_for_transformers() {
         let exported = tmp.path().join("model-hf");
         let init = format!("hf:{}", hf_fixture(arch).display());
         ok(&[
-            "train", "-t", data.to_str().unwrap(), "--init-model", &init, "--mf", model.to_str().unwrap(),
-            "--max-train-steps", "12", "--lr", "1e-3", "-bs", "4", "--seed", "5", "-q",
+            "train",
+            "-t",
+            data.to_str().unwrap(),
+            "--init-model",
+            &init,
+            "--mf",
+            model.to_str().unwrap(),
+            "--max-train-steps",
+            "12",
+            "--lr",
+            "1e-3",
+            "-bs",
+            "4",
+            "--seed",
+            "5",
+            "-q",
         ]);
         let metrics = std::fs::read_to_string(format!("{}.train.jsonl", model.display())).unwrap();
         let losses: Vec<f64> = metrics
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["loss"].as_f64())
             .collect();
-        assert!(losses.len() >= 2 && losses.last() < losses.first(), "{arch}: loss did not fall: {losses:?}");
+        assert!(
+            losses.len() >= 2 && losses.last() < losses.first(),
+            "{arch}: loss did not fall: {losses:?}"
+        );
 
-        let said = ok(&["export", "--mf", model.to_str().unwrap(), "--hf", exported.to_str().unwrap()]);
+        let said =
+            ok(&["export", "--mf", model.to_str().unwrap(), "--hf", exported.to_str().unwrap()]);
         let model_type = if arch == "blenderbot" { "(blenderbot," } else { "(blenderbot-small," };
         assert!(said.contains(model_type) && !said.contains("warning"), "{said}");
         let trained = ModelDir::load(&model, &dev).unwrap();
@@ -86,7 +107,9 @@ fn fine_tune_hf_checkpoints_then_export_them_for_transformers() {
         let bias = |dir: &Path| tensor(&dir.join("model.safetensors"), "final_logits_bias");
         assert_eq!(bias(&exported), bias(&hf_fixture(arch)), "{arch}");
         // Weights trained here differ from the checkpoint's.
-        let w = |dir: &Path| tensor(&dir.join("model.safetensors"), "model.decoder.layers.0.fc1.weight");
+        let w = |dir: &Path| {
+            tensor(&dir.join("model.safetensors"), "model.decoder.layers.0.fc1.weight")
+        };
         assert_ne!(w(&exported), w(&hf_fixture(arch)));
     }
 }
@@ -96,16 +119,33 @@ fn eval_reads_hf_checkpoints_and_bad_ones_fail_in_one_line() {
     let data = root().join("tests/fixtures/tiny_train.jsonl");
     let init = format!("hf:{}", hf_fixture("blenderbot").display());
     let said = ok(&[
-        "eval", "--mf", &init, "-t", data.to_str().unwrap(), "-dt", "train", "--inference", "greedy",
-        "--beam-min-length", "1", "--num-examples", "4",
+        "eval",
+        "--mf",
+        &init,
+        "-t",
+        data.to_str().unwrap(),
+        "-dt",
+        "train",
+        "--inference",
+        "greedy",
+        "--beam-min-length",
+        "1",
+        "--num-examples",
+        "4",
     ]);
     assert!(said.contains("ppl"), "{said}");
 
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nowhere");
     let out = cringe(&[
-        "train", "-t", data.to_str().unwrap(), "--init-model", &format!("hf:{}", missing.display()), "--mf",
-        tmp.path().join("m").to_str().unwrap(), "-q",
+        "train",
+        "-t",
+        data.to_str().unwrap(),
+        "--init-model",
+        &format!("hf:{}", missing.display()),
+        "--mf",
+        tmp.path().join("m").to_str().unwrap(),
+        "-q",
     ]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -19,7 +19,11 @@ fn cringe(args: &[&str]) -> Output {
 fn fails(args: &[&str]) -> String {
     let out = cringe(args);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success(), "cringe {args:?} should have failed:\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "cringe {args:?} should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let lines: Vec<&str> = err.trim().lines().filter(|l| !l.starts_with("warning:")).collect();
     assert_eq!(lines.len(), 1, "one-line error expected: {err}");
     lines[0].to_string()
@@ -27,7 +31,12 @@ fn fails(args: &[&str]) -> String {
 
 fn ok(args: &[&str]) -> Output {
     let out = cringe(args);
-    assert!(out.status.success(), "cringe {args:?}:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cringe {args:?}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -37,10 +46,23 @@ fn p(path: &Path) -> &str {
 
 /// `cringe train -t TASK` of the tiny preset for `steps` updates into `mf`, plus `extra` flags.
 fn train_tiny(task: &Path, mf: &Path, steps: &str, extra: &[&str]) -> Vec<String> {
-    let mut a: Vec<String> = ["train", "-t", p(task), "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", steps, "-q", "--mf", p(mf)]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut a: Vec<String> = [
+        "train",
+        "-t",
+        p(task),
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "300",
+        "--max-train-steps",
+        steps,
+        "-q",
+        "--mf",
+        p(mf),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     a.extend(extra.iter().map(|s| s.to_string()));
     a
 }
@@ -57,7 +79,12 @@ fn a_directory_or_file_that_is_not_a_model_is_never_replaced() {
     std::fs::create_dir(&victim).unwrap();
     std::fs::write(victim.join("notes.txt"), "my notes").unwrap();
     let e = fails(&strs(&train_tiny(&data, &victim, "2", &[])));
-    assert!(e.contains("important: holds `notes.txt`, which is not part of a model directory; refusing"), "{e}");
+    assert!(
+        e.contains(
+            "important: holds `notes.txt`, which is not part of a model directory; refusing"
+        ),
+        "{e}"
+    );
     assert_eq!(std::fs::read_to_string(victim.join("notes.txt")).unwrap(), "my notes");
 
     let file = tmp.path().join("report.txt");
@@ -71,13 +98,23 @@ fn a_directory_or_file_that_is_not_a_model_is_never_replaced() {
     ok(&strs(&train_tiny(&data, &model, "2", &[])));
     ok(&strs(&train_tiny(&data, &model, "1", &[])));
     let e = fails(&strs(&train_tiny(&data, &model, "0", &[])));
-    assert!(e.contains("--max-train-steps 0 would replace this model with an untrained one"), "{e}");
+    assert!(
+        e.contains("--max-train-steps 0 would replace this model with an untrained one"),
+        "{e}"
+    );
 
     // export --hf over a user's folder, or over a model directory, is refused
     let e = fails(&["export", "--mf", p(&model), "--hf", p(&victim)]);
-    assert!(e.contains("holds `notes.txt`, which is not part of a Hugging Face checkpoint directory"), "{e}");
+    assert!(
+        e.contains("holds `notes.txt`, which is not part of a Hugging Face checkpoint directory"),
+        "{e}"
+    );
     let e = fails(&["export", "--mf", p(&model), "--hf", p(&model)]);
-    assert!(e.contains("holds `config.json`") || e.contains("which is not part of a Hugging Face checkpoint directory"), "{e}");
+    assert!(
+        e.contains("holds `config.json`")
+            || e.contains("which is not part of a Hugging Face checkpoint directory"),
+        "{e}"
+    );
     assert!(model.join("model.bpk").is_file(), "the model survives");
     let hf = tmp.path().join("hf");
     ok(&["export", "--mf", p(&model), "--hf", p(&hf)]);
@@ -92,11 +129,22 @@ fn a_directory_or_file_that_is_not_a_model_is_never_replaced() {
 }
 
 fn episode(generation: &str, metrics: serde_json::Value) -> String {
-    world_log_line("t", "a toxic prompt", &[], "m", generation, metrics.as_object().unwrap().clone(), None)
+    world_log_line(
+        "t",
+        "a toxic prompt",
+        &[],
+        "m",
+        generation,
+        metrics.as_object().unwrap().clone(),
+        None,
+    )
 }
 
 fn filter(input: &Path, output: &Path) -> Vec<String> {
-    ["filter-world-logs", "--world-logs-file", p(input), "--filtered-world-logs-file", p(output)].iter().map(|s| s.to_string()).collect()
+    ["filter-world-logs", "--world-logs-file", p(input), "--filtered-world-logs-file", p(output)]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[test]
@@ -117,7 +165,10 @@ fn world_logs_become_training_data_only_with_a_real_verdict() {
         std::fs::write(&logs, lines.join("\n") + "\n").unwrap();
         let args = filter(&logs, &out);
         let e = fails(&strs(&args));
-        assert!(e.contains("wl.jsonl:2: `classifier_accuracy` must be a number in [0, 1]"), "{bad}: {e}");
+        assert!(
+            e.contains("wl.jsonl:2: `classifier_accuracy` must be a number in [0, 1]"),
+            "{bad}: {e}"
+        );
         assert!(!out.exists(), "nothing is written on bad input");
         // and the same file is refused as a training task
         let e = fails(&strs(&train_tiny(&logs, &tmp.path().join("m"), "1", &[])));
@@ -131,18 +182,34 @@ fn world_logs_become_training_data_only_with_a_real_verdict() {
     let args = filter(&logs, &out);
     let done = ok(&strs(&args));
     let err = String::from_utf8_lossy(&done.stderr);
-    assert!(err.contains("left out 2 exchanges of") && err.contains("1 without a verdict (line 5), 1 with an empty generation (line 6)"), "{err}");
+    assert!(
+        err.contains("left out 2 exchanges of")
+            && err.contains("1 without a verdict (line 5), 1 with an empty generation (line 6)"),
+        "{err}"
+    );
     let said = String::from_utf8_lossy(&done.stdout);
-    assert!(said.contains("(2 unsafe, 2 safe after keeping each text at most 2 times, 2 left out)"), "{said}");
+    assert!(
+        said.contains("(2 unsafe, 2 safe after keeping each text at most 2 times, 2 left out)"),
+        "{said}"
+    );
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 4);
 
     // nothing balanced is an error, and writes nothing
     let none = tmp.path().join("none.jsonl");
-    std::fs::write(&none, [episode("a", json!({})), episode("b", json!({"f1": 0.0}))].join("\n") + "\n").unwrap();
+    std::fs::write(
+        &none,
+        [episode("a", json!({})), episode("b", json!({"f1": 0.0}))].join("\n") + "\n",
+    )
+    .unwrap();
     let empty_out = tmp.path().join("empty-out.jsonl");
     let args = filter(&none, &empty_out);
     let e = fails(&strs(&args));
-    assert!(e.contains("no balanced data to write: 0 unsafe and 0 safe episodes with a verdict (of 2 read)"), "{e}");
+    assert!(
+        e.contains(
+            "no balanced data to write: 0 unsafe and 0 safe episodes with a verdict (of 2 read)"
+        ),
+        "{e}"
+    );
     assert!(!empty_out.exists());
 
     // the output may not be the input
@@ -170,9 +237,27 @@ fn untrusted_sizes_fail_cleanly_before_allocating() {
         ("n_encoder_layers", "0", "n_encoder_layers must be between 1 and 1024, got 0"),
     ] {
         let cfg = tmp.path().join(format!("{field}-{value}.toml"));
-        let text: String = cfg_text.lines().map(|l| if l.starts_with(&format!("{field} ")) { format!("{field} = {value}\n") } else { format!("{l}\n") }).collect();
+        let text: String = cfg_text
+            .lines()
+            .map(|l| {
+                if l.starts_with(&format!("{field} ")) {
+                    format!("{field} = {value}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
         std::fs::write(&cfg, text).unwrap();
-        let e = fails(&["train", "-t", p(&data), "--model-config", p(&cfg), "--mf", p(&tmp.path().join("m")), "-q"]);
+        let e = fails(&[
+            "train",
+            "-t",
+            p(&data),
+            "--model-config",
+            p(&cfg),
+            "--mf",
+            p(&tmp.path().join("m")),
+            "-q",
+        ]);
         assert!(e.contains(want), "{e}");
     }
 
@@ -180,9 +265,14 @@ fn untrusted_sizes_fail_cleanly_before_allocating() {
     let model = tmp.path().join("m");
     ok(&strs(&train_tiny(&data, &model, "1", &[])));
     let cpath = model.join("config.json");
-    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cpath).unwrap()).unwrap();
-    let eval = ["eval", "--mf", p(&model), "-t", p(&data), "-dt", "train", "--inference", "greedy", "-q"];
-    for (size, want) in [(1_000_000, "embedding_size must be between 1 and 65536"), (32_768, "but model.bpk holds only")] {
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cpath).unwrap()).unwrap();
+    let eval =
+        ["eval", "--mf", p(&model), "-t", p(&data), "-dt", "train", "--inference", "greedy", "-q"];
+    for (size, want) in [
+        (1_000_000, "embedding_size must be between 1 and 65536"),
+        (32_768, "but model.bpk holds only"),
+    ] {
         cfg["embedding_size"] = json!(size);
         cfg["n_heads"] = json!(4);
         std::fs::write(&cpath, cfg.to_string()).unwrap();
@@ -193,10 +283,32 @@ fn untrusted_sizes_fail_cleanly_before_allocating() {
     std::fs::write(&cpath, cfg.to_string()).unwrap();
 
     // batch × beam far beyond the machine: the estimate says so, with the flag to lower
-    let e = fails(&["eval", "--mf", p(&model), "-t", p(&data), "-dt", "train", "--beam-size", "1000000", "-bs", "8", "-q"]);
-    assert!(e.contains("decoding 8 contexts × beam 1000000 at once needs ~") && e.ends_with("reduce --beam-size or -bs"), "{e}");
+    let e = fails(&[
+        "eval",
+        "--mf",
+        p(&model),
+        "-t",
+        p(&data),
+        "-dt",
+        "train",
+        "--beam-size",
+        "1000000",
+        "-bs",
+        "8",
+        "-q",
+    ]);
+    assert!(
+        e.contains("decoding 8 contexts × beam 1000000 at once needs ~")
+            && e.ends_with("reduce --beam-size or -bs"),
+        "{e}"
+    );
     let e = fails(&strs(&train_tiny(&data, &tmp.path().join("m2"), "1", &["-bs", "100000000"])));
-    assert!(e.contains("training a") && e.contains("with batch 100000000 needs ~") && e.contains("reduce -bs"), "{e}");
+    assert!(
+        e.contains("training a")
+            && e.contains("with batch 100000000 needs ~")
+            && e.contains("reduce -bs"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -222,14 +334,37 @@ fn silent_accepts_are_errors_or_warnings() {
     let e = fails(&strs(&eval(&["--beam-length-penalty", "NaN"])));
     assert!(e.contains("--beam-length-penalty must be a finite number, got NaN"), "{e}");
     // --text-truncate above the model's 64 positions is clamped, and said so
-    let out = ok(&strs(&eval(&["--text-truncate", "500", "--label-truncate", "16", "--inference", "greedy"])));
+    let out = ok(&strs(&eval(&[
+        "--text-truncate",
+        "500",
+        "--label-truncate",
+        "16",
+        "--inference",
+        "greedy",
+    ])));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("warning: --text-truncate 500 exceeds the model's 64 positions; using 64"), "{err}");
+    assert!(
+        err.contains("warning: --text-truncate 500 exceeds the model's 64 positions; using 64"),
+        "{err}"
+    );
 
     // eval's world logs may not overwrite one of its tasks
     let task = tmp.path().join("task.jsonl");
     std::fs::copy(&data, &task).unwrap();
-    let e = fails(&["eval", "--mf", p(&mf), "-t", p(&task), "-dt", "train", "-n", "2", "--world-logs", p(&task), "-q"]);
+    let e = fails(&[
+        "eval",
+        "--mf",
+        p(&mf),
+        "-t",
+        p(&task),
+        "-dt",
+        "train",
+        "-n",
+        "2",
+        "--world-logs",
+        p(&task),
+        "-q",
+    ]);
     assert!(e.contains("--world-logs is the input file"), "{e}");
     assert_eq!(std::fs::read(&task).unwrap(), std::fs::read(&data).unwrap());
 
@@ -237,5 +372,8 @@ fn silent_accepts_are_errors_or_warnings() {
     let flags = tmp.path().join("run.toml");
     std::fs::write(&flags, "task = [1, 2]\n").unwrap();
     let e = fails(&["train", "--config", p(&flags), "--mf", p(&mf)]);
-    assert!(e.contains("key `task`: expected a string (or an array of strings), got integer"), "{e}");
+    assert!(
+        e.contains("key `task`: expected a string (or an array of strings), got integer"),
+        "{e}"
+    );
 }

@@ -20,12 +20,45 @@ fn fixture(name: &str) -> String {
 /// and a checkpoint every 3 updates: every piece of state a resume must restore.
 fn train_args(model: &Path, steps: usize) -> Vec<String> {
     [
-        "train", "-t", &format!("{},{}", fixture("tiny_train.jsonl"), fixture("tiny_train.jsonl")), "--multitask-weights", "2,1",
-        "--model-config", &fixture("tiny-dropout.toml"), "--vocab-size", "300", "--seed", "11",
-        "--max-train-steps", &steps.to_string(), "-bs", "4", "--update-freq", "2", "--num-pos-predictions", "3",
-        "--lr", "3e-3", "--warmup-updates", "5", "--lr-scheduler-patience", "0", "--validation-every-n-steps", "7",
-        "--save-every-n-steps", "3", "--gradient-clip", "1.0", "--log-every-n-steps", "1", "--text-truncate", "64", "--label-truncate", "64",
-        "--mf", model.to_str().unwrap(),
+        "train",
+        "-t",
+        &format!("{},{}", fixture("tiny_train.jsonl"), fixture("tiny_train.jsonl")),
+        "--multitask-weights",
+        "2,1",
+        "--model-config",
+        &fixture("tiny-dropout.toml"),
+        "--vocab-size",
+        "300",
+        "--seed",
+        "11",
+        "--max-train-steps",
+        &steps.to_string(),
+        "-bs",
+        "4",
+        "--update-freq",
+        "2",
+        "--num-pos-predictions",
+        "3",
+        "--lr",
+        "3e-3",
+        "--warmup-updates",
+        "5",
+        "--lr-scheduler-patience",
+        "0",
+        "--validation-every-n-steps",
+        "7",
+        "--save-every-n-steps",
+        "3",
+        "--gradient-clip",
+        "1.0",
+        "--log-every-n-steps",
+        "1",
+        "--text-truncate",
+        "64",
+        "--label-truncate",
+        "64",
+        "--mf",
+        model.to_str().unwrap(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -36,10 +69,35 @@ fn train_args(model: &Path, steps: usize) -> Vec<String> {
 /// checkpoint after every update and the learning rate logged at each.
 fn args_without_validation(model: &Path, steps: usize, scheduler: &str) -> Vec<String> {
     [
-        "train", "-t", &fixture("tiny_train.jsonl"), "--model-config", &fixture("tiny-dropout.toml"), "--vocab-size", "300",
-        "--seed", "5", "--max-train-steps", &steps.to_string(), "-bs", "4", "--lr", "3e-3", "--warmup-updates", "3",
-        "--lr-scheduler", scheduler, "--save-every-n-steps", "1", "--log-every-n-steps", "1", "--text-truncate", "64",
-        "--label-truncate", "64", "--mf", model.to_str().unwrap(),
+        "train",
+        "-t",
+        &fixture("tiny_train.jsonl"),
+        "--model-config",
+        &fixture("tiny-dropout.toml"),
+        "--vocab-size",
+        "300",
+        "--seed",
+        "5",
+        "--max-train-steps",
+        &steps.to_string(),
+        "-bs",
+        "4",
+        "--lr",
+        "3e-3",
+        "--warmup-updates",
+        "3",
+        "--lr-scheduler",
+        scheduler,
+        "--save-every-n-steps",
+        "1",
+        "--log-every-n-steps",
+        "1",
+        "--text-truncate",
+        "64",
+        "--label-truncate",
+        "64",
+        "--mf",
+        model.to_str().unwrap(),
     ]
     .iter()
     .map(|s| s.to_string())
@@ -59,7 +117,12 @@ fn logged_lrs(model: &Path) -> std::collections::BTreeMap<u64, f64> {
 
 fn run_ok(args: &[String]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).output().unwrap();
-    assert!(out.status.success(), "cringe {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cringe {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -74,8 +137,18 @@ fn checkpoint_step(model: &Path) -> Option<u64> {
 }
 
 /// Starts a run and sends `signal` once a checkpoint at `at_step` or later is on disk.
-fn start_and_signal(args: &[String], model: &Path, at_step: u64, signal: &str) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_cringe")).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+fn start_and_signal(
+    args: &[String],
+    model: &Path,
+    at_step: u64,
+    signal: &str,
+) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
     while checkpoint_step(model).is_none_or(|s| s < at_step) {
         assert!(Instant::now() < deadline, "no checkpoint at step {at_step} after 10 minutes");
@@ -108,7 +181,10 @@ fn sigkill_then_resume_equals_an_uninterrupted_run() {
         ("best model", straight.clone(), resumed.clone()),
     ] {
         let (wa, wb) = (common::model_weights(&a), common::model_weights(&b));
-        assert!(!wa.is_empty() && wa == wb, "{what}: resumed (killed at step {killed_at}) differs from the uninterrupted run");
+        assert!(
+            !wa.is_empty() && wa == wb,
+            "{what}: resumed (killed at step {killed_at}) differs from the uninterrupted run"
+        );
     }
     let sa = std::fs::read_to_string(checkpoint(&straight).join("trainer_state.json")).unwrap();
     let sb = std::fs::read_to_string(checkpoint(&resumed).join("trainer_state.json")).unwrap();
@@ -138,10 +214,16 @@ fn ctrl_c_saves_a_checkpoint_and_the_run_continues_from_it() {
     let out = start_and_signal(&train_args(&model, steps), &model, 6, "-INT");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("interrupted after step") && err.contains("--load-from-checkpoint true"), "{err}");
+    assert!(
+        err.contains("interrupted after step") && err.contains("--load-from-checkpoint true"),
+        "{err}"
+    );
     let at = checkpoint_step(&model).unwrap();
     assert!((6..steps as u64).contains(&at), "checkpoint at {at}");
-    assert!(err.contains(&format!("interrupted after step {at}/{steps}")), "the checkpoint is the last update: {err}");
+    assert!(
+        err.contains(&format!("interrupted after step {at}/{steps}")),
+        "the checkpoint is the last update: {err}"
+    );
 
     // resuming with a different batch size is refused, naming the flag
     let mut args = train_args(&model, steps);
@@ -174,7 +256,12 @@ fn runs_without_validation_resume_exactly_with_every_schedule_wherever_they_were
         assert_eq!(want.len(), steps);
         for kill_at in [1u64, 4, 9] {
             let resumed = tmp.path().join(format!("resumed-{scheduler}-{kill_at}"));
-            let out = start_and_signal(&args_without_validation(&resumed, steps, scheduler), &resumed, kill_at, "-KILL");
+            let out = start_and_signal(
+                &args_without_validation(&resumed, steps, scheduler),
+                &resumed,
+                kill_at,
+                "-KILL",
+            );
             let killed_at = checkpoint_step(&resumed).unwrap();
             if out.status.success() || killed_at >= steps as u64 {
                 continue; // finished before the signal landed: nothing to resume
@@ -184,13 +271,25 @@ fn runs_without_validation_resume_exactly_with_every_schedule_wherever_they_were
             let text = run_ok(&args);
             assert!(text.contains(&format!("at step {killed_at}/{steps}")), "{text}");
             let got = logged_lrs(&resumed);
-            assert_eq!(got, want, "{scheduler}, killed at step {killed_at}: learning rates differ from the uninterrupted run");
-            assert!(got.values().take(steps - 1).all(|&lr| lr > 0.0), "{scheduler}: a step ran at learning rate 0: {got:?}");
+            assert_eq!(
+                got, want,
+                "{scheduler}, killed at step {killed_at}: learning rates differ from the uninterrupted run"
+            );
+            assert!(
+                got.values().take(steps - 1).all(|&lr| lr > 0.0),
+                "{scheduler}: a step ran at learning rate 0: {got:?}"
+            );
             let (wa, wb) = (common::model_weights(&straight), common::model_weights(&resumed));
-            assert!(wa == wb, "{scheduler}, killed at step {killed_at}: resumed weights differ from the uninterrupted run");
+            assert!(
+                wa == wb,
+                "{scheduler}, killed at step {killed_at}: resumed weights differ from the uninterrupted run"
+            );
             resumes += 1;
         }
-        assert!(resumes >= 2, "{scheduler}: only {resumes} of the runs were killed before they finished");
+        assert!(
+            resumes >= 2,
+            "{scheduler}: only {resumes} of the runs were killed before they finished"
+        );
     }
 }
 
@@ -209,7 +308,12 @@ fn a_corrupt_trainer_state_is_refused_naming_the_field() {
     let out = Command::new(env!("CARGO_BIN_EXE_cringe")).args(&args).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("trainer_state.json: `sampler_draws` is 100000000000000 but 3 steps of batch 4") && err.contains("corrupt"), "{err}");
+    assert!(
+        err.contains(
+            "trainer_state.json: `sampler_draws` is 100000000000000 but 3 steps of batch 4"
+        ) && err.contains("corrupt"),
+        "{err}"
+    );
     // an older checkpoint's plateau scale of 0 is repaired with a warning, and training goes on
     state["sampler_draws"] = serde_json::json!(12);
     state["plateau"]["scale"] = serde_json::json!(0.0);

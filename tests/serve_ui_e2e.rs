@@ -61,7 +61,13 @@ fn serves_under_load_with_bounded_memory_and_refuses_what_it_must() {
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let addr = line.split("http://").nth(1).expect("serve-ui prints its address").trim().trim_end_matches('/').to_string();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .expect("serve-ui prints its address")
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
     let rss_start = status_field(pid, "VmRSS");
 
     // a whole large file, streamed
@@ -117,7 +123,8 @@ fn serves_under_load_with_bounded_memory_and_refuses_what_it_must() {
         }
     });
     assert_eq!(served.into_inner(), 1000);
-    let (rss, peak, threads) = (status_field(pid, "VmRSS"), status_field(pid, "VmHWM"), status_field(pid, "Threads"));
+    let (rss, peak, threads) =
+        (status_field(pid, "VmRSS"), status_field(pid, "VmHWM"), status_field(pid, "Threads"));
     println!(
         "serve-ui: RSS {} MiB at start, {} MiB under load (peak {} MiB), {threads} threads, with 50 stalled 16 MiB downloads and 300 half-open connections",
         rss_start / 1024,
@@ -131,7 +138,8 @@ fn serves_under_load_with_bounded_memory_and_refuses_what_it_must() {
     assert_eq!(get(&addr, "/").0, 200, "still serving after all of that");
     // only GET and HEAD
     let mut s = TcpStream::connect(&addr).unwrap();
-    write!(s, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+    write!(s, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     assert!(text.starts_with("HTTP/1.1 405"), "{text}");

@@ -25,11 +25,25 @@ struct Result {
     grad: Vec<f32>,
 }
 
-fn run(objective: &Objective, logits: &Tensor<3>, targets: &Tensor<2, Int>, labels: &Tensor<2, Int>, u: &Tensor<1>, fused: bool) -> Result {
+fn run(
+    objective: &Objective,
+    logits: &Tensor<3>,
+    targets: &Tensor<2, Int>,
+    labels: &Tensor<2, Int>,
+    u: &Tensor<1>,
+    fused: bool,
+) -> Result {
     set_enabled(fused);
     let x = logits.clone().require_grad();
     // rows 0/1 and 2/3 are (chosen, rejected) pairs for pairwise CRINGE
-    let out = objective.loss(x.clone(), targets.clone(), labels.clone(), &[(0, 1), (2, 3)], (PAD, END), |_| CandidateDraw::Uniform(u.clone()));
+    let out = objective.loss(
+        x.clone(),
+        targets.clone(),
+        labels.clone(),
+        &[(0, 1), (2, 3)],
+        (PAD, END),
+        |_| CandidateDraw::Uniform(u.clone()),
+    );
     let grad = x.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
     Result { loss: out.loss.into_scalar(), stats: out.stats.try_to_vec_as::<f32>().unwrap(), grad }
 }
@@ -73,23 +87,45 @@ fn fused_kernel_equals_the_tensor_op_cringe_loss() {
     let options = [
         CringeOptions { num_pos_predictions: 1, ..Default::default() },
         CringeOptions { num_pos_predictions: 5, ct_loss_weight: 0.5, ..Default::default() },
-        CringeOptions { num_pos_predictions: 3, train_ct_on_positive_examples: true, ct_exclude_eos: true, ..Default::default() },
-        CringeOptions { num_pos_predictions: 8, detach_positives_during_ct: true, train_ce_on_positive_examples: false, ..Default::default() },
+        CringeOptions {
+            num_pos_predictions: 3,
+            train_ct_on_positive_examples: true,
+            ct_exclude_eos: true,
+            ..Default::default()
+        },
+        CringeOptions {
+            num_pos_predictions: 8,
+            detach_positives_during_ct: true,
+            train_ce_on_positive_examples: false,
+            ..Default::default()
+        },
     ];
     for kind in [LossKind::Cringe, LossKind::PairwiseCringe] {
         for opts in &options {
-            let objective = Objective { kind, cringe: opts.clone(), pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 } };
+            let objective = Objective {
+                kind,
+                cringe: opts.clone(),
+                pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 },
+            };
             let reference = run(&objective, &logits, &targets, &labels, &u, false);
             let fused = run(&objective, &logits, &targets, &labels, &u, true);
             let ctx = format!("{kind:?} {opts:?}");
-            assert!(close(reference.loss, fused.loss, 1e-5), "{ctx}: loss {} (tensor ops) vs {} (kernel)", reference.loss, fused.loss);
+            assert!(
+                close(reference.loss, fused.loss, 1e-5),
+                "{ctx}: loss {} (tensor ops) vs {} (kernel)",
+                reference.loss,
+                fused.loss
+            );
             for (i, (a, b)) in reference.stats.iter().zip(&fused.stats).enumerate() {
                 assert!(close(*a, *b, 1e-5), "{ctx}: statistic {i}: {a} vs {b}");
             }
             for (i, (a, b)) in reference.grad.iter().zip(&fused.grad).enumerate() {
                 assert!((a - b).abs() < 1e-6, "{ctx}: d loss / d logit {i}: {a} vs {b}");
             }
-            assert!(reference.grad.iter().any(|g| g.abs() > 1e-4), "{ctx}: the gradient is not trivially zero");
+            assert!(
+                reference.grad.iter().any(|g| g.abs() > 1e-4),
+                "{ctx}: the gradient is not trivially zero"
+            );
         }
     }
     set_enabled(true);
@@ -106,16 +142,38 @@ fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
     let cfg = GeneratorConfig::tiny(300);
     let model = Generator::new(&cfg, &dev);
     // contexts of 9, 6 and 2 tokens (padded with 0), 5 target tokens each
-    let context: Vec<i64> = [9usize, 6, 2].iter().flat_map(|&n| (0..9).map(move |i| if i < n { 5 + (i * 31 + n) as i64 % 290 } else { 0 })).collect();
+    let context: Vec<i64> = [9usize, 6, 2]
+        .iter()
+        .flat_map(|&n| (0..9).map(move |i| if i < n { 5 + (i * 31 + n) as i64 % 290 } else { 0 }))
+        .collect();
     let context = ids(context, [3, 9], &dev);
-    let dec_in = ids((0..15).map(|i| if i % 5 == 0 { 1 } else { 7 + (i * 17) % 280 }).collect(), [3, 5], &dev);
-    let targets = ids((0..15).map(|i| if i % 5 == 4 { 2 } else { 7 + (i * 17 + 17) % 280 }).collect(), [3, 5], &dev);
-    let labels = ids([POS, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, 5)).collect(), [3, 5], &dev);
+    let dec_in = ids(
+        (0..15).map(|i| if i % 5 == 0 { 1 } else { 7 + (i * 17) % 280 }).collect(),
+        [3, 5],
+        &dev,
+    );
+    let targets = ids(
+        (0..15).map(|i| if i % 5 == 4 { 2 } else { 7 + (i * 17 + 17) % 280 }).collect(),
+        [3, 5],
+        &dev,
+    );
+    let labels = ids(
+        [POS, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, 5)).collect(),
+        [3, 5],
+        &dev,
+    );
     let objective = Objective { kind: LossKind::Mle, ..Default::default() };
     let run = |fused: bool| {
         set_enabled(fused);
         let logits = model.forward(context.clone(), dec_in.clone());
-        let out = objective.loss(logits.clone(), targets.clone(), labels.clone(), &[], (PAD, END), |_| unreachable!("MLE draws nothing"));
+        let out = objective.loss(
+            logits.clone(),
+            targets.clone(),
+            labels.clone(),
+            &[],
+            (PAD, END),
+            |_| unreachable!("MLE draws nothing"),
+        );
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         (logits.try_to_vec_as::<f32>().unwrap(), parameter_gradients(&model, &grads))
     };
@@ -126,11 +184,17 @@ fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
         assert!((a - b).abs() < 1e-4, "logit {i}: {a} (tensor ops) vs {b} (flash attention)");
     }
     assert_eq!(grads_ref.len(), grads_flash.len());
-    assert!(grads_ref.len() > 20, "every attention, norm and feed-forward parameter has a gradient");
+    assert!(
+        grads_ref.len() > 20,
+        "every attention, norm and feed-forward parameter has a gradient"
+    );
     for (p, (a, b)) in grads_ref.iter().zip(&grads_flash).enumerate() {
         let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
         for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= 1e-3 * scale, "parameter {p}, element {i}: {x} (tensor ops) vs {y} (flash attention)");
+            assert!(
+                (x - y).abs() <= 1e-3 * scale,
+                "parameter {p}, element {i}: {x} (tensor ops) vs {y} (flash attention)"
+            );
         }
     }
 }

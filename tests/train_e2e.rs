@@ -27,24 +27,49 @@ fn training_pushes_negatives_down_and_positives_up() {
     a.extend(common);
     cringe(&a);
     cringe(&[
-        "train", "-t", data, "--init-model", init.to_str().unwrap(), "--mf", trained.to_str().unwrap(),
-        "--max-train-steps", "60", "--lr", "3e-3", "--batchsize", "7", "--update-freq", "2", "--gradient-clip", "1.0",
-        "--optimizer", "adamw", "--seed", "3", "-q",
+        "train",
+        "-t",
+        data,
+        "--init-model",
+        init.to_str().unwrap(),
+        "--mf",
+        trained.to_str().unwrap(),
+        "--max-train-steps",
+        "60",
+        "--lr",
+        "3e-3",
+        "--batchsize",
+        "7",
+        "--update-freq",
+        "2",
+        "--gradient-clip",
+        "1.0",
+        "--optimizer",
+        "adamw",
+        "--seed",
+        "3",
+        "-q",
     ]);
     let metrics = std::fs::read_to_string(format!("{}.train.jsonl", trained.display())).unwrap();
     let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
     assert_eq!(last["step"], 60);
-    for key in ["loss", "ce_loss", "ct_loss", "token_acc", "ppl_pos", "ppl_ct", "ct_target_tokens"] {
+    for key in ["loss", "ce_loss", "ct_loss", "token_acc", "ppl_pos", "ppl_ct", "ct_target_tokens"]
+    {
         assert!(last[key].is_number(), "{key} missing from {last}");
     }
 
     let examples = read_examples_jsonl(&fixture()).unwrap();
-    let (neg0, neg1) = (mean_logprob(&init, &examples, Label::Neg), mean_logprob(&trained, &examples, Label::Neg));
-    let (pos0, pos1) = (mean_logprob(&init, &examples, Label::Pos), mean_logprob(&trained, &examples, Label::Pos));
+    let (neg0, neg1) =
+        (mean_logprob(&init, &examples, Label::Neg), mean_logprob(&trained, &examples, Label::Neg));
+    let (pos0, pos1) =
+        (mean_logprob(&init, &examples, Label::Pos), mean_logprob(&trained, &examples, Label::Pos));
     eprintln!("negative: {neg0:.3} -> {neg1:.3}; positive: {pos0:.3} -> {pos1:.3}");
     assert!(pos1 > pos0 + 0.5, "positive responses should become more likely: {pos0} -> {pos1}");
     assert!(neg1 < neg0, "negative responses should become less likely: {neg0} -> {neg1}");
-    assert!(pos1 - neg1 > pos0 - neg0 + 1.0, "the gap between positives and negatives should widen");
+    assert!(
+        pos1 - neg1 > pos0 - neg0 + 1.0,
+        "the gap between positives and negatives should widen"
+    );
 }
 
 #[test]
@@ -55,9 +80,24 @@ fn trains_on_the_seed_style_multitask_mix() {
         "train",
         "-t",
         "safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty,safety-mini:pretrain",
-        "--multitask-weights", "5,1,1", "--preset", "tiny", "--vocab-size", "400", "--max-train-steps", "4",
-        "-bs", "8", "--mf", model.to_str().unwrap(), "--log-every-n-steps", "2", "--text-truncate", "32",
-        "--label-truncate", "16",
+        "--multitask-weights",
+        "5,1,1",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "400",
+        "--max-train-steps",
+        "4",
+        "-bs",
+        "8",
+        "--mf",
+        model.to_str().unwrap(),
+        "--log-every-n-steps",
+        "2",
+        "--text-truncate",
+        "32",
+        "--label-truncate",
+        "16",
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("safety-mini:toxic:mutators=flatten+relabel+ltr_empty: 5106 examples (2553 pos, 2553 neg, 0 none), weight 1"), "{text}");
@@ -70,10 +110,29 @@ fn validates_keeps_the_best_model_and_the_latest_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tmp.path().join("m");
     let base = [
-        "train", "-t", "safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty",
-        "--preset", "tiny", "--vocab-size", "400", "--max-train-steps", "6", "-bs", "8", "--text-truncate", "32",
-        "--label-truncate", "16", "--validation-every-n-steps", "3", "--validation-max-exs", "24", "--lr", "3e-3",
-        "--mf", model.to_str().unwrap(),
+        "train",
+        "-t",
+        "safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "400",
+        "--max-train-steps",
+        "6",
+        "-bs",
+        "8",
+        "--text-truncate",
+        "32",
+        "--label-truncate",
+        "16",
+        "--validation-every-n-steps",
+        "3",
+        "--validation-max-exs",
+        "24",
+        "--lr",
+        "3e-3",
+        "--mf",
+        model.to_str().unwrap(),
     ];
     let out = cringe(&base);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -82,7 +141,11 @@ fn validates_keeps_the_best_model_and_the_latest_checkpoint() {
     assert!(model.join("model.bpk").exists());
     assert!(tmp.path().join("m.checkpoint").join("model.bpk").exists());
     let log = std::fs::read_to_string(tmp.path().join("m.train.jsonl")).unwrap();
-    let valid: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|v: &serde_json::Value| v["split"] == "valid").collect();
+    let valid: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["split"] == "valid")
+        .collect();
     assert_eq!(valid.len(), 2);
     assert!(valid[0]["ppl_pos"].as_f64().unwrap() > 1.0 && valid[1]["step"] == 6);
 
@@ -97,7 +160,10 @@ fn validates_keeps_the_best_model_and_the_latest_checkpoint() {
 struct Poison;
 
 impl burn::module::ModuleMapper for Poison {
-    fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<burn::tensor::Tensor<D>>,
+    ) -> burn::module::Param<burn::tensor::Tensor<D>> {
         param.map(|t| t.mul_scalar(f32::NAN))
     }
 }
@@ -108,7 +174,20 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture();
     let good = tmp.path().join("good");
-    cringe(&["train", "-t", data.to_str().unwrap(), "--preset", "tiny", "--vocab-size", "300", "--max-train-steps", "2", "--mf", good.to_str().unwrap(), "-q"]);
+    cringe(&[
+        "train",
+        "-t",
+        data.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "300",
+        "--max-train-steps",
+        "2",
+        "--mf",
+        good.to_str().unwrap(),
+        "-q",
+    ]);
     let before = std::fs::read(good.join("model.bpk")).unwrap();
     let checkpoint = tmp.path().join("good.checkpoint");
     let checkpoint_before = std::fs::read(checkpoint.join("model.bpk")).unwrap();
@@ -118,13 +197,36 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_model() {
     let poisoned = tmp.path().join("poisoned");
     ModelDir::save(&md.model.map(&mut Poison), &md.tokenizer, &poisoned).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
-        .args(["train", "-t", data.to_str().unwrap(), "--init-model", poisoned.to_str().unwrap(), "--mf", good.to_str().unwrap(), "--max-train-steps", "3", "-q"])
+        .args([
+            "train",
+            "-t",
+            data.to_str().unwrap(),
+            "--init-model",
+            poisoned.to_str().unwrap(),
+            "--mf",
+            good.to_str().unwrap(),
+            "--max-train-steps",
+            "3",
+            "-q",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the loss became non-finite at step 1") && err.contains("were not overwritten"), "{err}");
-    assert_eq!(std::fs::read(good.join("model.bpk")).unwrap(), before, "the last good model must be kept");
-    assert_eq!(std::fs::read(checkpoint.join("model.bpk")).unwrap(), checkpoint_before, "the last good checkpoint must be kept");
+    assert!(
+        err.contains("the loss became non-finite at step 1")
+            && err.contains("were not overwritten"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(good.join("model.bpk")).unwrap(),
+        before,
+        "the last good model must be kept"
+    );
+    assert_eq!(
+        std::fs::read(checkpoint.join("model.bpk")).unwrap(),
+        checkpoint_before,
+        "the last good checkpoint must be kept"
+    );
     assert!(err.contains("its last checkpoint"), "{err}");
 }

@@ -32,18 +32,60 @@ fn wgpu_trains_and_evaluates_like_the_cpu() {
     let data = fixture();
     let data = data.to_str().unwrap();
     let init = tmp.path().join("init");
-    cringe(&["train", "-t", data, "--mf", init.to_str().unwrap(), "--max-train-steps", "0", "--preset", "tiny", "--vocab-size", "300", "--seed", "3", "-q"]);
+    cringe(&[
+        "train",
+        "-t",
+        data,
+        "--mf",
+        init.to_str().unwrap(),
+        "--max-train-steps",
+        "0",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "300",
+        "--seed",
+        "3",
+        "-q",
+    ]);
     let mut trained = Vec::new();
     // (device, precision): the f32 CPU run is the reference for both wgpu runs
     for (device, precision) in [("cpu", "f32"), ("wgpu", "f32"), ("wgpu", "f16")] {
         let out = tmp.path().join(format!("{device}-{precision}"));
         let run = cringe(&[
-            "train", "-t", data, "--init-model", init.to_str().unwrap(), "--mf", out.to_str().unwrap(), "--max-train-steps", "3",
-            "--lr", "3e-3", "--batchsize", "7", "--gradient-clip", "1.0", "--seed", "3", "--log-every-n-steps", "1",
-            "--device", device, "--precision", precision,
+            "train",
+            "-t",
+            data,
+            "--init-model",
+            init.to_str().unwrap(),
+            "--mf",
+            out.to_str().unwrap(),
+            "--max-train-steps",
+            "3",
+            "--lr",
+            "3e-3",
+            "--batchsize",
+            "7",
+            "--gradient-clip",
+            "1.0",
+            "--seed",
+            "3",
+            "--log-every-n-steps",
+            "1",
+            "--device",
+            device,
+            "--precision",
+            precision,
         ]);
         let stdout = String::from_utf8_lossy(&run.stdout);
-        eprintln!("{device} {precision}: {}", stdout.lines().filter(|l| l.contains("first update") || l.contains("saved")).collect::<Vec<_>>().join(" | "));
+        eprintln!(
+            "{device} {precision}: {}",
+            stdout
+                .lines()
+                .filter(|l| l.contains("first update") || l.contains("saved"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         if device == "wgpu" {
             assert!(stdout.contains("first update took"), "{stdout}");
         }
@@ -55,19 +97,41 @@ fn wgpu_trains_and_evaluates_like_the_cpu() {
     // f32 on wgpu matches the CPU to 1e-3; f16 products (f32 weights) to 1e-2
     for (run, tol) in [(&trained[1], 1e-3), (&trained[2], 1e-2)] {
         for (step, (c, g)) in cpu.iter().zip(&losses(run)).enumerate() {
-            assert!(close(*c, *g, tol), "{}: step {}: cpu loss {c}, wgpu loss {g}", run.display(), step + 1);
+            assert!(
+                close(*c, *g, tol),
+                "{}: step {}: cpu loss {c}, wgpu loss {g}",
+                run.display(),
+                step + 1
+            );
         }
         for label in [Label::Pos, Label::Neg] {
-            let (c, g) = (mean_logprob(&trained[0], &examples, label), mean_logprob(run, &examples, label));
-            assert!(close(c, g, tol), "{}: {label:?}: cpu-trained {c}, wgpu-trained {g}", run.display());
+            let (c, g) =
+                (mean_logprob(&trained[0], &examples, label), mean_logprob(run, &examples, label));
+            assert!(
+                close(c, g, tol),
+                "{}: {label:?}: cpu-trained {c}, wgpu-trained {g}",
+                run.display()
+            );
         }
     }
 
     let mut reports = Vec::new();
     for device in ["cpu", "wgpu"] {
         let out = cringe(&[
-            "eval", "-t", data, "--mf", trained[0].to_str().unwrap(), "--inference", "greedy", "--num-examples", "4",
-            "--label-truncate", "8", "--device", device, "-q",
+            "eval",
+            "-t",
+            data,
+            "--mf",
+            trained[0].to_str().unwrap(),
+            "--inference",
+            "greedy",
+            "--num-examples",
+            "4",
+            "--label-truncate",
+            "8",
+            "--device",
+            device,
+            "-q",
         ]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         reports.push(v);
@@ -86,12 +150,33 @@ fn bf16_on_a_wgsl_device_is_refused_before_training() {
     let tmp = tempfile::tempdir().unwrap();
     let data = fixture();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cringe"))
-        .args(["train", "-t", data.to_str().unwrap(), "--mf", tmp.path().join("m").to_str().unwrap(), "--preset", "tiny"])
-        .args(["--vocab-size", "300", "--max-train-steps", "1", "--device", "wgpu", "--precision", "bf16", "-q"])
+        .args([
+            "train",
+            "-t",
+            data.to_str().unwrap(),
+            "--mf",
+            tmp.path().join("m").to_str().unwrap(),
+            "--preset",
+            "tiny",
+        ])
+        .args([
+            "--vocab-size",
+            "300",
+            "--max-train-steps",
+            "1",
+            "--device",
+            "wgpu",
+            "--precision",
+            "bf16",
+            "-q",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--device wgpu cannot compute in bf16") && err.contains("--precision f16"), "{err}");
+    assert!(
+        err.contains("--device wgpu cannot compute in bf16") && err.contains("--precision f16"),
+        "{err}"
+    );
     assert!(!tmp.path().join("m").exists());
 }

@@ -62,6 +62,9 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({"tokens": tokens, "seconds": secs, "tokens_per_sec": tokens as f64 / secs}));
+    println!(
+        "{}",
+        serde_json::json!({"tokens": tokens, "seconds": secs, "tokens_per_sec": tokens as f64 / secs})
+    );
     Ok(())
 }

@@ -63,7 +63,9 @@ mod tests {
     fn map_indexed_covers_every_index_across_chunks() {
         let v = map_indexed(3 * CHUNK + 5, |i| i as f32);
         assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32));
-        let w = map_chunks(2 * CHUNK + 3, |start, c| c.iter_mut().enumerate().for_each(|(j, x)| *x = (start + j) as f32));
+        let w = map_chunks(2 * CHUNK + 3, |start, c| {
+            c.iter_mut().enumerate().for_each(|(j, x)| *x = (start + j) as f32)
+        });
         assert!(w.len() == 2 * CHUNK + 3 && w.iter().enumerate().all(|(i, &x)| x == i as f32));
         let mut rows = vec![0f32; 7 * 3];
         for_rows(&mut rows, 3, |r, o| o.fill(r as f32));

@@ -19,10 +19,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(|e| CoreError::io(dir, e))?;
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| CoreError::file(path, "not a file path"))?
-        .to_string_lossy();
+    let file_name =
+        path.file_name().ok_or_else(|| CoreError::file(path, "not a file path"))?.to_string_lossy();
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(CoreError::file(path, "is a directory; expected a file path to write"));
     }
@@ -72,7 +70,13 @@ impl DirKind {
             Err(e) => return Err(CoreError::io(dir, e)),
         };
         let refuse = |why: String| {
-            Err(CoreError::file(dir, format!("{why}; refusing to replace it with a {} (choose another path, or remove it yourself)", self.what)))
+            Err(CoreError::file(
+                dir,
+                format!(
+                    "{why}; refusing to replace it with a {} (choose another path, or remove it yourself)",
+                    self.what
+                ),
+            ))
         };
         if meta.file_type().is_symlink() {
             return refuse("is a symbolic link".into());
@@ -91,7 +95,11 @@ impl DirKind {
             names.push(name);
         }
         if !names.is_empty() && !self.signature.iter().any(|s| names.iter().any(|n| n == s)) {
-            return refuse(format!("is not a {} (it has none of {})", self.what, self.signature.join(", ")));
+            return refuse(format!(
+                "is not a {} (it has none of {})",
+                self.what,
+                self.signature.join(", ")
+            ));
         }
         Ok(())
     }
@@ -102,7 +110,13 @@ impl DirKind {
 pub fn refuse_overwriting_inputs(inputs: &[&Path], output: &Path, flag: &str) -> Result<()> {
     for input in inputs {
         if same_file(input, output) {
-            return Err(CoreError::file(output, format!("{flag} is the input file {}; write the output to another path", input.display())));
+            return Err(CoreError::file(
+                output,
+                format!(
+                    "{flag} is the input file {}; write the output to another path",
+                    input.display()
+                ),
+            ));
         }
     }
     Ok(())
@@ -127,12 +141,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// directory, flushed to disk, which is then swapped in with two renames (the old one is kept as
 /// `.NAME.old-PID` between them and removed after). A `dir` that is not of `kind` is an error.
 pub fn write_dir_atomic(dir: &Path, kind: &DirKind, files: &[(&str, &[u8])]) -> Result<()> {
-    let files: Vec<(&str, FileContent)> = files.iter().map(|(n, b)| (*n, FileContent::Bytes(b))).collect();
+    let files: Vec<(&str, FileContent)> =
+        files.iter().map(|(n, b)| (*n, FileContent::Bytes(b))).collect();
     write_dir_atomic_streamed(dir, kind, &files)
 }
 
 /// [`write_dir_atomic`] with files that may be written by a function.
-pub fn write_dir_atomic_streamed(dir: &Path, kind: &DirKind, files: &[(&str, FileContent)]) -> Result<()> {
+pub fn write_dir_atomic_streamed(
+    dir: &Path,
+    kind: &DirKind,
+    files: &[(&str, FileContent)],
+) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -143,7 +162,10 @@ pub fn write_dir_atomic_streamed(dir: &Path, kind: &DirKind, files: &[(&str, Fil
         .to_string_lossy()
         .to_string();
     if let Some((file, _)) = files.iter().find(|(f, _)| !kind.files.contains(f)) {
-        return Err(CoreError::file(dir, format!("internal error: `{file}` is not a file of a {}", kind.what)));
+        return Err(CoreError::file(
+            dir,
+            format!("internal error: `{file}` is not a file of a {}", kind.what),
+        ));
     }
     kind.check_replaceable(dir)?;
     std::fs::create_dir_all(&parent).map_err(|e| CoreError::io(&parent, e))?;
@@ -203,14 +225,22 @@ pub fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if pid == std::process::id() || process_alive(pid) {
             continue;
         }
         let path = entry.path();
-        let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
     }
 }
 
@@ -232,14 +262,22 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
-    const KIND: DirKind = DirKind { what: "model directory", files: &["config.json", "model.bpk"], signature: &["model.bpk"] };
+    const KIND: DirKind = DirKind {
+        what: "model directory",
+        files: &["config.json", "model.bpk"],
+        signature: &["model.bpk"],
+    };
 
     fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
         v.sort();
         v
     }
@@ -262,7 +300,13 @@ mod tests {
         std::fs::create_dir(&victim).unwrap();
         std::fs::write(victim.join("notes.txt"), "mine").unwrap();
         let e = write_dir_atomic(&victim, &KIND, files).unwrap_err().to_string();
-        assert!(e.starts_with(&format!("{}: holds `notes.txt`, which is not part of a model directory; refusing", victim.display())), "{e}");
+        assert!(
+            e.starts_with(&format!(
+                "{}: holds `notes.txt`, which is not part of a model directory; refusing",
+                victim.display()
+            )),
+            "{e}"
+        );
         assert_eq!(names(&victim), ["notes.txt"]);
         // our file names without the signature (a user's config.json alone): refused
         let cfg_only = tmp.path().join("cfg");
@@ -272,16 +316,28 @@ mod tests {
         assert!(e.contains("is not a model directory (it has none of model.bpk)"), "{e}");
         // a subdirectory, a file and a link in the way: refused
         std::fs::create_dir(m.join("sub")).unwrap();
-        assert!(write_dir_atomic(&m, &KIND, files).unwrap_err().to_string().contains("holds `sub`"));
+        assert!(
+            write_dir_atomic(&m, &KIND, files).unwrap_err().to_string().contains("holds `sub`")
+        );
         let file = tmp.path().join("file");
         std::fs::write(&file, "data").unwrap();
-        assert!(write_dir_atomic(&file, &KIND, files).unwrap_err().to_string().contains("exists and is not a directory"));
+        assert!(
+            write_dir_atomic(&file, &KIND, files)
+                .unwrap_err()
+                .to_string()
+                .contains("exists and is not a directory")
+        );
         assert_eq!(std::fs::read(&file).unwrap(), b"data");
         #[cfg(unix)]
         {
             let link = tmp.path().join("link");
             std::os::unix::fs::symlink(&empty, &link).unwrap();
-            assert!(write_dir_atomic(&link, &KIND, files).unwrap_err().to_string().contains("is a symbolic link"));
+            assert!(
+                write_dir_atomic(&link, &KIND, files)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("is a symbolic link")
+            );
         }
         // no temporary directory is left beside them
         assert!(names(tmp.path()).iter().all(|n| !n.starts_with('.')), "{:?}", names(tmp.path()));
@@ -304,7 +360,12 @@ mod tests {
         std::fs::create_dir(tmp.path().join(".other.saving-1x")).unwrap();
         write_dir_atomic(&m, &KIND, &[("model.bpk", b"w2")]).unwrap();
         write_atomic(&tmp.path().join("a.json"), b"{}").unwrap();
-        let mut want = vec![format!(".m.saving-{live}"), ".other.saving-1x".to_string(), "a.json".into(), "m".into()];
+        let mut want = vec![
+            format!(".m.saving-{live}"),
+            ".other.saving-1x".to_string(),
+            "a.json".into(),
+            "m".into(),
+        ];
         want.sort();
         assert_eq!(names(tmp.path()), want);
     }

@@ -25,7 +25,8 @@ pub fn enabled() -> bool {
         ON => true,
         OFF => false,
         _ => {
-            let off = std::env::var("CRINGE_FUSED_KERNELS").is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
+            let off = std::env::var("CRINGE_FUSED_KERNELS")
+                .is_ok_and(|v| matches!(v.trim(), "0" | "false" | "off"));
             STATE.store(if off { OFF } else { ON }, Ordering::Relaxed);
             !off
         }
@@ -51,7 +52,10 @@ pub fn flash_attention(
 ) -> Option<burn::tensor::Tensor<4>> {
     let device: burn::tensor::Device = q.device();
     let [_, _, _, d] = q.dims();
-    if !enabled() || (dropout > 0.0 && device.is_autodiff()) || !cringe_shaders::attention::supports(&device, d) {
+    if !enabled()
+        || (dropout > 0.0 && device.is_autodiff())
+        || !cringe_shaders::attention::supports(&device, d)
+    {
         return None;
     }
     Some(cringe_shaders::attention::flash_attention(q.clone(), k.clone(), v.clone(), bias.clone()))

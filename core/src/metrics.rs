@@ -6,7 +6,8 @@ use std::collections::HashMap;
 /// collapse whitespace.
 pub fn normalize_answer(s: &str) -> Vec<String> {
     let lower = s.to_lowercase();
-    let no_punct: String = lower.chars().map(|c| if c.is_ascii_punctuation() { ' ' } else { c }).collect();
+    let no_punct: String =
+        lower.chars().map(|c| if c.is_ascii_punctuation() { ' ' } else { c }).collect();
     no_punct
         .split_whitespace()
         .filter(|w| !matches!(*w, "a" | "an" | "the"))

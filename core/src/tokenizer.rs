@@ -8,9 +8,9 @@
 use crate::error::{CoreError, Result};
 use crate::fsutil::write_atomic;
 use std::path::Path;
+use tokenizers::models::TrainerWrapper;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::models::TrainerWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
 /// ParlAI's padding token (id 0 in vocabularies trained here).
@@ -54,10 +54,13 @@ pub struct CringeTokenizer {
 /// the JSON is parsed in full first, and the parse runs under `catch_unwind` as a last guard.
 pub fn parse_tokenizer_json(bytes: &[u8]) -> Result<Tokenizer> {
     // a full parse (ignoring values would skip checking string escapes, another such panic)
-    serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| CoreError::Tokenizer(format!("not valid JSON: {e}")))?;
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .map_err(|e| CoreError::Tokenizer(format!("not valid JSON: {e}")))?;
     match std::panic::catch_unwind(|| Tokenizer::from_bytes(bytes)) {
         Ok(parsed) => parsed.map_err(|e| CoreError::Tokenizer(e.to_string())),
-        Err(_) => Err(CoreError::Tokenizer("malformed tokenizer (the tokenizers crate could not read it)".into())),
+        Err(_) => Err(CoreError::Tokenizer(
+            "malformed tokenizer (the tokenizers crate could not read it)".into(),
+        )),
     }
 }
 
@@ -94,8 +97,7 @@ impl CringeTokenizer {
         tok.with_pre_tokenizer(Some(byte_level))
             .with_decoder(Some(byte_level))
             .with_post_processor(Some(byte_level));
-        tok.train(&mut trainer, texts)
-            .map_err(|e| CoreError::Tokenizer(e.to_string()))?;
+        tok.train(&mut trainer, texts).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
         Self::from_tokenizer(tok)
     }
 
@@ -121,9 +123,16 @@ impl CringeTokenizer {
     /// decides them); each must be an id of the vocabulary.
     pub fn with_special_ids(inner: Tokenizer, special: SpecialIds) -> Result<Self> {
         let size = inner.get_vocab_size(true) as u32;
-        for (name, id) in [("pad", special.pad), ("start", special.start), ("end", special.end), ("unk", special.unk)] {
+        for (name, id) in [
+            ("pad", special.pad),
+            ("start", special.start),
+            ("end", special.end),
+            ("unk", special.unk),
+        ] {
             if id >= size {
-                return Err(CoreError::Tokenizer(format!("the {name} id {id} is outside the vocabulary of {size} tokens")));
+                return Err(CoreError::Tokenizer(format!(
+                    "the {name} id {id} is outside the vocabulary of {size} tokens"
+                )));
             }
         }
         Ok(Self { inner, special })
@@ -131,7 +140,12 @@ impl CringeTokenizer {
 
     /// The same tokenizer with the pad, start and end ids a model was built with.
     pub fn with_model_ids(self, pad: usize, start: usize, end: usize) -> Result<Self> {
-        let special = SpecialIds { pad: pad as u32, start: start as u32, end: end as u32, unk: self.special.unk };
+        let special = SpecialIds {
+            pad: pad as u32,
+            start: start as u32,
+            end: end as u32,
+            unk: self.special.unk,
+        };
         Self::with_special_ids(self.inner, special)
     }
 
@@ -173,10 +187,8 @@ impl CringeTokenizer {
 
     /// Encodes text to ids, without adding any special token.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| CoreError::Tokenizer(e.to_string()))?;
+        let enc =
+            self.inner.encode(text, false).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().to_vec())
     }
 
@@ -232,7 +244,8 @@ mod tests {
     fn round_trips_arbitrary_utf8() {
         let tok = CringeTokenizer::train(corpus().into_iter(), 400).unwrap();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let pool: Vec<char> = "aZ 09\n\t__end__<s>éß漢字🙂\u{200d}\u{0}\u{ffff}!?.,".chars().collect();
+        let pool: Vec<char> =
+            "aZ 09\n\t__end__<s>éß漢字🙂\u{200d}\u{0}\u{ffff}!?.,".chars().collect();
         for _ in 0..500 {
             let len = rng.random_range(0..40);
             let s: String = (0..len)

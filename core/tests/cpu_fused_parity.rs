@@ -19,11 +19,25 @@ struct Run {
     grad: Vec<f32>,
 }
 
-fn run(objective: &Objective, logits: &Tensor<3>, targets: &Tensor<2, Int>, labels: &Tensor<2, Int>, u: &Tensor<1>, fused: bool) -> Run {
+fn run(
+    objective: &Objective,
+    logits: &Tensor<3>,
+    targets: &Tensor<2, Int>,
+    labels: &Tensor<2, Int>,
+    u: &Tensor<1>,
+    fused: bool,
+) -> Run {
     set_enabled(fused);
     let x = logits.clone().require_grad();
     // rows 0/1 and 2/3 are (chosen, rejected) pairs for pairwise CRINGE
-    let out = objective.loss(x.clone(), targets.clone(), labels.clone(), &[(0, 1), (2, 3)], (PAD, END), |_| CandidateDraw::Uniform(u.clone()));
+    let out = objective.loss(
+        x.clone(),
+        targets.clone(),
+        labels.clone(),
+        &[(0, 1), (2, 3)],
+        (PAD, END),
+        |_| CandidateDraw::Uniform(u.clone()),
+    );
     let grad = x.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
     Run { loss: out.loss.into_scalar(), stats: out.stats.try_to_vec_as::<f32>().unwrap(), grad }
 }
@@ -61,17 +75,41 @@ fn fused_cpu_rows_equal_the_tensor_op_losses() {
     let options = [
         CringeOptions { num_pos_predictions: 1, ..Default::default() },
         CringeOptions { num_pos_predictions: 5, ct_loss_weight: 0.5, ..Default::default() },
-        CringeOptions { num_pos_predictions: 3, train_ct_on_positive_examples: true, ct_exclude_eos: true, ..Default::default() },
-        CringeOptions { num_pos_predictions: 8, detach_positives_during_ct: true, train_ce_on_positive_examples: false, ..Default::default() },
+        CringeOptions {
+            num_pos_predictions: 3,
+            train_ct_on_positive_examples: true,
+            ct_exclude_eos: true,
+            ..Default::default()
+        },
+        CringeOptions {
+            num_pos_predictions: 8,
+            detach_positives_during_ct: true,
+            train_ce_on_positive_examples: false,
+            ..Default::default()
+        },
     ];
-    let mle = [CringeOptions::default(), CringeOptions { train_ce_on_positive_examples: false, ..Default::default() }];
-    let cringe = [LossKind::Cringe, LossKind::PairwiseCringe].into_iter().flat_map(|kind| options.iter().map(move |o| (kind, o)));
+    let mle = [
+        CringeOptions::default(),
+        CringeOptions { train_ce_on_positive_examples: false, ..Default::default() },
+    ];
+    let cringe = [LossKind::Cringe, LossKind::PairwiseCringe]
+        .into_iter()
+        .flat_map(|kind| options.iter().map(move |o| (kind, o)));
     for (kind, opts) in cringe.chain(mle.iter().map(|o| (LossKind::Mle, o))) {
-        let objective = Objective { kind, cringe: opts.clone(), pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 } };
+        let objective = Objective {
+            kind,
+            cringe: opts.clone(),
+            pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 },
+        };
         let reference = run(&objective, &logits, &targets, &labels, &u, false);
         let fused = run(&objective, &logits, &targets, &labels, &u, true);
         let ctx = format!("{kind:?} {opts:?}");
-        assert!(close(reference.loss, fused.loss, 1e-5), "{ctx}: loss {} (tensor ops) vs {} (fused rows)", reference.loss, fused.loss);
+        assert!(
+            close(reference.loss, fused.loss, 1e-5),
+            "{ctx}: loss {} (tensor ops) vs {} (fused rows)",
+            reference.loss,
+            fused.loss
+        );
         assert_eq!(reference.stats.len(), fused.stats.len());
         for (i, (a, b)) in reference.stats.iter().zip(&fused.stats).enumerate() {
             assert!(close(*a, *b, 1e-5), "{ctx}: statistic {i}: {a} vs {b}");
@@ -79,6 +117,9 @@ fn fused_cpu_rows_equal_the_tensor_op_losses() {
         for (i, (a, b)) in reference.grad.iter().zip(&fused.grad).enumerate() {
             assert!((a - b).abs() < 1e-6, "{ctx}: d loss / d logit {i}: {a} vs {b}");
         }
-        assert!(reference.grad.iter().any(|g| g.abs() > 1e-4), "{ctx}: the gradient is not trivially zero");
+        assert!(
+            reference.grad.iter().any(|g| g.abs() > 1e-4),
+            "{ctx}: the gradient is not trivially zero"
+        );
     }
 }

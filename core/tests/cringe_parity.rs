@@ -22,16 +22,31 @@ fn matches_pytorch_reference_for_every_option_combination() {
     let cases = fixture["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 128);
     let device = Device::flex().autodiff();
-    let floats = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>();
-    let ints = |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect::<Vec<_>>();
+    let floats = |v: &Value| {
+        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect::<Vec<_>>()
+    };
+    let ints =
+        |v: &Value| v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect::<Vec<_>>();
     for (ci, case) in cases.iter().enumerate() {
         let opts: CringeOptions = serde_json::from_value(case["options"].clone()).unwrap();
         let (n, v) = (case["n"].as_u64().unwrap() as usize, case["v"].as_u64().unwrap() as usize);
-        let logits = Tensor::<2>::from_data(TensorData::new(floats(&case["logits"]), [n, v]), &device).require_grad();
-        let targets = Tensor::<1, Int>::from_data(TensorData::new(ints(&case["targets"]), [n]), &device);
-        let labels = Tensor::<1, Int>::from_data(TensorData::new(ints(&case["labels"]), [n]), &device);
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(floats(&case["logits"]), [n, v]), &device)
+                .require_grad();
+        let targets =
+            Tensor::<1, Int>::from_data(TensorData::new(ints(&case["targets"]), [n]), &device);
+        let labels =
+            Tensor::<1, Int>::from_data(TensorData::new(ints(&case["labels"]), [n]), &device);
         let rank = Tensor::<1, Int>::from_data(TensorData::new(ints(&case["rank"]), [n]), &device);
-        let out = cringe_loss(logits.clone(), targets.clone(), labels, &opts, pad, end, CandidateDraw::Fixed(rank));
+        let out = cringe_loss(
+            logits.clone(),
+            targets.clone(),
+            labels,
+            &opts,
+            pad,
+            end,
+            CandidateDraw::Fixed(rank),
+        );
         let ctx = format!("case {ci} {opts:?}");
 
         let sampled: Vec<i64> = out.sampled.try_to_vec_as::<i64>().unwrap();
@@ -44,7 +59,11 @@ fn matches_pytorch_reference_for_every_option_combination() {
         }
 
         let loss: f32 = out.loss.clone().into_scalar();
-        assert!(close(loss as f64, case["loss"].as_f64().unwrap()), "{ctx}: loss {loss} vs {}", case["loss"]);
+        assert!(
+            close(loss as f64, case["loss"].as_f64().unwrap()),
+            "{ctx}: loss {loss} vs {}",
+            case["loss"]
+        );
 
         let grads = out.loss.backward();
         let g: Vec<f32> = logits.grad(&grads).unwrap().try_to_vec_as::<f32>().unwrap();

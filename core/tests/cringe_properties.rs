@@ -32,7 +32,11 @@ fn all_positive_batch_is_exactly_cross_entropy() {
             &CringeOptions { num_pos_predictions: 3, ..Default::default() },
             0,
             2,
-            CandidateDraw::Uniform(uniform_draws(&mut rand::rngs::StdRng::seed_from_u64(1), n, &dev)),
+            CandidateDraw::Uniform(uniform_draws(
+                &mut rand::rngs::StdRng::seed_from_u64(1),
+                n,
+                &dev,
+            )),
         );
         let loss: f32 = out.loss.into_scalar();
         // independent host computation in f64
@@ -89,7 +93,11 @@ fn same_seed_same_loss() {
             &CringeOptions { num_pos_predictions: 5, ..Default::default() },
             0,
             2,
-            CandidateDraw::Uniform(uniform_draws(&mut rand::rngs::StdRng::seed_from_u64(seed), n, &dev)),
+            CandidateDraw::Uniform(uniform_draws(
+                &mut rand::rngs::StdRng::seed_from_u64(seed),
+                n,
+                &dev,
+            )),
         );
         out.loss.into_scalar()
     };
@@ -114,9 +122,19 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
     let corpus = ["you are an idiot", "have a nice day", "what a lovely idea"].repeat(20);
     let tok = CringeTokenizer::train(corpus.iter(), 300).unwrap();
     let cfg = GeneratorConfig::tiny(tok.vocab_size());
-    let batcher = Batcher::new(tok, TruncationConfig { text_truncate: 32, label_truncate: 32 }, cfg.n_positions);
+    let batcher = Batcher::new(
+        tok,
+        TruncationConfig { text_truncate: 32, label_truncate: 32 },
+        cfg.n_positions,
+    );
     let model = Generator::new(&cfg, &dev);
-    let neg = Example { context: "hello".into(), response: "you are an idiot".into(), label: Label::Neg, source: String::new(), rejected: None };
+    let neg = Example {
+        context: "hello".into(),
+        response: "you are an idiot".into(),
+        label: Label::Neg,
+        source: String::new(),
+        rejected: None,
+    };
     let before = response_logprob(&model.valid(), &batcher, &neg, &dev);
 
     let enc = batcher.encode(&neg).unwrap();
@@ -155,7 +173,8 @@ fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one
     let mut rng = rand::rngs::StdRng::seed_from_u64(38);
     let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e38, -1e38];
     let targets: Vec<i64> = (0..b * t).map(|i| 3 + (i as i64 * 7) % (v as i64 - 3)).collect();
-    let labels: Vec<i64> = [POS, NEG, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, t)).collect();
+    let labels: Vec<i64> =
+        [POS, NEG, NEG, NONE].iter().flat_map(|&l| std::iter::repeat_n(l, t)).collect();
     let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [b, t]), &dev);
     let labels = Tensor::<2, Int>::from_data(TensorData::new(labels, [b, t]), &dev);
     let (mut poisoned_runs, mut finite_runs) = (0, 0);
@@ -167,13 +186,28 @@ fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one
         }
         let poisoned = x.iter().any(|v| v.is_nan() || *v == f32::INFINITY);
         let huge_only = !poisoned && !x.iter().any(|v| v.is_infinite());
-        for kind in [LossKind::Cringe, LossKind::Mle, LossKind::Unlikelihood, LossKind::PairwiseCringe] {
+        for kind in
+            [LossKind::Cringe, LossKind::Mle, LossKind::Unlikelihood, LossKind::PairwiseCringe]
+        {
             for fused in [true, false] {
                 set_enabled(fused);
-                let objective = Objective { kind, cringe: CringeOptions { num_pos_predictions: 3, ..Default::default() }, pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 } };
-                let logits = Tensor::<3>::from_data(TensorData::new(x.clone(), [b, t, v]), &dev).require_grad();
-                let draws = uniform_draws(&mut rand::rngs::StdRng::seed_from_u64(trial), b * t, &dev);
-                let out = objective.loss(logits.clone(), targets.clone(), labels.clone(), &[(0, 1)], (0, 2), |_| CandidateDraw::Uniform(draws));
+                let objective = Objective {
+                    kind,
+                    cringe: CringeOptions { num_pos_predictions: 3, ..Default::default() },
+                    pairwise: PairwiseOptions { margin: 1.0, temperature: 2.0 },
+                };
+                let logits = Tensor::<3>::from_data(TensorData::new(x.clone(), [b, t, v]), &dev)
+                    .require_grad();
+                let draws =
+                    uniform_draws(&mut rand::rngs::StdRng::seed_from_u64(trial), b * t, &dev);
+                let out = objective.loss(
+                    logits.clone(),
+                    targets.clone(),
+                    labels.clone(),
+                    &[(0, 1)],
+                    (0, 2),
+                    |_| CandidateDraw::Uniform(draws),
+                );
                 let loss: f32 = out.loss.clone().into_scalar();
                 let ctx = format!("trial {trial}, {kind:?}, fused {fused}, loss {loss}");
                 if poisoned {
@@ -185,12 +219,19 @@ fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one
                 }
                 if loss.is_finite() {
                     finite_runs += 1;
-                    let grad = logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
-                    assert!(grad.iter().all(|g| g.is_finite()), "{ctx}: a finite loss with a non-finite gradient");
+                    let grad =
+                        logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
+                    assert!(
+                        grad.iter().all(|g| g.is_finite()),
+                        "{ctx}: a finite loss with a non-finite gradient"
+                    );
                 }
             }
         }
     }
     set_enabled(true);
-    assert!(poisoned_runs > 0 && finite_runs > 0, "{poisoned_runs} poisoned, {finite_runs} finite runs");
+    assert!(
+        poisoned_runs > 0 && finite_runs > 0,
+        "{poisoned_runs} poisoned, {finite_runs} finite runs"
+    );
 }

@@ -1,7 +1,9 @@
 //! Readers on real files: a world log in ParlAI's exact shape (with its `.metadata`), and every
 //! built-in safety-mini task with the seed's mutator chains.
 
-use cringe_core::data::{Datatype, Label, TaskSpec, read_world_logs, world_log_examples, world_log_metadata};
+use cringe_core::data::{
+    Datatype, Label, TaskSpec, read_world_logs, world_log_examples, world_log_metadata,
+};
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
@@ -36,30 +38,45 @@ fn parlai_world_log_with_metadata_reads() {
 fn safety_mini_tasks_load_with_the_seed_mutators() {
     let dp = datapath();
     for dt in [Datatype::Train, Datatype::Valid, Datatype::Test] {
-        let chit = TaskSpec::parse("safety-mini:chitchat:mutators=flatten").unwrap().load(&dp, dt).unwrap();
+        let chit = TaskSpec::parse("safety-mini:chitchat:mutators=flatten")
+            .unwrap()
+            .load(&dp, dt)
+            .unwrap();
         assert!(chit.len() > 500, "{dt:?}: {}", chit.len());
         assert!(chit.iter().any(|e| e.context.contains('\n')), "flatten joins the history");
         assert!(chit.iter().all(|e| e.label == Label::None && e.source == "safety-mini:chitchat"));
 
-        let toxic = TaskSpec::parse("safety-mini:toxic:mutators=flatten+relabel+ltr_empty").unwrap().load(&dp, dt).unwrap();
+        let toxic = TaskSpec::parse("safety-mini:toxic:mutators=flatten+relabel+ltr_empty")
+            .unwrap()
+            .load(&dp, dt)
+            .unwrap();
         let neg = toxic.iter().filter(|e| e.label == Label::Neg).count();
         assert_eq!(neg * 2, toxic.len(), "{dt:?}: toxic is balanced");
-        assert!(toxic.iter().all(|e| e.context.is_empty() && !e.response.is_empty() && !e.response.starts_with("__")));
+        assert!(toxic.iter().all(|e| e.context.is_empty()
+            && !e.response.is_empty()
+            && !e.response.starts_with("__")));
 
         let pre = TaskSpec::parse("safety-mini:pretrain").unwrap().load(&dp, dt).unwrap();
         assert!(pre.len() > 500 && pre.iter().all(|e| e.label == Label::None));
 
-        let eval = TaskSpec::parse("safety-mini:toxic-eval:mutators=flatten+relabel+neg_only").unwrap().load(&dp, dt).unwrap();
-        assert!(eval.len() >= 90 && eval.iter().all(|e| e.label == Label::Neg && !e.context.is_empty()));
+        let eval = TaskSpec::parse("safety-mini:toxic-eval:mutators=flatten+relabel+neg_only")
+            .unwrap()
+            .load(&dp, dt)
+            .unwrap();
+        assert!(
+            eval.len() >= 90 && eval.iter().all(|e| e.label == Label::Neg && !e.context.is_empty())
+        );
     }
     // held-out eval contexts never appear in training data
-    let train_toxic: std::collections::HashSet<String> = TaskSpec::parse("safety-mini:toxic:mutators=relabel+ltr_empty")
-        .unwrap()
-        .load(&dp, Datatype::Train)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.response)
-        .collect();
-    let heldout = TaskSpec::parse("safety-mini:toxic-eval").unwrap().load(&dp, Datatype::Test).unwrap();
+    let train_toxic: std::collections::HashSet<String> =
+        TaskSpec::parse("safety-mini:toxic:mutators=relabel+ltr_empty")
+            .unwrap()
+            .load(&dp, Datatype::Train)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.response)
+            .collect();
+    let heldout =
+        TaskSpec::parse("safety-mini:toxic-eval").unwrap().load(&dp, Datatype::Test).unwrap();
     assert!(heldout.iter().all(|e| !train_toxic.contains(&e.context)));
 }

@@ -51,7 +51,10 @@ struct Staggered {
 
 impl Staggered {
     fn new(contexts: usize, beam: usize) -> Self {
-        Self { rows: (0..contexts).flat_map(|c| std::iter::repeat_n((c, Vec::new()), beam)).collect(), batch_sizes: Vec::new() }
+        Self {
+            rows: (0..contexts).flat_map(|c| std::iter::repeat_n((c, Vec::new()), beam)).collect(),
+            batch_sizes: Vec::new(),
+        }
     }
 }
 
@@ -79,7 +82,8 @@ impl NextTokenScorer for Staggered {
 #[test]
 fn finished_contexts_leave_the_batch_and_the_rest_decode_as_alone() {
     let contexts = vec![vec![]; 3];
-    let greedy = SearchConfig { inference: Inference::Greedy, max_length: 10, ..SearchConfig::default() };
+    let greedy =
+        SearchConfig { inference: Inference::Greedy, max_length: 10, ..SearchConfig::default() };
     let mut s = Staggered::new(3, 1);
     let out = search(&mut s, &contexts, START, END, &greedy).unwrap();
     for (c, r) in out.iter().enumerate() {
@@ -90,21 +94,38 @@ fn finished_contexts_leave_the_batch_and_the_rest_decode_as_alone() {
     let cfg = beam(2);
     let mut s = Staggered::new(3, 2);
     let batched = search(&mut s, &contexts, START, END, &cfg).unwrap();
-    assert!(s.batch_sizes.windows(2).all(|w| w[1] <= w[0]) && s.batch_sizes.last() < s.batch_sizes.first(), "{:?}", s.batch_sizes);
+    assert!(
+        s.batch_sizes.windows(2).all(|w| w[1] <= w[0])
+            && s.batch_sizes.last() < s.batch_sizes.first(),
+        "{:?}",
+        s.batch_sizes
+    );
     for (c, r) in batched.iter().enumerate() {
         let mut alone = Staggered::new(1, 2);
         alone.rows.iter_mut().for_each(|row| row.0 = c);
         let single = search(&mut alone, &[vec![]], START, END, &cfg).unwrap();
-        let tokens = |x: &cringe_core::decode::SearchResult| x.n_best.iter().map(|h| h.tokens.clone()).collect::<Vec<_>>();
+        let tokens = |x: &cringe_core::decode::SearchResult| {
+            x.n_best.iter().map(|h| h.tokens.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(tokens(r), tokens(&single[0]), "context {c}");
     }
 }
 
 fn beam(size: usize) -> SearchConfig {
-    SearchConfig { inference: Inference::Beam, beam_size: size, max_length: 12, ..SearchConfig::default() }
+    SearchConfig {
+        inference: Inference::Beam,
+        beam_size: size,
+        max_length: 12,
+        ..SearchConfig::default()
+    }
 }
 
-fn run<F: Fn(&[u32]) -> Vec<f32>>(v: usize, cfg: &SearchConfig, ctx: &[u32], f: F) -> Vec<Vec<u32>> {
+fn run<F: Fn(&[u32]) -> Vec<f32>>(
+    v: usize,
+    cfg: &SearchConfig,
+    ctx: &[u32],
+    f: F,
+) -> Vec<Vec<u32>> {
     let rows = if cfg.inference == Inference::Greedy { 1 } else { cfg.beam_size };
     let mut s = Scripted::new(v, rows, f);
     let r = search(&mut s, &[ctx.to_vec()], START, END, cfg).unwrap();
@@ -121,7 +142,13 @@ fn end_token_is_forbidden_before_min_length() {
     // the model always wants to stop
     let eager = |_: &[u32]| vec![0.0, 5.0, 1.0, 0.5];
     for inference in [Inference::Greedy, Inference::Beam] {
-        let cfg = SearchConfig { inference, beam_size: 3, min_length: 5, max_length: 12, ..SearchConfig::default() };
+        let cfg = SearchConfig {
+            inference,
+            beam_size: 3,
+            min_length: 5,
+            max_length: 12,
+            ..SearchConfig::default()
+        };
         for hyp in run(4, &cfg, &[], eager) {
             assert_eq!(hyp.last(), Some(&END));
             assert!(hyp.len() >= 6, "{inference:?}: {hyp:?} ended before 5 tokens");
@@ -141,7 +168,11 @@ fn a_hypothesis_never_repeats_its_own_trigram() {
         l
     };
     let free = run(5, &beam(4), &[], looping);
-    assert!(has_repeated_ngram(&[&[START][..], &free[0]].concat(), 3), "without blocking it loops: {:?}", free[0]);
+    assert!(
+        has_repeated_ngram(&[&[START][..], &free[0]].concat(), 3),
+        "without blocking it loops: {:?}",
+        free[0]
+    );
     let cfg = SearchConfig { block_ngram: 3, ..beam(4) };
     for hyp in run(5, &cfg, &[], looping) {
         assert!(!has_repeated_ngram(&[&[START][..], &hyp].concat(), 3), "{hyp:?}");
@@ -184,14 +215,18 @@ fn never_emits_a_context_trigram() {
 fn block_full_context_uses_the_untruncated_history() {
     let corpus = ["one two three four five six seven eight nine ten"].repeat(30);
     let tok = CringeTokenizer::train(corpus.iter(), 300).unwrap();
-    let batcher = Batcher::new(tok.clone(), TruncationConfig { text_truncate: 4, label_truncate: 16 }, 64);
+    let batcher =
+        Batcher::new(tok.clone(), TruncationConfig { text_truncate: 4, label_truncate: 16 }, 64);
     let history = "one two three four five six seven eight nine ten";
     let early = tok.encode("one two three").unwrap(); // truncated away from the model input
     let full = batcher.blocking_context(history, true).unwrap();
     let truncated = batcher.blocking_context(history, false).unwrap();
     assert_eq!(truncated.len(), 4);
     assert!(full.len() > truncated.len() && *full.last().unwrap() == tok.special().end);
-    assert!(!contains_ngram_of(&early, &truncated, 3), "the early words must be outside the truncated input");
+    assert!(
+        !contains_ngram_of(&early, &truncated, 3),
+        "the early words must be outside the truncated input"
+    );
     let v = tok.vocab_size();
     let wants_early = move |p: &[u32]| {
         let mut l = vec![0.0f32; v];
@@ -205,12 +240,29 @@ fn block_full_context_uses_the_untruncated_history() {
     };
     let cfg = SearchConfig { context_block_ngram: 3, ..beam(2) };
     let mut s = Scripted::new(v, 2, wants_early.clone());
-    let with_full = search(&mut s, &[full.clone()], batcher.tokenizer().special().start, batcher.tokenizer().special().end, &cfg).unwrap();
+    let with_full = search(
+        &mut s,
+        &[full.clone()],
+        batcher.tokenizer().special().start,
+        batcher.tokenizer().special().end,
+        &cfg,
+    )
+    .unwrap();
     let mut s = Scripted::new(v, 2, wants_early);
-    let with_trunc = search(&mut s, &[truncated], batcher.tokenizer().special().start, batcher.tokenizer().special().end, &cfg).unwrap();
+    let with_trunc = search(
+        &mut s,
+        &[truncated],
+        batcher.tokenizer().special().start,
+        batcher.tokenizer().special().end,
+        &cfg,
+    )
+    .unwrap();
     let early = batcher.tokenizer().encode("one two three").unwrap();
     assert!(!contains_ngram_of(&with_full[0].best().tokens, &full, 3));
-    assert!(contains_ngram_of(&with_trunc[0].best().tokens, &early, 3), "truncated context does not block it");
+    assert!(
+        contains_ngram_of(&with_trunc[0].best().tokens, &early, 3),
+        "truncated context does not block it"
+    );
 }
 
 /// Stop now (log-prob ln 0.3679 ≈ -1.0) or say "a a" then stop (ln .569 + ln .6 + ln .7 ≈ -1.43):
@@ -231,7 +283,8 @@ fn length_penalty_changes_the_winner() {
     let mut s = Scripted::new(4, 3, short_or_long);
     let penalised = search(&mut s, &[vec![]], START, END, &cfg).unwrap();
     let mut s = Scripted::new(4, 3, short_or_long);
-    let raw = search(&mut s, &[vec![]], START, END, &SearchConfig { length_penalty: 0.0, ..cfg }).unwrap();
+    let raw = search(&mut s, &[vec![]], START, END, &SearchConfig { length_penalty: 0.0, ..cfg })
+        .unwrap();
     let short = vec![END];
     let long = vec![2, 2, END];
     assert_eq!(raw[0].best().tokens, short, "{:?}", raw[0].n_best);
@@ -277,7 +330,13 @@ fn wide_beam_equals_exhaustive_search() {
         }
         frontier = next;
     }
-    let mut ranked: Vec<(Vec<u32>, f64)> = all.into_iter().map(|(t, s)| { let n = t.len() as f64; (t, s / ((1.0 + n) / 6.0).powf(0.65)) }).collect();
+    let mut ranked: Vec<(Vec<u32>, f64)> = all
+        .into_iter()
+        .map(|(t, s)| {
+            let n = t.len() as f64;
+            (t, s / ((1.0 + n) / 6.0).powf(0.65))
+        })
+        .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     assert_eq!(got.n_best.len(), ranked.len().min(27));
     for (h, (t, s)) in got.n_best.iter().zip(&ranked) {
@@ -289,7 +348,9 @@ fn wide_beam_equals_exhaustive_search() {
 #[test]
 fn non_finite_logits_are_an_error_not_a_panic() {
     for bad in [f32::NAN, f32::INFINITY] {
-        let mut s = Scripted::new(4, 2, move |p: &[u32]| if p.len() > 2 { vec![0.0, 0.0, bad, 0.0] } else { vec![0.0, -1.0, 1.0, 0.0] });
+        let mut s = Scripted::new(4, 2, move |p: &[u32]| {
+            if p.len() > 2 { vec![0.0, 0.0, bad, 0.0] } else { vec![0.0, -1.0, 1.0, 0.0] }
+        });
         let err = search(&mut s, &[vec![]], START, END, &beam(2)).unwrap_err().to_string();
         assert!(err.contains("non-finite logit") && err.contains("step 2"), "{err}");
     }
@@ -297,10 +358,17 @@ fn non_finite_logits_are_an_error_not_a_panic() {
 
 #[test]
 fn sampling_is_seeded() {
-    let cfg = SearchConfig { inference: Inference::Topk { k: 3 }, min_length: 0, max_length: 8, seed: 4, ..beam(2) };
+    let cfg = SearchConfig {
+        inference: Inference::Topk { k: 3 },
+        min_length: 0,
+        max_length: 8,
+        seed: 4,
+        ..beam(2)
+    };
     let a = run(4, &cfg, &[], hashed);
     assert_eq!(a, run(4, &cfg, &[], hashed));
-    let outs: std::collections::HashSet<_> = (0..10).map(|seed| run(4, &SearchConfig { seed, ..cfg.clone() }, &[], hashed)).collect();
+    let outs: std::collections::HashSet<_> =
+        (0..10).map(|seed| run(4, &SearchConfig { seed, ..cfg.clone() }, &[], hashed)).collect();
     assert!(outs.len() > 1, "different seeds should give different samples");
 }
 
@@ -311,12 +379,20 @@ fn batched_generation_equals_one_context_at_a_time() {
     let model = Generator::new(&GeneratorConfig::tiny(50), &dev);
     let contexts = vec![vec![5, 6, 7, 2], vec![9, 2], vec![11, 12, 13, 14, 15, 2]];
     for cfg in [
-        SearchConfig { block_ngram: 2, context_block_ngram: 2, min_length: 3, max_length: 10, ..beam(4) },
+        SearchConfig {
+            block_ngram: 2,
+            context_block_ngram: 2,
+            min_length: 3,
+            max_length: 10,
+            ..beam(4)
+        },
         SearchConfig { inference: Inference::Greedy, max_length: 10, ..SearchConfig::default() },
     ] {
         let batched = generate(&model, &contexts, &contexts, &cfg, &dev).unwrap();
         for (i, c) in contexts.iter().enumerate() {
-            let single = generate(&model, std::slice::from_ref(c), std::slice::from_ref(c), &cfg, &dev).unwrap();
+            let single =
+                generate(&model, std::slice::from_ref(c), std::slice::from_ref(c), &cfg, &dev)
+                    .unwrap();
             assert_eq!(batched[i].best().tokens, single[0].best().tokens, "context {i}");
             assert!((batched[i].best().score - single[0].best().score).abs() < 1e-3);
         }
@@ -332,13 +408,18 @@ fn adversarial_logits_are_an_error_or_a_well_formed_result_never_a_panic() {
     let (mut errors, mut results) = (0, 0);
     for seed in 0..40u64 {
         let pick = move |p: &[u32]| -> Vec<f32> {
-            let mut h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ p.iter().fold(p.len() as u64, |a, &x| a.wrapping_mul(31).wrapping_add(x as u64));
+            let mut h = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ p.iter().fold(p.len() as u64, |a, &x| a.wrapping_mul(31).wrapping_add(x as u64));
             (0..6)
                 .map(|_| {
                     h = h.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let r = (h >> 33) as usize;
                     // mostly ordinary values; NaN and +inf only in odd seeds
-                    if r % 4 == 0 { specials[r / 4 % if seed % 2 == 1 { 5 } else { 3 }] } else { (r % 7) as f32 - 3.0 }
+                    if r % 4 == 0 {
+                        specials[r / 4 % if seed % 2 == 1 { 5 } else { 3 }]
+                    } else {
+                        (r % 7) as f32 - 3.0
+                    }
                 })
                 .collect()
         };
@@ -346,13 +427,21 @@ fn adversarial_logits_are_an_error_or_a_well_formed_result_never_a_panic() {
             SearchConfig { min_length: 2, max_length: 6, ..beam(3) },
             SearchConfig { inference: Inference::Greedy, max_length: 6, ..SearchConfig::default() },
             SearchConfig { inference: Inference::Topk { k: 3 }, max_length: 6, seed, ..beam(2) },
-            SearchConfig { inference: Inference::Nucleus { p: 0.9 }, max_length: 6, seed, ..beam(2) },
+            SearchConfig {
+                inference: Inference::Nucleus { p: 0.9 },
+                max_length: 6,
+                seed,
+                ..beam(2)
+            },
         ] {
             let rows = if cfg.inference == Inference::Greedy { 1 } else { cfg.beam_size };
             let mut s = Scripted::new(6, rows, pick);
             match search(&mut s, &[vec![4, 5]], START, END, &cfg) {
                 Err(e) => {
-                    assert!(e.to_string().contains("non-finite logit"), "seed {seed}, {cfg:?}: {e}");
+                    assert!(
+                        e.to_string().contains("non-finite logit"),
+                        "seed {seed}, {cfg:?}: {e}"
+                    );
                     errors += 1;
                 }
                 Ok(found) => {
@@ -360,13 +449,25 @@ fn adversarial_logits_are_an_error_or_a_well_formed_result_never_a_panic() {
                     let n_best = &found[0].n_best;
                     assert!(!n_best.is_empty(), "seed {seed}, {cfg:?}: no hypothesis");
                     for h in n_best {
-                        assert!(h.tokens.iter().all(|&t| t < 6), "seed {seed}: token out of the vocabulary: {h:?}");
-                        assert!(!h.score.is_nan() && !h.logprob.is_nan(), "seed {seed}, {cfg:?}: NaN score {h:?}");
+                        assert!(
+                            h.tokens.iter().all(|&t| t < 6),
+                            "seed {seed}: token out of the vocabulary: {h:?}"
+                        );
+                        assert!(
+                            !h.score.is_nan() && !h.logprob.is_nan(),
+                            "seed {seed}, {cfg:?}: NaN score {h:?}"
+                        );
                     }
-                    assert!(n_best.windows(2).all(|w| w[0].score >= w[1].score), "seed {seed}: not sorted");
+                    assert!(
+                        n_best.windows(2).all(|w| w[0].score >= w[1].score),
+                        "seed {seed}: not sorted"
+                    );
                 }
             }
         }
     }
-    assert!(errors > 0 && results > 0, "{errors} errors, {results} results: the inputs should give both");
+    assert!(
+        errors > 0 && results > 0,
+        "{errors} errors, {results} results: the inputs should give both"
+    );
 }

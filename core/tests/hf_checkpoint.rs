@@ -17,7 +17,8 @@ fn fixture(arch: &str) -> PathBuf {
 }
 
 fn expected(arch: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture(arch).join("expected.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixture(arch).join("expected.json")).unwrap())
+        .unwrap()
 }
 
 fn ids(v: &Value) -> Vec<u32> {
@@ -54,7 +55,8 @@ fn reference_logits(arch: &str) -> (Vec<f32>, Vec<usize>) {
     let bytes = std::fs::read(fixture(arch).join("expected.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let t = st.tensor("logits").unwrap();
-    let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let v =
+        t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     (v, t.shape().to_vec())
 }
 
@@ -100,12 +102,17 @@ fn tokenizers_encode_like_transformers() {
         let md = hf::load(&fixture(arch), &dev).unwrap();
         let sp = md.tokenizer.special();
         let want = &exp["special"];
-        assert_eq!((sp.pad, sp.start, sp.end), (
-            want["pad"].as_u64().unwrap() as u32,
-            want["start"].as_u64().unwrap() as u32,
-            want["end"].as_u64().unwrap() as u32,
-        ));
-        for (text, ids_hf) in exp["contexts"].as_array().unwrap().iter().zip(rows(&exp["context_ids"])) {
+        assert_eq!(
+            (sp.pad, sp.start, sp.end),
+            (
+                want["pad"].as_u64().unwrap() as u32,
+                want["start"].as_u64().unwrap() as u32,
+                want["end"].as_u64().unwrap() as u32,
+            )
+        );
+        for (text, ids_hf) in
+            exp["contexts"].as_array().unwrap().iter().zip(rows(&exp["context_ids"]))
+        {
             let text = text.as_str().unwrap();
             let mut ours = md.tokenizer.encode(text).unwrap();
             if ids_hf.last() == Some(&sp.end) {
@@ -134,12 +141,15 @@ fn greedy_and_beam_outputs_equal_transformers_generate() {
         let exp = expected(arch);
         let md = hf::load(&fixture(arch), &dev).unwrap();
         let inputs = rows(&exp["context_ids"]);
-        let greedy = generate(&md.model, &inputs, &inputs, &search(&exp, Inference::Greedy, 1), &dev).unwrap();
+        let greedy =
+            generate(&md.model, &inputs, &inputs, &search(&exp, Inference::Greedy, 1), &dev)
+                .unwrap();
         let ours: Vec<Vec<u32>> = greedy.iter().map(|r| r.best().tokens.clone()).collect();
         assert_eq!(ours, rows(&exp["greedy"]), "{arch} greedy");
         let beam_size = exp["beam"]["beam_size"].as_u64().unwrap() as usize;
         // transformers' beam ran with the end token suppressed (see the fixture script).
-        let cfg = SearchConfig { min_length: usize::MAX, ..search(&exp, Inference::Beam, beam_size) };
+        let cfg =
+            SearchConfig { min_length: usize::MAX, ..search(&exp, Inference::Beam, beam_size) };
         let beam = generate(&md.model, &inputs, &inputs, &cfg, &dev).unwrap();
         let ours: Vec<Vec<u32>> = beam.iter().map(|r| r.best().tokens.clone()).collect();
         assert_eq!(ours, rows(&exp["beam"]["tokens"]), "{arch} beam");
@@ -149,7 +159,8 @@ fn greedy_and_beam_outputs_equal_transformers_generate() {
 fn tensors(path: &Path) -> Vec<(String, Vec<usize>, Vec<u8>)> {
     let bytes = std::fs::read(path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<_> = st.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.data().to_vec())).collect();
+    let mut out: Vec<_> =
+        st.tensors().into_iter().map(|(n, t)| (n, t.shape().to_vec(), t.data().to_vec())).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
@@ -163,14 +174,32 @@ fn export_writes_back_what_transformers_wrote() {
         let out = tmp.path().join("export");
         assert_eq!(hf::export(&md.model, &md.tokenizer, &out).unwrap(), None);
         // Same tensors, names, shapes and bytes as the checkpoint transformers saved.
-        assert_eq!(tensors(&out.join("model.safetensors")), tensors(&fixture(arch).join("model.safetensors")), "{arch}");
+        assert_eq!(
+            tensors(&out.join("model.safetensors")),
+            tensors(&fixture(arch).join("model.safetensors")),
+            "{arch}"
+        );
         // The config fields that shape the model agree.
-        let read = |p: PathBuf| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
-        let (ours, theirs) = (read(out.join("config.json")), read(fixture(arch).join("config.json")));
+        let read = |p: PathBuf| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+        };
+        let (ours, theirs) =
+            (read(out.join("config.json")), read(fixture(arch).join("config.json")));
         for key in [
-            "model_type", "vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_attention_heads",
-            "encoder_ffn_dim", "max_position_embeddings", "activation_function", "scale_embedding", "pad_token_id",
-            "eos_token_id", "decoder_start_token_id", "tie_word_embeddings",
+            "model_type",
+            "vocab_size",
+            "d_model",
+            "encoder_layers",
+            "decoder_layers",
+            "encoder_attention_heads",
+            "encoder_ffn_dim",
+            "max_position_embeddings",
+            "activation_function",
+            "scale_embedding",
+            "pad_token_id",
+            "eos_token_id",
+            "decoder_start_token_id",
+            "tie_word_embeddings",
         ] {
             assert_eq!(ours[key], theirs[key], "{arch}: config.json {key}");
         }
@@ -190,7 +219,8 @@ fn export_writes_back_what_transformers_wrote() {
 fn models_trained_here_round_trip_through_the_hf_layout() {
     let dev = Device::flex();
     dev.seed(3);
-    let texts = ["hello there how are you", "i am fine, thanks! and you?", "what do you like to do?"];
+    let texts =
+        ["hello there how are you", "i am fine, thanks! and you?", "what do you like to do?"];
     let tokenizer = CringeTokenizer::train(texts.iter().cycle().take(60).copied(), 300).unwrap();
     for variant in [Variant::Prelayernorm, Variant::Xlm] {
         for learned in [true, false] {
@@ -210,20 +240,35 @@ fn models_trained_here_round_trip_through_the_hf_layout() {
             let dir = tmp.path().join("hf");
             assert_eq!(hf::export(&model, &tokenizer, &dir).unwrap(), None);
             let back = hf::load_model(Path::new(&format!("hf:{}", dir.display())), &dev).unwrap();
-            let ctx = padded(&[tokenizer.encode(texts[0]).unwrap(), tokenizer.encode(texts[1]).unwrap()], sp.pad, &dev);
-            let dec = padded(&[vec![sp.start, 9, 10, 11], vec![sp.start, 12, 13, 14]], sp.pad, &dev);
+            let ctx = padded(
+                &[tokenizer.encode(texts[0]).unwrap(), tokenizer.encode(texts[1]).unwrap()],
+                sp.pad,
+                &dev,
+            );
+            let dec =
+                padded(&[vec![sp.start, 9, 10, 11], vec![sp.start, 12, 13, 14]], sp.pad, &dev);
             let a = model.forward(ctx.clone(), dec.clone()).try_to_vec_as::<f32>().unwrap();
             let b = back.model.forward(ctx, dec).try_to_vec_as::<f32>().unwrap();
-            let worst = a.iter().zip(&b).filter(|(x, _)| **x > -1e19).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            let worst = a
+                .iter()
+                .zip(&b)
+                .filter(|(x, _)| **x > -1e19)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
             assert!(worst <= 1e-5, "{variant:?} learned={learned}: {worst}");
             assert_eq!(back.tokenizer.special(), tokenizer.special());
-            assert_eq!(back.tokenizer.encode(texts[2]).unwrap(), tokenizer.encode(texts[2]).unwrap());
+            assert_eq!(
+                back.tokenizer.encode(texts[2]).unwrap(),
+                tokenizer.encode(texts[2]).unwrap()
+            );
         }
     }
     // A ParlAI-style xlm model (decoder embeddings scaled) exports with a caveat.
-    let cfg = GeneratorConfig { variant: Variant::Xlm, ..GeneratorConfig::tiny(tokenizer.vocab_size()) };
+    let cfg =
+        GeneratorConfig { variant: Variant::Xlm, ..GeneratorConfig::tiny(tokenizer.vocab_size()) };
     let tmp = tempfile::tempdir().unwrap();
-    let caveat = hf::export(&Generator::new(&cfg, &dev), &tokenizer, &tmp.path().join("x")).unwrap();
+    let caveat =
+        hf::export(&Generator::new(&cfg, &dev), &tokenizer, &tmp.path().join("x")).unwrap();
     assert!(caveat.unwrap().contains("does not scale the decoder's token embeddings"));
 }
 
@@ -257,13 +302,19 @@ fn bad_checkpoints_get_errors_that_say_what_is_wrong() {
     let d = broken_copy("blenderbot");
     edit_config(d.path(), |v| v["model_type"] = "bart".into());
     let err = load_error(d.path());
-    assert!(err.contains("config.json") && err.contains("\"bart\" is not a Blenderbot checkpoint"), "{err}");
+    assert!(
+        err.contains("config.json") && err.contains("\"bart\" is not a Blenderbot checkpoint"),
+        "{err}"
+    );
 
     // A blenderbot-small checkpoint that claims to be blenderbot: its tensors do not fit.
     let d = broken_copy("blenderbot_small");
     edit_config(d.path(), |v| v["model_type"] = "blenderbot".into());
     let err = load_error(d.path());
-    assert!(err.contains("model.safetensors") && err.contains("`model.encoder.layer_norm.weight`"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("`model.encoder.layer_norm.weight`"),
+        "{err}"
+    );
 
     // Missing weights; missing tokenizer; missing config.
     let d = broken_copy("blenderbot");
@@ -290,7 +341,9 @@ fn bad_checkpoints_get_errors_that_say_what_is_wrong() {
 fn byte_level_tokenizer_rebuilt_from_vocab_and_merges_encodes_the_same() {
     // Older checkpoints ship vocab.json + merges.txt instead of tokenizer.json.
     let d = broken_copy("blenderbot");
-    let tj: Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("tokenizer.json")).unwrap()).unwrap();
+    let tj: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("tokenizer.json")).unwrap())
+            .unwrap();
     std::fs::write(d.path().join("vocab.json"), tj["model"]["vocab"].to_string()).unwrap();
     let merges: Vec<String> = tj["model"]["merges"]
         .as_array()
@@ -301,19 +354,21 @@ fn byte_level_tokenizer_rebuilt_from_vocab_and_merges_encodes_the_same() {
             other => other.as_str().unwrap().to_string(),
         })
         .collect();
-    std::fs::write(d.path().join("merges.txt"), format!("#version: 0.2\n{}\n", merges.join("\n"))).unwrap();
+    std::fs::write(d.path().join("merges.txt"), format!("#version: 0.2\n{}\n", merges.join("\n")))
+        .unwrap();
     std::fs::remove_file(d.path().join("tokenizer.json")).unwrap();
     let dev = Device::flex();
     let rebuilt = hf::load(d.path(), &dev).unwrap().tokenizer;
     let original = hf::load(&fixture("blenderbot"), &dev).unwrap().tokenizer;
-    for text in ["Hello, how are you doing today?", "  two  spaces\nand a newline", "émoji 🙂 <s> </s> ok"] {
+    for text in
+        ["Hello, how are you doing today?", "  two  spaces\nand a newline", "émoji 🙂 <s> </s> ok"]
+    {
         assert_eq!(rebuilt.encode(text).unwrap(), original.encode(text).unwrap(), "{text:?}");
         let ids = original.encode(text).unwrap();
         assert_eq!(rebuilt.decode(&ids).unwrap(), original.decode(&ids).unwrap());
     }
     assert_eq!(rebuilt.special(), original.special());
 }
-
 
 #[test]
 fn sharded_and_half_precision_checkpoints_load() {
@@ -326,23 +381,36 @@ fn sharded_and_half_precision_checkpoints_load() {
         let d = broken_copy("blenderbot");
         std::fs::remove_file(d.path().join("model.safetensors")).unwrap();
         // Two shards: decoder tensors in the second, in half precision when asked.
-        let (dec, rest): (Vec<_>, Vec<_>) = all.iter().cloned().partition(|(n, _, _)| n.starts_with("model.decoder."));
+        let (dec, rest): (Vec<_>, Vec<_>) =
+            all.iter().cloned().partition(|(n, _, _)| n.starts_with("model.decoder."));
         let mut weight_map = serde_json::Map::new();
-        for (file, part, dtype) in [("a.safetensors", rest, Dtype::F32), ("b.safetensors", dec, half.unwrap_or(Dtype::F32))] {
+        for (file, part, dtype) in [
+            ("a.safetensors", rest, Dtype::F32),
+            ("b.safetensors", dec, half.unwrap_or(Dtype::F32)),
+        ] {
             let data: Vec<(String, Vec<usize>, Vec<u8>)> = part
                 .into_iter()
                 .map(|(n, s, bytes)| {
-                    let f = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                    let f =
+                        bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
                     let out: Vec<u8> = match dtype {
-                        Dtype::F16 => f.flat_map(|x| half::f16::from_f32(x).to_le_bytes()).collect(),
-                        Dtype::BF16 => f.flat_map(|x| half::bf16::from_f32(x).to_le_bytes()).collect(),
+                        Dtype::F16 => {
+                            f.flat_map(|x| half::f16::from_f32(x).to_le_bytes()).collect()
+                        }
+                        Dtype::BF16 => {
+                            f.flat_map(|x| half::bf16::from_f32(x).to_le_bytes()).collect()
+                        }
                         _ => bytes,
                     };
                     (n, s, out)
                 })
                 .collect();
-            let views: Vec<_> = data.iter().map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap())).collect();
-            std::fs::write(d.path().join(file), safetensors::serialize(views, None).unwrap()).unwrap();
+            let views: Vec<_> = data
+                .iter()
+                .map(|(n, s, b)| (n.clone(), TensorView::new(dtype, s.clone(), b).unwrap()))
+                .collect();
+            std::fs::write(d.path().join(file), safetensors::serialize(views, None).unwrap())
+                .unwrap();
             for (n, _, _) in &data {
                 weight_map.insert(n.clone(), file.into());
             }
@@ -350,7 +418,12 @@ fn sharded_and_half_precision_checkpoints_load() {
         let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
         std::fs::write(d.path().join("model.safetensors.index.json"), index.to_string()).unwrap();
         let ours = logits(&hf::load(d.path(), &dev).unwrap(), &exp, &dev).0;
-        let worst = ours.iter().zip(&reference).filter(|(a, _)| **a > -1e19).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let worst = ours
+            .iter()
+            .zip(&reference)
+            .filter(|(a, _)| **a > -1e19)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         // Rounding the decoder to 11 (f16) or 8 (bf16) significant bits moves logits of size ~1
         // by about 1e-2 or 1e-1; a misread tensor would move them by far more.
         let tolerance = match half {

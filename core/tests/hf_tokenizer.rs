@@ -14,7 +14,8 @@ fn hf_tokenizer_json_loads_and_encodes_like_python() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
     assert_eq!(tok.vocab_size() as u64, expected["vocab_size"].as_u64().unwrap());
     for (text, ids) in expected["encodings"].as_object().unwrap() {
-        let want: Vec<u32> = ids.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
+        let want: Vec<u32> =
+            ids.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
         assert_eq!(tok.encode(text).unwrap(), want, "{text:?}");
         assert_eq!(tok.decode(&want).unwrap(), *text);
     }

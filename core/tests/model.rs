@@ -33,7 +33,10 @@ fn check_incremental_matches_full(cfg: &GeneratorConfig) {
     let mut cache = model.start_decoding(&encoded);
     let dec_host: Vec<i64> = dec.try_to_vec_as::<i64>().unwrap();
     for t in 0..5 {
-        let col = Tensor::<1, Int>::from_data(TensorData::new(vec![dec_host[t], dec_host[5 + t]], [2]), &dev);
+        let col = Tensor::<1, Int>::from_data(
+            TensorData::new(vec![dec_host[t], dec_host[5 + t]], [2]),
+            &dev,
+        );
         let step: Vec<f32> = model.decode_step(col, &mut cache).try_to_vec_as::<f32>().unwrap();
         for b in 0..2 {
             for i in 0..v {
@@ -43,7 +46,11 @@ fn check_incremental_matches_full(cfg: &GeneratorConfig) {
                     assert!(a < -1e19 && s < -1e19, "start logit must be masked");
                     continue;
                 }
-                assert!((a - s).abs() <= 1e-4 * (1.0 + a.abs()), "{:?} b{b} t{t} i{i}: full {a} step {s}", cfg.variant);
+                assert!(
+                    (a - s).abs() <= 1e-4 * (1.0 + a.abs()),
+                    "{:?} b{b} t{t} i{i}: full {a} step {s}",
+                    cfg.variant
+                );
             }
         }
     }
@@ -94,7 +101,8 @@ fn reorder_selects_rows_of_the_cache() {
 fn model_directory_round_trip_is_bit_identical() {
     let dev = device();
     let dir = tempfile::tempdir().unwrap();
-    let corpus = ["a small corpus for a tiny tokenizer", "with a few repeated words words words"].repeat(10);
+    let corpus =
+        ["a small corpus for a tiny tokenizer", "with a few repeated words words words"].repeat(10);
     let tok = CringeTokenizer::train(corpus.iter(), 290).unwrap();
     let cfg = GeneratorConfig::tiny(tok.vocab_size());
     let model = Generator::new(&cfg, &dev);
@@ -134,15 +142,26 @@ fn num_params_counts_exactly_the_parameters_a_model_has() {
     let dev = device();
     for variant in [Variant::Aiayn, Variant::Xlm, Variant::Prelayernorm] {
         for learned in [false, true] {
-            let cfg = GeneratorConfig { variant, learn_positional_embeddings: learned, ..GeneratorConfig::tiny(300) };
+            let cfg = GeneratorConfig {
+                variant,
+                learn_positional_embeddings: learned,
+                ..GeneratorConfig::tiny(300)
+            };
             let held = Generator::new(&cfg, &dev).num_params();
             // the sinusoidal position tables are stored too, but are not trained
             let fixed = if learned { 0 } else { 2 * cfg.n_positions * cfg.embedding_size };
             assert_eq!(held, cfg.num_params() + fixed, "{variant:?}, learned positions {learned}");
-            let classifier = cringe_core::model::Classifier::new(&cringe_core::model::ClassifierConfig::safety(cfg.clone()), &dev);
+            let classifier = cringe_core::model::Classifier::new(
+                &cringe_core::model::ClassifierConfig::safety(cfg.clone()),
+                &dev,
+            );
             let head = 2 * cfg.embedding_size + 2;
             let fixed = if learned { 0 } else { cfg.n_positions * cfg.embedding_size };
-            assert_eq!(classifier.num_params(), cfg.encoder_num_params() + head + fixed, "classifier {variant:?}, learned positions {learned}");
+            assert_eq!(
+                classifier.num_params(),
+                cfg.encoder_num_params() + head + fixed,
+                "classifier {variant:?}, learned positions {learned}"
+            );
         }
     }
 }

@@ -44,7 +44,12 @@ impl Canvas {
 
     /// A filled disc.
     pub fn disc(&mut self, cx: f64, cy: f64, r: f64, c: Rgb) {
-        let (x0, x1, y0, y1) = ((cx - r).floor() as i64, (cx + r).ceil() as i64, (cy - r).floor() as i64, (cy + r).ceil() as i64);
+        let (x0, x1, y0, y1) = (
+            (cx - r).floor() as i64,
+            (cx + r).ceil() as i64,
+            (cy - r).floor() as i64,
+            (cy + r).ceil() as i64,
+        );
         for y in y0..=y1 {
             for x in x0..=x1 {
                 let (dx, dy) = (x as f64 - cx, y as f64 - cy);
@@ -105,7 +110,8 @@ impl Canvas {
 /// Axis range with some headroom; a flat series gets a visible band around its value.
 pub fn y_range(vals: &[f64]) -> (f64, f64) {
     let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
-    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) =
+        finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     if finite.is_empty() {
         return (0.0, 1.0);
     }
@@ -122,7 +128,6 @@ pub fn tick_label(v: f64, span: f64) -> String {
         _ => format!("{v:.3}"),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

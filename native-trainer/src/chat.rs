@@ -36,9 +36,13 @@ pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow:
     args.decode.validate()?;
     let device = args.device.device()?;
     let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
-    let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let md = cringe_core::hf::load_model(&args.model_file, &device)
+        .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
-    let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    let trunc = TruncationConfig {
+        text_truncate: args.decode.text_truncate,
+        label_truncate: args.decode.label_truncate,
+    };
     if let Some(w) = trunc.clamp_warning(md.model.config().n_positions) {
         eprintln!("warning: {w}");
     }

@@ -83,7 +83,11 @@ impl Command {
             Command::Chat(a) => a.decode.validate(),
             Command::FilterWorldLogs(a) => a.validate(),
             Command::MakePairs(a) => a.validate(),
-            Command::DisplayData(_) | Command::Iterate(_) | Command::Compare(_) | Command::Export(_) | Command::ServeUi(_) => Ok(()),
+            Command::DisplayData(_)
+            | Command::Iterate(_)
+            | Command::Compare(_)
+            | Command::Export(_)
+            | Command::ServeUi(_) => Ok(()),
         }
     }
 }
@@ -101,6 +105,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => crate::compare::run(args).map(|_| ()),
         Command::ServeUi(args) => crate::serve_ui::run(&args),
         Command::Export(args) => crate::export::run(&args, &mut std::io::stdout().lock()),
-        Command::Chat(args) => crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock()),
+        Command::Chat(args) => {
+            crate::chat::run(args, std::io::stdin().lock(), &mut std::io::stdout().lock())
+        }
     }
 }

@@ -84,7 +84,12 @@ impl DecodeArgs {
 
     /// Fails when decoding `contexts` contexts at once with these flags would need more memory
     /// than `device` has (checked before the first batch).
-    pub fn check_memory(&self, cfg: &cringe_core::model::GeneratorConfig, contexts: usize, device: crate::device::DeviceKind) -> anyhow::Result<()> {
+    pub fn check_memory(
+        &self,
+        cfg: &cringe_core::model::GeneratorConfig,
+        contexts: usize,
+        device: crate::device::DeviceKind,
+    ) -> anyhow::Result<()> {
         let beam = if self.inference == InferenceKind::Greedy { 1 } else { self.beam_size };
         let rows = contexts.saturating_mul(beam);
         let bytes = cringe_core::model::footprint::decoding_bytes(
@@ -93,7 +98,12 @@ impl DecodeArgs {
             self.text_truncate.min(cfg.n_positions),
             self.label_truncate.min(cfg.n_positions),
         );
-        crate::memory::ensure_fits(device, bytes, &format!("decoding {contexts} contexts × beam {beam} at once"), "reduce --beam-size or -bs")
+        crate::memory::ensure_fits(
+            device,
+            bytes,
+            &format!("decoding {contexts} contexts × beam {beam} at once"),
+            "reduce --beam-size or -bs",
+        )
     }
 
     /// The search configuration these flags select.

@@ -55,7 +55,9 @@ impl FromStr for DeviceKind {
     fn from_str(s: &str) -> Result<Self, String> {
         let (name, index) = match s.split_once(':') {
             Some((n, i)) => {
-                let i = i.parse::<usize>().map_err(|_| format!("--device {s}: {i:?} is not a GPU index (0, 1, …)"))?;
+                let i = i
+                    .parse::<usize>()
+                    .map_err(|_| format!("--device {s}: {i:?} is not a GPU index (0, 1, …)"))?;
                 (n, Some(i))
             }
             None => (s, None),
@@ -66,7 +68,9 @@ impl FromStr for DeviceKind {
             ("vulkan", i) => Ok(DeviceKind::Vulkan(i)),
             ("metal", i) => Ok(DeviceKind::Metal(i)),
             ("cpu", Some(_)) => Err("--device cpu takes no index".into()),
-            _ => Err(format!("unknown device {s:?}; expected cpu, wgpu[:N], vulkan[:N] or metal[:N]")),
+            _ => Err(format!(
+                "unknown device {s:?}; expected cpu, wgpu[:N], vulkan[:N] or metal[:N]"
+            )),
         }
     }
 }
@@ -91,11 +95,19 @@ impl fmt::Display for DeviceKind {
 /// `~/.cache/cringe-rs/kernels`.
 pub fn kernel_cache_dir() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|d| !d.is_empty());
-    kernel_cache_dir_from(var("CRINGE_KERNEL_CACHE"), var("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+    kernel_cache_dir_from(
+        var("CRINGE_KERNEL_CACHE"),
+        var("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+    )
 }
 
 /// [`kernel_cache_dir`] given the values of `CRINGE_KERNEL_CACHE`, `XDG_CACHE_HOME` and `HOME`.
-fn kernel_cache_dir_from(explicit: Option<OsString>, xdg_cache: Option<OsString>, home: Option<OsString>) -> PathBuf {
+fn kernel_cache_dir_from(
+    explicit: Option<OsString>,
+    xdg_cache: Option<OsString>,
+    home: Option<OsString>,
+) -> PathBuf {
     if let Some(dir) = explicit {
         return PathBuf::from(dir);
     }
@@ -119,7 +131,10 @@ mod gpu {
     fn configure_kernel_cache() {
         let dir = kernel_cache_dir();
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            eprintln!("warning: kernel cache {}: {e}; kernels will be compiled again next run", dir.display());
+            eprintln!(
+                "warning: kernel cache {}: {e}; kernels will be compiled again next run",
+                dir.display()
+            );
             return;
         }
         let mut cfg = CubeClRuntimeConfig::from_current_dir();
@@ -207,7 +222,10 @@ mod tests {
         let d = kernel_cache_dir_from(None, None, os("/home/u"));
         assert!(d.ends_with("kernels"), "{}", d.display());
         assert_eq!(d, PathBuf::from("/home/u/.cache/cringe-rs/kernels"));
-        assert_eq!(kernel_cache_dir_from(None, os("/xdg"), os("/home/u")), PathBuf::from("/xdg/cringe-rs/kernels"));
+        assert_eq!(
+            kernel_cache_dir_from(None, os("/xdg"), os("/home/u")),
+            PathBuf::from("/xdg/cringe-rs/kernels")
+        );
         assert_eq!(kernel_cache_dir_from(os("/k"), os("/xdg"), os("/home/u")), PathBuf::from("/k"));
     }
 }

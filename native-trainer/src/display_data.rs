@@ -8,14 +8,27 @@ use std::path::PathBuf;
 
 /// Show examples of one or more tasks.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe dd -t safety-mini:toxic:mutators=flatten+relabel+ltr_empty -n 5 --prepend-classifier-label true")]
+#[command(
+    after_help = "Example:\n  cringe dd -t safety-mini:toxic:mutators=flatten+relabel+ltr_empty -n 5 --prepend-classifier-label true"
+)]
 pub struct DisplayDataArgs {
     /// Tasks, comma-separated, as for `cringe train -t`.
-    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    #[arg(
+        short = 't',
+        long = "task",
+        value_delimiter = ',',
+        required = true,
+        value_name = "TASK[,TASK...]"
+    )]
     pub task: Vec<String>,
 
     /// Integer sampling weight of each task (default: all 1).
-    #[arg(long = "multitask-weights", visible_alias = "mtw", value_delimiter = ',', value_name = "W[,W...]")]
+    #[arg(
+        long = "multitask-weights",
+        visible_alias = "mtw",
+        value_delimiter = ',',
+        value_name = "W[,W...]"
+    )]
     pub multitask_weights: Vec<u32>,
 
     /// Split: train, valid or test (ParlAI -dt).
@@ -60,7 +73,8 @@ pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let picks: Vec<(usize, usize)> = if tasks.len() == 1 && args.seed.is_none() {
         (0..n).map(|i| (0, i)).collect()
     } else {
-        let mut s = MultitaskSampler::new(&sizes, &weights, args.seed.unwrap_or(0)).map_err(anyhow::Error::msg)?;
+        let mut s = MultitaskSampler::new(&sizes, &weights, args.seed.unwrap_or(0))
+            .map_err(anyhow::Error::msg)?;
         (0..n).map(|_| s.next_pair()).collect()
     };
     for (t, i) in picks {
@@ -68,7 +82,11 @@ pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
         let e = &examples[i];
         writeln!(out, "- - - NEW EPISODE: {name} - - -")?;
         writeln!(out, "{}", if e.context.is_empty() { "<empty context>" } else { &e.context })?;
-        let tag = if args.prepend_classifier_label { format!("{} ", label_tag(e.label)) } else { String::new() };
+        let tag = if args.prepend_classifier_label {
+            format!("{} ", label_tag(e.label))
+        } else {
+            String::new()
+        };
         writeln!(out, "   {tag}{}", e.response)?;
     }
     writeln!(out, "[ loaded {total} examples from {} task(s), {} split ]", tasks.len(), dt.name())?;

@@ -19,14 +19,22 @@ use std::time::Instant;
 
 /// Evaluate a model on a task.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example (the seed's evaluation settings):\n  cringe eval --mf runs/model -t safety-mini:toxic-eval:mutators=flatten+relabel+neg_only -dt valid \\\n    --inference beam --beam-size 10 --beam-min-length 20 --beam-block-ngram 3 --beam-context-block-ngram 3")]
+#[command(
+    after_help = "Example (the seed's evaluation settings):\n  cringe eval --mf runs/model -t safety-mini:toxic-eval:mutators=flatten+relabel+neg_only -dt valid \\\n    --inference beam --beam-size 10 --beam-min-length 20 --beam-block-ngram 3 --beam-context-block-ngram 3"
+)]
 pub struct EvalArgs {
     /// The model directory to evaluate (`hf:DIR`: a Hugging Face Blenderbot checkpoint).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
     /// Evaluation tasks, comma-separated, as for `cringe train -t`.
-    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    #[arg(
+        short = 't',
+        long = "task",
+        value_delimiter = ',',
+        required = true,
+        value_name = "TASK[,TASK...]"
+    )]
     pub task: Vec<String>,
 
     /// Split: train, valid or test.
@@ -114,36 +122,57 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     args.validate()?;
     let device = args.device.device()?;
     let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
-    let md = cringe_core::hf::load_model(&args.model_file, &device).with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let md = cringe_core::hf::load_model(&args.model_file, &device)
+        .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
     let mut examples: Vec<(String, Example)> = crate::train::load_tasks(&args.task, &datapath, dt)?
         .into_iter()
         // a preference pair is evaluated on its context, with the chosen response as the gold one
-        .flat_map(|(spec, ex)| ex.into_iter().map(move |e| (spec.clone(), Example { rejected: None, ..e })))
+        .flat_map(|(spec, ex)| {
+            ex.into_iter().map(move |e| (spec.clone(), Example { rejected: None, ..e }))
+        })
         .collect();
     if let Some(n) = args.num_examples {
         examples.truncate(n);
     }
     anyhow::ensure!(!examples.is_empty(), "the evaluation tasks have no examples");
     if let Some(logs) = &args.world_logs {
-        let inputs = args.task.iter().map(|spec| Ok(PathBuf::from(TaskSpec::parse(spec)?.name))).collect::<anyhow::Result<Vec<_>>>()?;
-        refuse_overwriting_inputs(&inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>(), logs, "--world-logs")?;
+        let inputs = args
+            .task
+            .iter()
+            .map(|spec| Ok(PathBuf::from(TaskSpec::parse(spec)?.name)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        refuse_overwriting_inputs(
+            &inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
+            logs,
+            "--world-logs",
+        )?;
     }
-    let classifier = match &args.eval_classifier_model_file {
-        Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| format!("loading --eval-classifier-model-file {}", dir.display()))?),
-        None => None,
-    };
+    let classifier =
+        match &args.eval_classifier_model_file {
+            Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| {
+                format!("loading --eval-classifier-model-file {}", dir.display())
+            })?),
+            None => None,
+        };
     let (mut safe, mut judged) = (0usize, 0usize);
     let model = &md.model;
-    let trunc = TruncationConfig { text_truncate: args.decode.text_truncate, label_truncate: args.decode.label_truncate };
+    let trunc = TruncationConfig {
+        text_truncate: args.decode.text_truncate,
+        label_truncate: args.decode.label_truncate,
+    };
     if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
         eprintln!("warning: {w}");
     }
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, model.config().n_positions);
     if !args.skip_generation {
-        args.decode.check_memory(model.config(), args.batchsize.min(examples.len()), args.device)?;
+        args.decode.check_memory(
+            model.config(),
+            args.batchsize.min(examples.len()),
+            args.device,
+        )?;
     }
 
     let start = Instant::now();
@@ -152,7 +181,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let (mut gen_tokens, mut gen_seconds) = (0usize, 0.0f64);
     let mut logs = Vec::new();
     for (bi, chunk) in examples.chunks(args.batchsize).enumerate() {
-        let with_gold: Vec<_> = chunk.iter().filter(|(_, e)| e.real_response().is_some()).map(|(_, e)| batcher.encode(e)).collect::<Result<_, _>>()?;
+        let with_gold: Vec<_> = chunk
+            .iter()
+            .filter(|(_, e)| e.real_response().is_some())
+            .map(|(_, e)| batcher.encode(e))
+            .collect::<Result<_, _>>()?;
         if !with_gold.is_empty() {
             let (l, c, n) = teacher_forced(model, &batcher, &with_gold, &device);
             nll += l;
@@ -162,7 +195,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         if args.skip_generation {
             continue;
         }
-        let inputs: Vec<Vec<u32>> = chunk.iter().map(|(_, e)| batcher.encode_context(&e.context)).collect::<Result<_, _>>()?;
+        let inputs: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|(_, e)| batcher.encode_context(&e.context))
+            .collect::<Result<_, _>>()?;
         let block: Vec<Vec<u32>> = chunk
             .iter()
             .map(|(_, e)| batcher.blocking_context(&e.context, args.decode.beam_block_full_context))
@@ -170,7 +206,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         let t0 = Instant::now();
         let results = generate(model, &inputs, &block, &cfg, &device)?;
         gen_seconds += t0.elapsed().as_secs_f64();
-        let texts: Vec<String> = results.iter().map(|r| md.tokenizer.decode_response(&r.best().tokens)).collect::<Result<_, _>>()?;
+        let texts: Vec<String> = results
+            .iter()
+            .map(|r| md.tokenizer.decode_response(&r.best().tokens))
+            .collect::<Result<_, _>>()?;
         let verdicts = match &classifier {
             Some(c) => Some(judge(c, &texts, args.decode.text_truncate, &device)?),
             None => None,
@@ -194,7 +233,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             metrics.insert("gen_n_toks".into(), json!(best.tokens.len()));
             metrics.insert("beam_score".into(), json!(best.score));
             if args.world_logs.is_some() {
-                logs.push(world_log_line(task, &e.context, std::slice::from_ref(&e.response), "cringe", &text, metrics, None));
+                logs.push(world_log_line(
+                    task,
+                    &e.context,
+                    std::slice::from_ref(&e.response),
+                    "cringe",
+                    &text,
+                    metrics,
+                    None,
+                ));
             }
             if !args.quiet && bi == 0 {
                 println!("[context]: {}\n[cringe]: {text}\n", e.context.replace('\n', " | "));
@@ -222,15 +269,32 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
 }
 
 /// The classifier's verdict on each text: true = safe (class `pos`).
-fn judge(c: &ClassifierDir, texts: &[String], trunc: usize, device: &burn::tensor::Device) -> anyhow::Result<Vec<bool>> {
-    let pos = c.model.config().classes.iter().position(|n| n == "pos").context("the classifier has no `pos` class")?;
-    let seqs: Vec<Vec<u32>> = texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
+fn judge(
+    c: &ClassifierDir,
+    texts: &[String],
+    trunc: usize,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Vec<bool>> {
+    let pos = c
+        .model
+        .config()
+        .classes
+        .iter()
+        .position(|n| n == "pos")
+        .context("the classifier has no `pos` class")?;
+    let seqs: Vec<Vec<u32>> =
+        texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
     let trunc = trunc.min(c.model.config().encoder.n_positions);
     Ok(c.model.predict(&seqs, trunc, device)?.into_iter().map(|p| p == pos).collect())
 }
 
 /// Summed negative log-likelihood, correct argmax count and token count of gold responses.
-fn teacher_forced(model: &Generator, batcher: &Batcher, items: &[cringe_core::data::EncodedExample], device: &burn::tensor::Device) -> (f64, f64, usize) {
+fn teacher_forced(
+    model: &Generator,
+    batcher: &Batcher,
+    items: &[cringe_core::data::EncodedExample],
+    device: &burn::tensor::Device,
+) -> (f64, f64, usize) {
     let batch = batcher.collate(items, device);
     let tokens = batch.target_tokens();
     let (context_rows, target_rows) = Packing::for_batch(&batch, device);

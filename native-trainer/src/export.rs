@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 /// Export a model.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe export --mf runs/model --hf runs/model-hf\n  python -c \"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer; \\\n    m = AutoModelForSeq2SeqLM.from_pretrained('runs/model-hf'); t = AutoTokenizer.from_pretrained('runs/model-hf')\"")]
+#[command(
+    after_help = "Example:\n  cringe export --mf runs/model --hf runs/model-hf\n  python -c \"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer; \\\n    m = AutoModelForSeq2SeqLM.from_pretrained('runs/model-hf'); t = AutoTokenizer.from_pretrained('runs/model-hf')\""
+)]
 pub struct ExportArgs {
     /// The model to export: a model directory written by `cringe train` (or `hf:DIR`).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]

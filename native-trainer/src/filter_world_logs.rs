@@ -40,7 +40,10 @@ pub struct FilterWorldLogsArgs {
 impl FilterWorldLogsArgs {
     /// Checks the flags.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.max_repeats > 0, "--max-repeats must be at least 1 (0 would keep no safe generation)");
+        anyhow::ensure!(
+            self.max_repeats > 0,
+            "--max-repeats must be at least 1 (0 would keep no safe generation)"
+        );
         Ok(())
     }
 }
@@ -80,13 +83,19 @@ pub fn run(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
 pub fn balance(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
     args.validate()?;
     let path = &args.world_logs_file;
-    refuse_overwriting_inputs(&[path.as_path()], &args.filtered_world_logs_file, "--filtered-world-logs-file")?;
+    refuse_overwriting_inputs(
+        &[path.as_path()],
+        &args.filtered_world_logs_file,
+        "--filtered-world-logs-file",
+    )?;
     let records = read_world_logs(path)?;
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut left_out = LeftOut::default();
     for rec in &records {
-        let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else { continue };
+        let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else {
+            continue;
+        };
         match judged.label {
             Label::Neg => neg.push(rec.raw.as_str()),
             _ => {
@@ -102,7 +111,13 @@ pub fn balance(args: &FilterWorldLogsArgs) -> anyhow::Result<FilterCounts> {
         eprintln!("warning: {note}");
     }
     let n = pos.len().min(neg.len());
-    let counts = FilterCounts { read: records.len(), neg: neg.len(), pos_deduped: pos.len(), kept_each: n, left_out: left_out.len() };
+    let counts = FilterCounts {
+        read: records.len(),
+        neg: neg.len(),
+        pos_deduped: pos.len(),
+        kept_each: n,
+        left_out: left_out.len(),
+    };
     if n == 0 {
         return Ok(counts);
     }

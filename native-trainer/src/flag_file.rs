@@ -25,7 +25,8 @@ pub fn expand_with_text(argv: Vec<String>, file: &str, text: &str) -> anyhow::Re
     let sub_name = &argv[1];
     let root = crate::cli::Cli::command();
     let sub = root.find_subcommand(sub_name).expect("listed subcommands exist");
-    let table: toml::Table = toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
+    let table: toml::Table = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
     let mut inserted = Vec::new();
     for (key, value) in &table {
         let wanted = key.replace('_', "-");
@@ -44,7 +45,8 @@ pub fn expand_with_text(argv: Vec<String>, file: &str, text: &str) -> anyhow::Re
             (toml::Value::Boolean(false), true) => {}
             (_, true) => anyhow::bail!("{file}: key `{key}` must be true or false"),
             (v, false) => {
-                let text = scalar_text(v, takes_text(arg)).map_err(|what| anyhow::anyhow!("{file}: key `{key}`: {what}"))?;
+                let text = scalar_text(v, takes_text(arg))
+                    .map_err(|what| anyhow::anyhow!("{file}: key `{key}`: {what}"))?;
                 inserted.push(format!("--{long}={text}"));
             }
         }
@@ -91,8 +93,15 @@ fn takes_text(arg: &clap::Arg) -> bool {
 fn scalar_text(v: &toml::Value, text: bool) -> Result<String, String> {
     Ok(match v {
         toml::Value::String(s) => s.clone(),
-        toml::Value::Array(items) => items.iter().map(|i| scalar_text(i, text)).collect::<Result<Vec<_>, _>>()?.join(","),
-        _ if text => return Err(format!("expected a string (or an array of strings), got {}", v.type_str())),
+        toml::Value::Array(items) => {
+            items.iter().map(|i| scalar_text(i, text)).collect::<Result<Vec<_>, _>>()?.join(",")
+        }
+        _ if text => {
+            return Err(format!(
+                "expected a string (or an array of strings), got {}",
+                v.type_str()
+            ));
+        }
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Float(f) => f.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
@@ -117,12 +126,21 @@ mod tests {
 
     #[test]
     fn file_flags_are_inserted_and_the_command_line_wins() {
-        let (_d, f) = with_file("task = [\"a.jsonl\", \"b.jsonl\"]\nlr = 5e-5\nbatchsize = 8\nquiet = true\nload_from_checkpoint = true\n");
-        let out = expand_flag_files(argv(&format!("cringe train --config {f} --mf m --bs 4"))).unwrap();
+        let (_d, f) = with_file(
+            "task = [\"a.jsonl\", \"b.jsonl\"]\nlr = 5e-5\nbatchsize = 8\nquiet = true\nload_from_checkpoint = true\n",
+        );
+        let out =
+            expand_flag_files(argv(&format!("cringe train --config {f} --mf m --bs 4"))).unwrap();
         assert!(out.contains(&"--task=a.jsonl,b.jsonl".to_string()), "{out:?}");
         assert!(out.contains(&"--lr=0.00005".to_string()), "{out:?}");
-        assert!(out.contains(&"--quiet".to_string()) && out.contains(&"--load-from-checkpoint=true".to_string()));
-        assert!(!out.iter().any(|a| a.starts_with("--batchsize")), "the command line's --bs wins: {out:?}");
+        assert!(
+            out.contains(&"--quiet".to_string())
+                && out.contains(&"--load-from-checkpoint=true".to_string())
+        );
+        assert!(
+            !out.iter().any(|a| a.starts_with("--batchsize")),
+            "the command line's --bs wins: {out:?}"
+        );
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(out).unwrap();
         let crate::cli::Command::Train(t) = cli.command else { panic!() };
         assert_eq!((t.batchsize, t.lr, t.task.len()), (4, 5e-5, 2));
@@ -131,43 +149,60 @@ mod tests {
     #[test]
     fn numbers_for_a_text_flag_are_an_error_naming_the_key() {
         let (_d, f) = with_file("task = [1, 2]\n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f} --mf m"))).unwrap_err().to_string();
-        assert!(e.contains("key `task`: expected a string (or an array of strings), got integer"), "{e}");
+        let e = expand_flag_files(argv(&format!("cringe train --config {f} --mf m")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key `task`: expected a string (or an array of strings), got integer"),
+            "{e}"
+        );
         let (_d, f) = with_file("model_file = 3\n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f} -t a"))).unwrap_err().to_string();
+        let e = expand_flag_files(argv(&format!("cringe train --config {f} -t a")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("key `model_file`: expected a string"), "{e}");
     }
 
     #[test]
     fn short_flags_count_as_given() {
         let (_d, f) = with_file("task = \"x.jsonl\"\n");
-        let out = expand_flag_files(argv(&format!("cringe train -t y.jsonl --config={f} --mf m"))).unwrap();
+        let out = expand_flag_files(argv(&format!("cringe train -t y.jsonl --config={f} --mf m")))
+            .unwrap();
         assert!(!out.iter().any(|a| a.contains("x.jsonl")), "{out:?}");
     }
 
     #[test]
     fn bad_keys_and_values_name_the_file_and_key() {
         let (_d, f) = with_file("learning_rat = 1\n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        let e =
+            expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
         assert!(e.contains("run.toml") && e.contains("unknown key `learning_rat`"), "{e}");
         let (_d, f) = with_file("quiet = 3\n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        let e =
+            expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
         assert!(e.contains("`quiet` must be true or false"), "{e}");
         let (_d, f) = with_file("lr = {a = 1}\n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        let e =
+            expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
         assert!(e.contains("key `lr`"), "{e}");
         let (_d, f) = with_file("lr = \n");
-        let e = expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
+        let e =
+            expand_flag_files(argv(&format!("cringe train --config {f}"))).unwrap_err().to_string();
         assert!(e.contains("run.toml") && e.contains("line 1"), "{e}");
     }
 
     #[test]
     fn the_bundled_seed_command_file_parses() {
         let f = concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/train-safe-bb1-3b.toml");
-        let out = expand_flag_files(argv(&format!("cringe train --config {f} --max-train-steps 3"))).unwrap();
+        let out =
+            expand_flag_files(argv(&format!("cringe train --config {f} --max-train-steps 3")))
+                .unwrap();
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(out).unwrap();
         let crate::cli::Command::Train(t) = cli.command else { panic!() };
-        assert_eq!((t.preset.as_str(), t.batchsize, t.update_freq, t.max_train_steps), ("bb1_3b", 8, 2, 3));
+        assert_eq!(
+            (t.preset.as_str(), t.batchsize, t.update_freq, t.max_train_steps),
+            ("bb1_3b", 8, 2, 3)
+        );
         assert!(t.load_from_checkpoint && t.gradient_clip == 10.0 && t.weights() == vec![5, 1]);
     }
 

@@ -72,8 +72,11 @@ pub fn parlai_text(data: &[u8]) {
 
 /// `cringe train --config FILE`, then the command line it makes parsed and checked as the CLI does.
 pub fn flag_file(data: &[u8]) {
-    let argv: Vec<String> = ["cringe", "train", "--config", "fuzz.toml"].iter().map(|s| s.to_string()).collect();
-    let Ok(expanded) = crate::flag_file::expand_with_text(argv, "fuzz.toml", text(data)) else { return };
+    let argv: Vec<String> =
+        ["cringe", "train", "--config", "fuzz.toml"].iter().map(|s| s.to_string()).collect();
+    let Ok(expanded) = crate::flag_file::expand_with_text(argv, "fuzz.toml", text(data)) else {
+        return;
+    };
     use clap::Parser;
     if let Ok(cli) = crate::cli::Cli::try_parse_from(expanded) {
         let _ = cli.command.validate();
@@ -143,7 +146,8 @@ pub fn replay(dir: &Path) -> usize {
     for (name, target) in TARGETS {
         let Ok(entries) = std::fs::read_dir(dir.join(name)) else { continue };
         for entry in entries.flatten() {
-            let bytes = std::fs::read(entry.path()).unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+            let bytes = std::fs::read(entry.path())
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
             target(&bytes);
             n += 1;
         }

@@ -2,8 +2,8 @@
 
 pub mod canvas;
 pub mod chat;
-pub mod compare;
 pub mod cli;
+pub mod compare;
 pub mod decode_args;
 pub mod device;
 pub mod display_data;

@@ -19,11 +19,18 @@ use std::path::PathBuf;
 
 /// Build preference pairs from world logs.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe make-pairs --world-logs gen1.jsonl,gen2.jsonl,gen3.jsonl --pairs-file pairs.jsonl")]
+#[command(
+    after_help = "Example:\n  cringe make-pairs --world-logs gen1.jsonl,gen2.jsonl,gen3.jsonl --pairs-file pairs.jsonl"
+)]
 pub struct MakePairsArgs {
     /// World logs with labelled generations, comma-separated (the same contexts sampled several
     /// times).
-    #[arg(long = "world-logs", value_delimiter = ',', required = true, value_name = "FILE[,FILE...]")]
+    #[arg(
+        long = "world-logs",
+        value_delimiter = ',',
+        required = true,
+        value_name = "FILE[,FILE...]"
+    )]
     pub world_logs: Vec<PathBuf>,
 
     /// Where to write the pairs (JSONL `{context, chosen, rejected}`).
@@ -62,7 +69,10 @@ struct Replies {
 impl MakePairsArgs {
     /// Checks the flags.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.max_pairs_per_context > 0, "--max-pairs-per-context must be at least 1");
+        anyhow::ensure!(
+            self.max_pairs_per_context > 0,
+            "--max-pairs-per-context must be at least 1"
+        );
         Ok(())
     }
 }
@@ -77,7 +87,9 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
         refuse_overwriting_inputs(&[path.as_path()], &args.pairs_file, "--pairs-file")?;
         let mut left_out = LeftOut::default();
         for rec in read_world_logs(path)? {
-            let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else { continue };
+            let Some(judged) = rec.judge(path, rec.first_exchange(path)?, &mut left_out)? else {
+                continue;
+            };
             let (first, label) = (judged.exchange, judged.label);
             generations += 1;
             let replies = by_context.entry(first.context.clone()).or_insert_with(|| {
@@ -116,7 +128,12 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
         body.push('\n');
     }
     write_atomic(&args.pairs_file, body.as_bytes())?;
-    let counts = PairCounts { generations, contexts: order.len(), mixed_contexts: mixed, pairs: lines.len() };
+    let counts = PairCounts {
+        generations,
+        contexts: order.len(),
+        mixed_contexts: mixed,
+        pairs: lines.len(),
+    };
     println!(
         "read {} generations over {} contexts; {} contexts have both a safe and an unsafe reply; wrote {} pairs to {}",
         counts.generations,

@@ -20,7 +20,11 @@ const ANY_DEVICE_LIMIT: u64 = 4 << 40;
 /// Fails when `needed` bytes (for `what`) cannot fit: more than the host has available on the
 /// CPU device, more than [`ANY_DEVICE_LIMIT`] anywhere. `hint` says what to reduce.
 pub fn ensure_fits(device: DeviceKind, needed: u64, what: &str, hint: &str) -> anyhow::Result<()> {
-    let limit = if device.is_cpu() { available_bytes().unwrap_or(ANY_DEVICE_LIMIT).min(ANY_DEVICE_LIMIT) } else { ANY_DEVICE_LIMIT };
+    let limit = if device.is_cpu() {
+        available_bytes().unwrap_or(ANY_DEVICE_LIMIT).min(ANY_DEVICE_LIMIT)
+    } else {
+        ANY_DEVICE_LIMIT
+    };
     anyhow::ensure!(
         needed <= limit,
         "{what} needs ~{} of memory, but {} {}; {hint}",
@@ -38,8 +42,18 @@ mod tests {
     #[test]
     fn a_footprint_beyond_the_machine_is_refused_with_the_flag_to_lower() {
         ensure_fits(DeviceKind::Cpu, 1 << 20, "decoding", "reduce --beam-size").unwrap();
-        let e = ensure_fits(DeviceKind::Cpu, 1 << 50, "decoding 8 contexts × beam 1000000", "reduce --beam-size or -bs").unwrap_err().to_string();
-        assert!(e.starts_with("decoding 8 contexts × beam 1000000 needs ~1125899.9 GB of memory, but"), "{e}");
+        let e = ensure_fits(
+            DeviceKind::Cpu,
+            1 << 50,
+            "decoding 8 contexts × beam 1000000",
+            "reduce --beam-size or -bs",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("decoding 8 contexts × beam 1000000 needs ~1125899.9 GB of memory, but"),
+            "{e}"
+        );
         assert!(e.ends_with("; reduce --beam-size or -bs"), "{e}");
         assert!(available_bytes().is_some_and(|b| b > 0));
     }

@@ -1,9 +1,9 @@
 //! `--precision` (and ParlAI's `--fp16`, `--fp16-impl`): the mixed-precision flags shared by
 //! train, eval and chat.
 
-use clap::{ArgAction, Args};
 use crate::device::DeviceKind;
 use burn::tensor::Device;
+use clap::{ArgAction, Args};
 use cringe_core::model::Precision;
 
 /// The compute-precision flags.
@@ -38,8 +38,16 @@ impl PrecisionArgs {
             anyhow::ensure!(
                 device.supports_dtype(dt),
                 "--precision {p}: --device {kind} cannot compute in {p}{}; use {}",
-                if matches!(kind, DeviceKind::Wgpu(_)) { " (WGSL shaders have no bf16, and f16 needs the adapter's shader-f16 feature)" } else { "" },
-                if p == Precision::Bf16 { "--precision f16 or f32, or a --device with bf16 (vulkan on recent NVIDIA/AMD drivers, cpu)" } else { "--precision f32" }
+                if matches!(kind, DeviceKind::Wgpu(_)) {
+                    " (WGSL shaders have no bf16, and f16 needs the adapter's shader-f16 feature)"
+                } else {
+                    ""
+                },
+                if p == Precision::Bf16 {
+                    "--precision f16 or f32, or a --device with bf16 (vulkan on recent NVIDIA/AMD drivers, cpu)"
+                } else {
+                    "--precision f32"
+                }
             );
         }
         Ok(p)

@@ -16,7 +16,13 @@ pub struct Runner {
 
 /// How a stage command line is shown in the console and the report.
 pub fn shown(argv: &[String]) -> String {
-    format!("cringe {}", argv.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }).collect::<Vec<_>>().join(" "))
+    format!(
+        "cringe {}",
+        argv.iter()
+            .map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() })
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
 }
 
 /// A path as a command-line argument.
@@ -36,11 +42,16 @@ pub fn train_argv(command: &str, args: &[String], model: &Path, seed: u64) -> Ve
 /// Parses one stage command line as `cringe` would.
 pub fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
     let shown = shown(argv);
-    let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(std::iter::once("cringe".to_string()).chain(argv.iter().cloned())))
-        .map_err(|e| anyhow::anyhow!("bad stage command in the config: `{shown}`: {e}"))?;
+    let argv = crate::flag_file::expand_flag_files(normalize_parlai_flags(
+        std::iter::once("cringe".to_string()).chain(argv.iter().cloned()),
+    ))
+    .map_err(|e| anyhow::anyhow!("bad stage command in the config: `{shown}`: {e}"))?;
     let cli = Cli::try_parse_from(argv).map_err(|e| {
         let msg = e.render().to_string();
-        anyhow::anyhow!("bad stage command in the config: `{shown}`: {}", msg.trim().trim_start_matches("error: "))
+        anyhow::anyhow!(
+            "bad stage command in the config: `{shown}`: {}",
+            msg.trim().trim_start_matches("error: ")
+        )
     })?;
     Ok(cli.command)
 }
@@ -49,7 +60,9 @@ pub fn parse_stage(argv: &[String]) -> anyhow::Result<Command> {
 /// ([`Command::validate`]), so a bad value fails the preflight check, not the stage.
 pub fn check_stage(argv: &[String]) -> anyhow::Result<Command> {
     let command = parse_stage(argv)?;
-    command.validate().map_err(|e| anyhow::anyhow!("bad stage command in the config: `{}`: {e}", shown(argv)))?;
+    command
+        .validate()
+        .map_err(|e| anyhow::anyhow!("bad stage command in the config: `{}`: {e}", shown(argv)))?;
     Ok(command)
 }
 
@@ -65,8 +78,17 @@ impl Runner {
 
 /// A loop's report files in `dir`, each written atomically: `report.md` (title, the table, the
 /// plot, the commands run), `report.json` (`rows`) and `plot.png`.
-pub fn write_report_files<T: serde::Serialize>(dir: &Path, title: &str, table: &str, plot_alt: &str, png: &[u8], rows: &T, commands: &[String]) -> anyhow::Result<()> {
-    let mut md = format!("# {title}\n\n{table}\n![{plot_alt}](plot.png)\n\n## Commands run\n\n```\n");
+pub fn write_report_files<T: serde::Serialize>(
+    dir: &Path,
+    title: &str,
+    table: &str,
+    plot_alt: &str,
+    png: &[u8],
+    rows: &T,
+    commands: &[String],
+) -> anyhow::Result<()> {
+    let mut md =
+        format!("# {title}\n\n{table}\n![{plot_alt}](plot.png)\n\n## Commands run\n\n```\n");
     for c in commands {
         md.push_str(c);
         md.push('\n');
@@ -94,10 +116,20 @@ pub struct Evaluation {
 }
 
 /// Safe % on the safety task (world logs kept), F1 and perplexity on the dialogue task.
-pub fn evaluate(runner: &mut Runner, eval: &EvalStage, classifier: &Path, model: &Path, world_logs: &Path) -> anyhow::Result<Evaluation> {
-    let Command::Eval(a) = runner.run(eval.safety_argv(model, classifier, world_logs))? else { unreachable!("eval argv") };
+pub fn evaluate(
+    runner: &mut Runner,
+    eval: &EvalStage,
+    classifier: &Path,
+    model: &Path,
+    world_logs: &Path,
+) -> anyhow::Result<Evaluation> {
+    let Command::Eval(a) = runner.run(eval.safety_argv(model, classifier, world_logs))? else {
+        unreachable!("eval argv")
+    };
     let safety = crate::eval::run(a)?;
-    let Command::Eval(a) = runner.run(eval.dialogue_argv(model))? else { unreachable!("eval argv") };
+    let Command::Eval(a) = runner.run(eval.dialogue_argv(model))? else {
+        unreachable!("eval argv")
+    };
     let dialogue = crate::eval::run(a)?;
     Ok(Evaluation {
         safe_pct: 100.0 * safety.classifier_accuracy.unwrap_or(0.0),

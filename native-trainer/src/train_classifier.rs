@@ -12,23 +12,43 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Args;
 use cringe_core::data::{Datatype, Example, Label, MultitaskSampler};
 use cringe_core::model::classifier::pad_batch;
-use cringe_core::model::{Classifier, ClassifierConfig, ClassifierDir, GeneratorConfig, Precision, autocast};
+use cringe_core::model::{
+    Classifier, ClassifierConfig, ClassifierDir, GeneratorConfig, Precision, autocast,
+};
 use cringe_core::tokenizer::CringeTokenizer;
 use serde::Serialize;
 use std::path::PathBuf;
 
 /// Train the safety classifier.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example (the seed's pos_only/neg_only streams):\n  cringe train-classifier -t safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only \\\n    --mf runs/classifier --preset small --max-train-steps 600")]
+#[command(
+    after_help = "Example (the seed's pos_only/neg_only streams):\n  cringe train-classifier -t safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only \\\n    --mf runs/classifier --preset small --max-train-steps 600"
+)]
 pub struct TrainClassifierArgs {
     /// Labelled training tasks (every example pos or neg), comma-separated.
-    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    #[arg(
+        short = 't',
+        long = "task",
+        value_delimiter = ',',
+        required = true,
+        value_name = "TASK[,TASK...]"
+    )]
     pub task: Vec<String>,
     /// Integer sampling weight of each task (default: all 1).
-    #[arg(long = "multitask-weights", visible_alias = "mtw", value_delimiter = ',', value_name = "W[,W...]")]
+    #[arg(
+        long = "multitask-weights",
+        visible_alias = "mtw",
+        value_delimiter = ',',
+        value_name = "W[,W...]"
+    )]
     pub multitask_weights: Vec<u32>,
     /// Validation tasks (default: the training tasks' valid split).
-    #[arg(long = "eval-task", visible_alias = "et", value_delimiter = ',', value_name = "TASK[,TASK...]")]
+    #[arg(
+        long = "eval-task",
+        visible_alias = "et",
+        value_delimiter = ',',
+        value_name = "TASK[,TASK...]"
+    )]
     pub eval_task: Vec<String>,
     /// Where to write the classifier directory (the best one by validation macro F1).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
@@ -100,19 +120,31 @@ fn class_of(e: &Example, task: &str) -> anyhow::Result<usize> {
     match e.label {
         Label::Pos => Ok(0),
         Label::Neg => Ok(1),
-        Label::None => anyhow::bail!("task {task} has unlabeled examples; add relabel (and pos_only/neg_only) mutators"),
+        Label::None => anyhow::bail!(
+            "task {task} has unlabeled examples; add relabel (and pos_only/neg_only) mutators"
+        ),
     }
 }
 
-fn encode_all(tasks: &[(String, Vec<Example>)], tok: &CringeTokenizer) -> anyhow::Result<Vec<Vec<(Vec<u32>, usize)>>> {
+fn encode_all(
+    tasks: &[(String, Vec<Example>)],
+    tok: &CringeTokenizer,
+) -> anyhow::Result<Vec<Vec<(Vec<u32>, usize)>>> {
     tasks
         .iter()
-        .map(|(name, ex)| ex.iter().map(|e| Ok((tok.encode(classifier_text(e))?, class_of(e, name)?))).collect())
+        .map(|(name, ex)| {
+            ex.iter().map(|e| Ok((tok.encode(classifier_text(e))?, class_of(e, name)?))).collect()
+        })
         .collect()
 }
 
 /// Scores a classifier on encoded examples.
-pub fn score(model: &Classifier, data: &[(Vec<u32>, usize)], trunc: usize, device: &Device) -> ClassifierScores {
+pub fn score(
+    model: &Classifier,
+    data: &[(Vec<u32>, usize)],
+    trunc: usize,
+    device: &Device,
+) -> ClassifierScores {
     let mut conf = [[0usize; 2]; 2]; // [gold][pred]
     for chunk in data.chunks(64) {
         let seqs: Vec<Vec<u32>> = chunk.iter().map(|(s, _)| s.clone()).collect();
@@ -129,7 +161,13 @@ pub fn score(model: &Classifier, data: &[(Vec<u32>, usize)], trunc: usize, devic
     };
     let exs = data.len();
     let (f1_pos, f1_neg) = (f1(0), f1(1));
-    ClassifierScores { exs, accuracy: (conf[0][0] + conf[1][1]) as f64 / exs.max(1) as f64, f1_pos, f1_neg, macro_f1: (f1_pos + f1_neg) / 2.0 }
+    ClassifierScores {
+        exs,
+        accuracy: (conf[0][0] + conf[1][1]) as f64 / exs.max(1) as f64,
+        f1_pos,
+        f1_neg,
+        macro_f1: (f1_pos + f1_neg) / 2.0,
+    }
 }
 
 impl TrainClassifierArgs {
@@ -139,8 +177,15 @@ impl TrainClassifierArgs {
             self.batchsize > 0 && self.validation_every_n_steps > 0,
             "--batchsize and --validation-every-n-steps must be at least 1"
         );
-        anyhow::ensure!(self.max_train_steps > 0, "--max-train-steps must be at least 1 (a classifier is only saved after a validation)");
-        anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
+        anyhow::ensure!(
+            self.max_train_steps > 0,
+            "--max-train-steps must be at least 1 (a classifier is only saved after a validation)"
+        );
+        anyhow::ensure!(
+            self.lr > 0.0 && self.lr.is_finite(),
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
         Ok(())
     }
 }
@@ -155,13 +200,18 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     let valid = load_tasks(eval_specs, &datapath, Datatype::Valid)?;
     let tokenizer = match &args.tokenizer {
         Some(p) => CringeTokenizer::load(p)?,
-        None => CringeTokenizer::train(train.iter().flat_map(|(_, e)| e).map(classifier_text), args.vocab_size)?,
+        None => CringeTokenizer::train(
+            train.iter().flat_map(|(_, e)| e).map(classifier_text),
+            args.vocab_size,
+        )?,
     };
     let train_enc = encode_all(&train, &tokenizer)?;
-    let valid_enc: Vec<(Vec<u32>, usize)> = encode_all(&valid, &tokenizer)?.into_iter().flatten().collect();
+    let valid_enc: Vec<(Vec<u32>, usize)> =
+        encode_all(&valid, &tokenizer)?.into_iter().flatten().collect();
     let mut enc_cfg = GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?;
     let sp = tokenizer.special();
-    (enc_cfg.pad_id, enc_cfg.start_id, enc_cfg.end_id) = (sp.pad as usize, sp.start as usize, sp.end as usize);
+    (enc_cfg.pad_id, enc_cfg.start_id, enc_cfg.end_id) =
+        (sp.pad as usize, sp.start as usize, sp.end as usize);
     let trunc = args.text_truncate.min(enc_cfg.n_positions);
     let device = args.device.device()?;
     let precision = args.precision.for_device(args.device, &device)?;
@@ -174,19 +224,29 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);
     let weights = crate::train::task_weights(&args.multitask_weights, train.len())?;
     let sizes: Vec<usize> = train_enc.iter().map(Vec::len).collect();
-    let mut sampler = MultitaskSampler::new(&sizes, &weights, args.seed).map_err(anyhow::Error::msg)?;
+    let mut sampler =
+        MultitaskSampler::new(&sizes, &weights, args.seed).map_err(anyhow::Error::msg)?;
     let mut optim = AdamConfig::new().init();
     let mut best: Option<ClassifierScores> = None;
     let mut running = (0.0f64, 0usize);
     for step in 1..=args.max_train_steps {
-        let batch: Vec<&(Vec<u32>, usize)> = (0..args.batchsize).map(|_| { let (t, i) = sampler.next_pair(); &train_enc[t][i] }).collect();
+        let batch: Vec<&(Vec<u32>, usize)> = (0..args.batchsize)
+            .map(|_| {
+                let (t, i) = sampler.next_pair();
+                &train_enc[t][i]
+            })
+            .collect();
         let seqs: Vec<Vec<u32>> = batch.iter().map(|(s, _)| s.clone()).collect();
         let gold: Vec<i64> = batch.iter().map(|(_, c)| *c as i64).collect();
         let logits = model.forward(pad_batch(&seqs, sp.pad as usize, trunc, &train_device));
-        let gold = Tensor::<1, Int>::from_data(TensorData::new(gold, [batch.len()]), &train_device).unsqueeze_dim::<2>(1);
+        let gold = Tensor::<1, Int>::from_data(TensorData::new(gold, [batch.len()]), &train_device)
+            .unsqueeze_dim::<2>(1);
         let loss = log_softmax(logits, 1).gather(1, gold).neg().mean();
         let value: f32 = loss.clone().into_scalar();
-        anyhow::ensure!(value.is_finite() || mixed, "the classifier loss became non-finite at step {step}; try a lower --lr");
+        anyhow::ensure!(
+            value.is_finite() || mixed,
+            "the classifier loss became non-finite at step {step}; try a lower --lr"
+        );
         let mut grads = GradientsParams::new();
         if value.is_finite() {
             running = (running.0 + value as f64, running.1 + 1);
@@ -197,7 +257,9 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
         } else {
             match scaler.unscale(&model, &mut grads, value.is_finite()).0 {
                 Verdict::Apply => model = optim.step(args.lr, model, grads),
-                Verdict::Skip if !args.quiet => println!("step {step}: non-finite loss or gradients in {precision}; update skipped"),
+                Verdict::Skip if !args.quiet => println!(
+                    "step {step}: non-finite loss or gradients in {precision}; update skipped"
+                ),
                 Verdict::Skip => {}
                 Verdict::GiveUp => anyhow::bail!(
                     "{MAX_CONSECUTIVE_SKIPS} classifier updates in a row overflowed in {precision} (step {step}); try --precision bf16 or f32"

@@ -52,7 +52,13 @@ fn reference_row(x: &[f64], target: usize, sign: f64, u: f64, k: usize) -> RefRo
     }
     let sampled = top[rank.min(k - 1)];
     let l = lse(x);
-    RefRow { lse: l, ce: l - x[target], sampled, ct: softplus(sign * (x[target] - x[sampled])), argmax: order[0] }
+    RefRow {
+        lse: l,
+        ce: l - x[target],
+        sampled,
+        ct: softplus(sign * (x[target] - x[sampled])),
+        argmax: order[0],
+    }
 }
 
 fn device() -> Device {
@@ -111,14 +117,25 @@ fn forward_matches_the_reference() {
         assert!(supports(&dev, n, v, k));
         let c = case(n, v, seed);
         let (logits, targets, signs, draws) = tensors(&c, &dev);
-        let out = cringe_rows(logits, targets, signs, draws, k, false).into_data().try_to_vec::<f32>().unwrap();
+        let out = cringe_rows(logits, targets, signs, draws, k, false)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for r in 0..n {
-            let want = reference_row(&row_f64(&c, r), c.targets[r] as usize, c.signs[r] as f64, c.draws[r] as f64, k);
+            let want = reference_row(
+                &row_f64(&c, r),
+                c.targets[r] as usize,
+                c.signs[r] as f64,
+                c.draws[r] as f64,
+                k,
+            );
             let got = &out[r * col::COUNT..(r + 1) * col::COUNT];
             let ctx = format!("{n}x{v} k={k} row {r}: got {got:?}");
             assert_eq!(got[col::SAMPLED] as usize, want.sampled, "{ctx}");
             assert_eq!(got[col::ARGMAX] as usize, want.argmax, "{ctx}");
-            for (g, w) in [(got[col::CE], want.ce), (got[col::CT], want.ct), (got[col::LSE], want.lse)] {
+            for (g, w) in
+                [(got[col::CE], want.ce), (got[col::CT], want.ct), (got[col::LSE], want.lse)]
+            {
                 assert!((g as f64 - w).abs() < 1e-4 * w.abs().max(1.0), "{ctx}, want {w}");
             }
         }
@@ -137,12 +154,23 @@ fn gradient_matches_finite_differences_of_the_reference() {
         let (logits, targets, signs, draws) = tensors(&c, &dev);
         let logits = logits.require_grad();
         let out = cringe_rows(logits.clone(), targets, signs, draws, k, detach);
-        let weights = |w: &Vec<f64>| Tensor::<1>::from_data(TensorData::new(w.iter().map(|&x| x as f32).collect::<Vec<_>>(), [n]), &dev);
+        let weights = |w: &Vec<f64>| {
+            Tensor::<1>::from_data(
+                TensorData::new(w.iter().map(|&x| x as f32).collect::<Vec<_>>(), [n]),
+                &dev,
+            )
+        };
         let ce = out.clone().slice([0..n, col::CE..col::CE + 1]).reshape([n]);
         let ct = out.clone().slice([0..n, col::CT..col::CT + 1]).reshape([n]);
         let loss = (ce * weights(&w_ce)).sum() + (ct * weights(&w_ct)).sum();
         let grad = logits.grad(&loss.backward()).unwrap().into_data().try_to_vec::<f32>().unwrap();
-        let sampled: Vec<usize> = out.into_data().try_to_vec::<f32>().unwrap().chunks(col::COUNT).map(|r| r[col::SAMPLED] as usize).collect();
+        let sampled: Vec<usize> = out
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+            .chunks(col::COUNT)
+            .map(|r| r[col::SAMPLED] as usize)
+            .collect();
         for r in 0..n {
             let x0 = row_f64(&c, r);
             let (t, s) = (c.targets[r] as usize, c.signs[r] as f64);
@@ -158,7 +186,10 @@ fn gradient_matches_finite_differences_of_the_reference() {
                 b[j] -= h;
                 let fd = (f(&a) - f(&b)) / (2.0 * h);
                 let g = grad[r * v + j] as f64;
-                assert!((g - fd).abs() < 1e-4, "detach={detach} row {r} col {j}: kernel {g}, finite difference {fd}");
+                assert!(
+                    (g - fd).abs() < 1e-4,
+                    "detach={detach} row {r} col {j}: kernel {g}, finite difference {fd}"
+                );
             }
         }
     }

@@ -36,7 +36,10 @@ fn causal(t: usize) -> Mask {
 
 /// Key padding per batch row: the last `pads[b]` keys are masked.
 fn padding(tk: usize, pads: &[usize]) -> Mask {
-    let values = pads.iter().flat_map(|&p| (0..tk).map(move |j| if j + p >= tk { MASKED } else { 0.0 })).collect();
+    let values = pads
+        .iter()
+        .flat_map(|&p| (0..tk).map(move |j| if j + p >= tk { MASKED } else { 0.0 }))
+        .collect();
     Mask { bb: pads.len(), bq: 1, values }
 }
 
@@ -49,8 +52,11 @@ fn reference(s: Shape, q: &[f64], k: &[f64], v: &[f64], mask: Option<&Mask>) -> 
             for i in 0..s.tq {
                 let scores: Vec<f64> = (0..s.tk)
                     .map(|j| {
-                        let dot: f64 = (0..s.d).map(|d| q[(bh * s.tq + i) * s.d + d] * k[(bh * s.tk + j) * s.d + d]).sum();
-                        let bias = mask.map_or(0.0, |m| m.values[((b % m.bb) * m.bq + i % m.bq) * s.tk + j]);
+                        let dot: f64 = (0..s.d)
+                            .map(|d| q[(bh * s.tq + i) * s.d + d] * k[(bh * s.tk + j) * s.d + d])
+                            .sum();
+                        let bias = mask
+                            .map_or(0.0, |m| m.values[((b % m.bb) * m.bq + i % m.bq) * s.tk + j]);
                         dot + bias
                     })
                     .collect();
@@ -95,7 +101,11 @@ fn output_matches_plain_attention() {
     ];
     for (s, mask) in cases {
         assert!(supports(&dev, s.d));
-        let (q, k, v) = (random(s.b * s.h * s.tq * s.d, &mut rng), random(s.b * s.h * s.tk * s.d, &mut rng), random(s.b * s.h * s.tk * s.d, &mut rng));
+        let (q, k, v) = (
+            random(s.b * s.h * s.tq * s.d, &mut rng),
+            random(s.b * s.h * s.tk * s.d, &mut rng),
+            random(s.b * s.h * s.tk * s.d, &mut rng),
+        );
         let want = reference(s, &q, &k, &v, mask.as_ref());
         let got = flash_attention(
             tensor(&q, [s.b, s.h, s.tq, s.d], &dev),
@@ -106,7 +116,11 @@ fn output_matches_plain_attention() {
         assert_eq!(got.dims(), [s.b, s.h, s.tq, s.d]);
         let got = got.into_data().try_to_vec::<f32>().unwrap();
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!((*g as f64 - w).abs() < 1e-5, "{s:?} mask {:?}: element {i}: kernel {g}, reference {w}", mask.as_ref().map(|m| (m.bb, m.bq)));
+            assert!(
+                (*g as f64 - w).abs() < 1e-5,
+                "{s:?} mask {:?}: element {i}: kernel {g}, reference {w}",
+                mask.as_ref().map(|m| (m.bb, m.bq))
+            );
         }
     }
 }
@@ -130,20 +144,32 @@ fn gradients_match_finite_differences() {
             tensor(&k, [s.b, s.h, s.tk, s.d], &dev).require_grad(),
             tensor(&v, [s.b, s.h, s.tk, s.d], &dev).require_grad(),
         );
-        let out = flash_attention(tq_.clone(), tk_.clone(), tv_.clone(), mask.as_ref().map(|m| mask_tensor(m, s, &dev)));
+        let out = flash_attention(
+            tq_.clone(),
+            tk_.clone(),
+            tv_.clone(),
+            mask.as_ref().map(|m| mask_tensor(m, s, &dev)),
+        );
         let loss = (out * tensor(&w, [s.b, s.h, s.tq, s.d], &dev)).sum();
         let grads = loss.backward();
-        let grad_of = |t: &Tensor<4>| t.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let grad_of =
+            |t: &Tensor<4>| t.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
         let (gq, gk, gv) = (grad_of(&tq_), grad_of(&tk_), grad_of(&tv_));
-        let f = |q: &[f64], k: &[f64], v: &[f64]| -> f64 { reference(s, q, k, v, mask.as_ref()).iter().zip(&w).map(|(o, w)| o * w).sum() };
+        let f = |q: &[f64], k: &[f64], v: &[f64]| -> f64 {
+            reference(s, q, k, v, mask.as_ref()).iter().zip(&w).map(|(o, w)| o * w).sum()
+        };
         let h = 1e-5;
         let check = |name: &str, got: &[f32], which: usize| {
             for (i, g) in got.iter().enumerate() {
-                let (mut a, mut b) = ([q.clone(), k.clone(), v.clone()], [q.clone(), k.clone(), v.clone()]);
+                let (mut a, mut b) =
+                    ([q.clone(), k.clone(), v.clone()], [q.clone(), k.clone(), v.clone()]);
                 a[which][i] += h;
                 b[which][i] -= h;
                 let fd = (f(&a[0], &a[1], &a[2]) - f(&b[0], &b[1], &b[2])) / (2.0 * h);
-                assert!((*g as f64 - fd).abs() < 2e-4, "{s:?}: d{name}[{i}]: kernel {g}, finite difference {fd}");
+                assert!(
+                    (*g as f64 - fd).abs() < 2e-4,
+                    "{s:?}: d{name}[{i}]: kernel {g}, finite difference {fd}"
+                );
             }
         };
         check("q", &gq, 0);

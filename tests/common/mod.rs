@@ -25,13 +25,19 @@ pub fn mean_logprob(dir: &Path, examples: &[Example], label: Label) -> f64 {
     let dev = Device::flex();
     let md = ModelDir::load(dir, &dev).unwrap();
     let cfg = md.model.config().clone();
-    let batcher = Batcher::new(md.tokenizer, TruncationConfig { text_truncate: 64, label_truncate: 64 }, cfg.n_positions);
-    let items: Vec<_> = examples.iter().filter(|e| e.label == label).map(|e| batcher.encode(e).unwrap()).collect();
+    let batcher = Batcher::new(
+        md.tokenizer,
+        TruncationConfig { text_truncate: 64, label_truncate: 64 },
+        cfg.n_positions,
+    );
+    let items: Vec<_> =
+        examples.iter().filter(|e| e.label == label).map(|e| batcher.encode(e).unwrap()).collect();
     let batch = batcher.collate(&items, &dev);
     let tokens = batch.target_tokens();
     let logits = md.model.forward(batch.context, batch.decoder_input);
     let [b, t, v] = logits.dims();
-    let lp = log_softmax(logits.reshape([b * t, v]), 1).gather(1, batch.targets.clone().reshape([b * t, 1]));
+    let lp = log_softmax(logits.reshape([b * t, v]), 1)
+        .gather(1, batch.targets.clone().reshape([b * t, 1]));
     let mask = batch.targets.reshape([b * t, 1]).not_equal_elem(cfg.pad_id as i64).float();
     let sum: f32 = (lp * mask).sum().into_scalar();
     sum as f64 / tokens as f64
@@ -48,7 +54,8 @@ pub fn model_weights(dir: &Path) -> Vec<Vec<f32>> {
             self.0.push(param.val().into_data().try_to_vec::<f32>().unwrap());
         }
     }
-    let md = ModelDir::load(dir, &Device::flex()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let md =
+        ModelDir::load(dir, &Device::flex()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut c = Collect(Vec::new());
     md.model.visit(&mut c);
     c.0

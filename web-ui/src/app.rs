@@ -29,7 +29,8 @@ pub fn App() -> impl IntoView {
     let page = RwSignal::new(page_from_hash());
     let handle = window_event_listener(ev::hashchange, move |_| page.set(page_from_hash()));
     on_cleanup(move || handle.remove());
-    let shown = move |p: Page| move || if page.get() == p { "display: block" } else { "display: none" };
+    let shown =
+        move |p: Page| move || if page.get() == p { "display: block" } else { "display: none" };
     let class = move |p: Page| move || if page.get() == p { "active" } else { "" };
     let label_active = Signal::derive(move || page.get() == Page::Label);
     let compare_active = Signal::derive(move || page.get() == Page::Compare);

@@ -6,7 +6,9 @@ use wasm_bindgen_futures::JsFuture;
 /// The name and text of a file the user picked or dropped.
 pub async fn read_file(file: web_sys::File) -> Result<(String, String), String> {
     let name = file.name();
-    let text = JsFuture::from(file.text()).await.map_err(|e| format!("{name}: cannot read the file: {e:?}"))?;
+    let text = JsFuture::from(file.text())
+        .await
+        .map_err(|e| format!("{name}: cannot read the file: {e:?}"))?;
     let text = text.as_string().ok_or_else(|| format!("{name}: the file is not text"))?;
     Ok((name, text))
 }
@@ -20,7 +22,8 @@ pub fn download(name: &str, text: &str) -> Result<(), String> {
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(fail)?.unchecked_into();
+    let a: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(fail)?.unchecked_into();
     a.set_href(&url);
     a.set_download(name);
     a.click();
@@ -64,16 +67,23 @@ export function next_frame() {
 "#)]
 extern "C" {
     #[wasm_bindgen(catch)]
-    async fn fetch_bytes(url: &str, on_progress: &js_sys::Function) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
+    async fn fetch_bytes(
+        url: &str,
+        on_progress: &js_sys::Function,
+    ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
     #[wasm_bindgen(catch)]
     async fn fetch_text(url: &str) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>;
     async fn next_frame();
 }
 
 /// Downloads `url`, calling `progress(bytes_so_far, total_or_0)` as chunks arrive.
-pub async fn download_bytes(url: &str, progress: impl FnMut(f64, f64) + 'static) -> Result<Vec<u8>, String> {
+pub async fn download_bytes(
+    url: &str,
+    progress: impl FnMut(f64, f64) + 'static,
+) -> Result<Vec<u8>, String> {
     let cb = wasm_bindgen::closure::Closure::<dyn FnMut(f64, f64)>::new(progress);
-    let v = fetch_bytes(url, cb.as_ref().unchecked_ref()).await.map_err(|e| format!("{url}: {e:?}"))?;
+    let v =
+        fetch_bytes(url, cb.as_ref().unchecked_ref()).await.map_err(|e| format!("{url}: {e:?}"))?;
     Ok(js_sys::Uint8Array::new(&v).to_vec())
 }
 

@@ -12,7 +12,13 @@ use std::rc::Rc;
 
 /// A reply's classifier verdict: P(safe).
 async fn judge(c: &ClassifierDir, chosen: &Chosen, text: &str) -> Result<f64, String> {
-    let pos = c.model.config().classes.iter().position(|n| n == "pos").ok_or("the classifier has no `pos` class")?;
+    let pos = c
+        .model
+        .config()
+        .classes
+        .iter()
+        .position(|n| n == "pos")
+        .ok_or("the classifier has no `pos` class")?;
     let mut ids = c.tokenizer.encode(text).map_err(|e| e.to_string())?;
     let max = c.model.config().encoder.n_positions;
     if ids.len() > max {
@@ -22,8 +28,12 @@ async fn judge(c: &ClassifierDir, chosen: &Chosen, text: &str) -> Result<f64, St
         ids.push(c.tokenizer.special().end);
     }
     let n = ids.len();
-    let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids.into_iter().map(i64::from).collect::<Vec<_>>(), [1, n]), &chosen.device);
-    let probs = c.model.probabilities(tokens).into_data_async().await.map_err(|e| format!("{e:?}"))?;
+    let tokens = Tensor::<2, Int>::from_data(
+        TensorData::new(ids.into_iter().map(i64::from).collect::<Vec<_>>(), [1, n]),
+        &chosen.device,
+    );
+    let probs =
+        c.model.probabilities(tokens).into_data_async().await.map_err(|e| format!("{e:?}"))?;
     let probs = probs.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
     Ok(probs[pos] as f64)
 }
@@ -33,8 +43,14 @@ async fn load_classifier(chosen: &Chosen) -> Result<ClassifierDir, String> {
     let config = download_text(&format!("{base}/classifier.json")).await?;
     let tokenizer = download_text(&format!("{base}/tokenizer.json")).await?;
     let weights = download_bytes(&format!("{base}/model.bpk"), |_, _| {}).await?;
-    ClassifierDir::from_bytes(Path::new(base), config.as_bytes(), weights, tokenizer.as_bytes(), &chosen.device)
-        .map_err(|e| e.to_string())
+    ClassifierDir::from_bytes(
+        Path::new(base),
+        config.as_bytes(),
+        weights,
+        tokenizer.as_bytes(),
+        &chosen.device,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Everything the page loads once.
@@ -116,8 +132,15 @@ pub fn ComparePage(active: Signal<bool>) -> impl IntoView {
             .await;
             match result {
                 Ok(l) => {
-                    let judged = if l.classifier.is_some() { "with the classifier" } else { "no classifier served" };
-                    status.set(format!("{} vs {} on {}, {judged}", l.models[0].0, l.models[1].0, l.chosen.label));
+                    let judged = if l.classifier.is_some() {
+                        "with the classifier"
+                    } else {
+                        "no classifier served"
+                    };
+                    status.set(format!(
+                        "{} vs {} on {}, {judged}",
+                        l.models[0].0, l.models[1].0, l.chosen.label
+                    ));
                     loaded.set_value(Some(l));
                     ready.set(true);
                 }
@@ -141,7 +164,10 @@ pub fn ComparePage(active: Signal<bool>) -> impl IntoView {
         let text = prompt.get_untracked();
         leptos::task::spawn_local(async move {
             for (side, (_, model)) in sides.iter().zip(l.models.iter()) {
-                let result = stream_reply(model, &l.chosen, &text, 64, side.reply, side.speed, side.count, stop).await;
+                let result = stream_reply(
+                    model, &l.chosen, &text, 64, side.reply, side.speed, side.count, stop,
+                )
+                .await;
                 if let Err(e) = result {
                     error.set(Some(e));
                     break;

@@ -22,7 +22,9 @@ fn cpu(reason: &str) -> Chosen {
 
 /// Whether the page's URL asks for the CPU (`?device=cpu`).
 fn cpu_requested() -> bool {
-    web_sys::window().and_then(|w| w.location().search().ok()).is_some_and(|s| s.contains("device=cpu"))
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .is_some_and(|s| s.contains("device=cpu"))
 }
 
 /// Whether `navigator.gpu` exists.

@@ -23,7 +23,11 @@ struct Loaded {
 
 /// Fetches the three files of model `name` and builds it on `device`; on the GPU, runs a few
 /// decoding steps so the shaders are compiled before the first real reply.
-pub async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>) -> Result<ModelDir, String> {
+pub async fn load_model(
+    name: &str,
+    chosen: &Chosen,
+    progress: RwSignal<String>,
+) -> Result<ModelDir, String> {
     let base = format!("models/{name}");
     let config = download_text(&format!("{base}/config.json")).await?;
     let tokenizer = download_text(&format!("{base}/tokenizer.json")).await?;
@@ -38,13 +42,25 @@ pub async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>)
     .await?;
     progress.set("building the model…".into());
     yield_now().await;
-    let md = ModelDir::from_bytes(Path::new(&base), config.as_bytes(), weights, tokenizer.as_bytes(), &chosen.device)
-        .map_err(|e| e.to_string())?;
+    let md = ModelDir::from_bytes(
+        Path::new(&base),
+        config.as_bytes(),
+        weights,
+        tokenizer.as_bytes(),
+        &chosen.device,
+    )
+    .map_err(|e| e.to_string())?;
     if chosen.gpu {
         progress.set("warming up shaders…".into());
-        let cfg = SearchConfig { inference: Inference::Greedy, min_length: 0, max_length: 2, ..SearchConfig::default() };
+        let cfg = SearchConfig {
+            inference: Inference::Greedy,
+            min_length: 0,
+            max_length: 2,
+            ..SearchConfig::default()
+        };
         let input = [md.tokenizer.special().end];
-        let mut stream = TokenStream::new(&md.model, &input, &input, &cfg, &chosen.device).map_err(|e| e.to_string())?;
+        let mut stream = TokenStream::new(&md.model, &input, &input, &cfg, &chosen.device)
+            .map_err(|e| e.to_string())?;
         while next_token(&mut stream).await?.is_some() {}
     }
     Ok(md)
@@ -54,7 +70,10 @@ pub async fn load_model(name: &str, chosen: &Chosen, progress: RwSignal<String>)
 pub async fn next_token(stream: &mut TokenStream<'_>) -> Result<Option<u32>, String> {
     let Some(logits) = stream.step_logits() else { return Ok(None) };
     let data = logits.into_data_async().await.map_err(|e| format!("reading logits back: {e:?}"))?;
-    let values = data.convert::<f32>().try_into_vec::<f32>().map_err(|e| format!("reading logits back: {e:?}"))?;
+    let values = data
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("reading logits back: {e:?}"))?;
     stream.choose(&values).map(Some).map_err(|e| e.to_string())
 }
 
@@ -103,14 +122,19 @@ pub fn GeneratePage() -> impl IntoView {
     leptos::task::spawn_local(async move {
         match download_text("models/index.json").await.and_then(|t| {
             let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
-            Ok(v["models"].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect::<Vec<_>>()).unwrap_or_default())
+            Ok(v["models"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect::<Vec<_>>())
+                .unwrap_or_default())
         }) {
             Ok(list) if !list.is_empty() => {
                 selected.set(list[0].clone());
                 names.set(list.clone());
                 load(list[0].clone());
             }
-            Ok(_) | Err(_) => status.set("no model is served: start `cringe serve-ui --model DIR`".into()),
+            Ok(_) | Err(_) => {
+                status.set("no model is served: start `cringe serve-ui --model DIR`".into())
+            }
         }
     });
 
@@ -193,12 +217,14 @@ pub async fn stream_reply(
         seed: now_ms() as u64,
         ..SearchConfig::default()
     };
-    let mut stream = TokenStream::new(&md.model, &input, &input, &cfg, &chosen.device).map_err(|e| e.to_string())?;
+    let mut stream = TokenStream::new(&md.model, &input, &input, &cfg, &chosen.device)
+        .map_err(|e| e.to_string())?;
     let start = now_ms();
     while !stop.get_untracked() {
         match next_token(&mut stream).await? {
             Some(_) => {
-                reply.set(md.tokenizer.decode_response(stream.tokens()).map_err(|e| e.to_string())?);
+                reply
+                    .set(md.tokenizer.decode_response(stream.tokens()).map_err(|e| e.to_string())?);
                 let secs = ((now_ms() - start) / 1000.0).max(1e-3);
                 speed.set(Some(stream.tokens().len() as f64 / secs));
                 count.set(stream.tokens().len());

@@ -36,7 +36,8 @@ impl LabelState {
 
     fn mark(&self, saver: &Saver, status: Status) {
         let name = self.annotator.get_untracked();
-        let name = if name.trim().is_empty() { "anonymous".to_string() } else { name.trim().to_string() };
+        let name =
+            if name.trim().is_empty() { "anonymous".to_string() } else { name.trim().to_string() };
         let now = now_iso();
         self.update(saver, |s| s.mark(status, &name, &now));
     }
@@ -121,13 +122,13 @@ pub fn LabelPage(active: Signal<bool>) -> impl IntoView {
     // choosing in a list; the file button keeps the keys, as focus stays there after a pick).
     let keys_saver = saver.clone();
     let handle = window_event_listener(ev::keydown, move |e: web_sys::KeyboardEvent| {
-        let typing = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|el| {
-            match el.tag_name().as_str() {
+        let typing = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(
+            |el| match el.tag_name().as_str() {
                 "TEXTAREA" | "SELECT" => true,
                 "INPUT" => el.get_attribute("type").is_none_or(|t| t != "file"),
                 _ => false,
-            }
-        });
+            },
+        );
         if !active.get_untracked() || typing || e.ctrl_key() || e.meta_key() || e.alt_key() {
             return;
         }

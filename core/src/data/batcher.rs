@@ -24,13 +24,18 @@ impl TruncationConfig {
     /// What the batcher will clamp for a model of `n_positions` positions, as a warning for the
     /// user (`None` when both lengths fit): the model cannot embed longer sequences.
     pub fn clamp_warning(&self, n_positions: usize) -> Option<String> {
-        let over: Vec<String> = [("--text-truncate", self.text_truncate), ("--label-truncate", self.label_truncate)]
-            .into_iter()
-            .filter(|(_, v)| *v > n_positions)
-            .map(|(flag, v)| format!("{flag} {v}"))
-            .collect();
+        let over: Vec<String> =
+            [("--text-truncate", self.text_truncate), ("--label-truncate", self.label_truncate)]
+                .into_iter()
+                .filter(|(_, v)| *v > n_positions)
+                .map(|(flag, v)| format!("{flag} {v}"))
+                .collect();
         (!over.is_empty()).then(|| {
-            format!("{} exceed{} the model's {n_positions} positions; using {n_positions}", over.join(" and "), if over.len() == 1 { "s" } else { "" })
+            format!(
+                "{} exceed{} the model's {n_positions} positions; using {n_positions}",
+                over.join(" and "),
+                if over.len() == 1 { "s" } else { "" }
+            )
         })
     }
 }
@@ -128,7 +133,12 @@ impl Batcher {
     /// Tokenises one example.
     pub fn encode(&self, ex: &Example) -> Result<EncodedExample> {
         let rejected = ex.rejected.as_deref().map(|r| self.encode_response(r)).transpose()?;
-        Ok(EncodedExample { context: self.encode_context(&ex.context)?, target: self.encode_response(&ex.response)?, label: ex.label, rejected })
+        Ok(EncodedExample {
+            context: self.encode_context(&ex.context)?,
+            target: self.encode_response(&ex.response)?,
+            label: ex.label,
+            rejected,
+        })
     }
 
     /// Tokenises a response: end token appended, right truncation.
@@ -173,7 +183,9 @@ impl Batcher {
             }
             lab[i * t..(i + 1) * t].fill(label.id());
         }
-        let int = |v: Vec<i64>, cols: usize| Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device);
+        let int = |v: Vec<i64>, cols: usize| {
+            Tensor::<2, Int>::from_data(TensorData::new(v, [b, cols]), device)
+        };
         Batch {
             context: int(ctx, s),
             decoder_input: int(dec, t),
@@ -201,8 +213,22 @@ mod tests {
         let b = batcher(100, 100);
         let sp = b.tokenizer().special();
         let items = vec![
-            b.encode(&Example { context: "hello".into(), response: "how are you".into(), label: Label::Neg, source: String::new(), rejected: None }).unwrap(),
-            b.encode(&Example { context: "".into(), response: "hi".into(), label: Label::Pos, source: String::new(), rejected: None }).unwrap(),
+            b.encode(&Example {
+                context: "hello".into(),
+                response: "how are you".into(),
+                label: Label::Neg,
+                source: String::new(),
+                rejected: None,
+            })
+            .unwrap(),
+            b.encode(&Example {
+                context: "".into(),
+                response: "hi".into(),
+                label: Label::Pos,
+                source: String::new(),
+                rejected: None,
+            })
+            .unwrap(),
         ];
         assert_eq!(items[1].context, vec![sp.end]);
         assert_eq!(*items[0].target.last().unwrap(), sp.end);
@@ -215,7 +241,10 @@ mod tests {
         assert_eq!(&dec[1..t], &tgt[..t - 1]);
         assert!(lab[..t].iter().all(|&l| l == 0) && lab[t..].iter().all(|&l| l == 1));
         let second = &tgt[t..];
-        assert_eq!(second[items[1].target.len()..].iter().filter(|&&x| x != sp.pad as i64).count(), 0);
+        assert_eq!(
+            second[items[1].target.len()..].iter().filter(|&&x| x != sp.pad as i64).count(),
+            0
+        );
         assert_eq!(batch.target_tokens(), items[0].target.len() + items[1].target.len());
         assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len()]);
         assert_eq!(batch.context_lengths, vec![items[0].context.len(), items[1].context.len()]);
@@ -224,8 +253,20 @@ mod tests {
     #[test]
     fn a_preference_pair_fills_two_rows_chosen_then_rejected() {
         let b = batcher(100, 100);
-        let pair = Example { context: "hello".into(), response: "how are you".into(), label: Label::Pos, source: String::new(), rejected: Some("you idiot".into()) };
-        let plain = Example { context: "hi".into(), response: "hi".into(), label: Label::None, source: String::new(), rejected: None };
+        let pair = Example {
+            context: "hello".into(),
+            response: "how are you".into(),
+            label: Label::Pos,
+            source: String::new(),
+            rejected: Some("you idiot".into()),
+        };
+        let plain = Example {
+            context: "hi".into(),
+            response: "hi".into(),
+            label: Label::None,
+            source: String::new(),
+            rejected: None,
+        };
         let items = vec![b.encode(&plain).unwrap(), b.encode(&pair).unwrap()];
         let batch = b.collate(&items, &Device::flex());
         assert_eq!(batch.pairs, vec![(1, 2)]);
@@ -238,16 +279,36 @@ mod tests {
         assert_eq!(ctx[s..2 * s], ctx[2 * s..], "the rejected row has the pair's context");
         let tgt: Vec<i64> = batch.targets.try_to_vec_as::<i64>().unwrap();
         let rejected = items[1].rejected.as_ref().unwrap();
-        assert_eq!(tgt[2 * t..2 * t + rejected.len()].iter().map(|&x| x as u32).collect::<Vec<_>>(), *rejected);
-        assert_eq!(batch.target_tokens(), items[0].target.len() + items[1].target.len() + rejected.len());
-        assert_eq!(batch.target_lengths, vec![items[0].target.len(), items[1].target.len(), rejected.len()]);
-        assert_eq!(batch.context_lengths[1], batch.context_lengths[2], "the rejected row has the pair's context");
+        assert_eq!(
+            tgt[2 * t..2 * t + rejected.len()].iter().map(|&x| x as u32).collect::<Vec<_>>(),
+            *rejected
+        );
+        assert_eq!(
+            batch.target_tokens(),
+            items[0].target.len() + items[1].target.len() + rejected.len()
+        );
+        assert_eq!(
+            batch.target_lengths,
+            vec![items[0].target.len(), items[1].target.len(), rejected.len()]
+        );
+        assert_eq!(
+            batch.context_lengths[1], batch.context_lengths[2],
+            "the rejected row has the pair's context"
+        );
     }
 
     #[test]
     fn truncates_context_left_and_response_right() {
         let b = batcher(3, 2);
-        let e = b.encode(&Example { context: "hello there friend how are you".into(), response: "how are you doing".into(), label: Label::Pos, source: String::new(), rejected: None }).unwrap();
+        let e = b
+            .encode(&Example {
+                context: "hello there friend how are you".into(),
+                response: "how are you doing".into(),
+                label: Label::Pos,
+                source: String::new(),
+                rejected: None,
+            })
+            .unwrap();
         let sp = b.tokenizer().special();
         assert_eq!(e.context.len(), 3);
         assert_eq!(*e.context.last().unwrap(), sp.end);

@@ -18,20 +18,22 @@ pub fn read_examples_jsonl(path: &Path) -> Result<Vec<Example>> {
 
 /// Parses JSONL bytes; `path` is only used in error messages and as the default source.
 pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
-    let default_source = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let default_source =
+        path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let mut out = Vec::new();
     for (line, text) in checked_lines(bytes, path, "one JSON object per line")? {
         let err = |message: String| line_error(path, line, message);
         let value = json_line(path, line, text, "a JSON object")?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| err("expected a JSON object with fields context, response, label".into()))?;
+        let obj = value.as_object().ok_or_else(|| {
+            err("expected a JSON object with fields context, response, label".into())
+        })?;
         let string_field = |name: &str| -> Result<String> { string_field(obj, name).map_err(&err) };
         let context = string_field("context")?;
         let response = string_field("response")?;
         let label_text = string_field("label")?;
-        let label = Label::parse(&label_text)
-            .ok_or_else(|| err(format!("field `label` must be \"pos\", \"neg\" or \"none\", got {label_text:?}")))?;
+        let label = Label::parse(&label_text).ok_or_else(|| {
+            err(format!("field `label` must be \"pos\", \"neg\" or \"none\", got {label_text:?}"))
+        })?;
         let source = match obj.get("source") {
             None | Some(Value::Null) => default_source.clone(),
             Some(_) => string_field("source")?,
@@ -42,7 +44,10 @@ pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
 }
 
 /// Reads a required string field of a JSON object; the error says what was found instead.
-pub fn string_field(obj: &serde_json::Map<String, Value>, name: &str) -> std::result::Result<String, String> {
+pub fn string_field(
+    obj: &serde_json::Map<String, Value>,
+    name: &str,
+) -> std::result::Result<String, String> {
     match obj.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(other) => Err(format!("field `{name}` must be a string, got {}", type_name(other))),
@@ -97,7 +102,10 @@ mod tests {
             assert!(e.contains(want), "{e:?} should contain {want:?}");
             assert!(e.contains("train.jsonl"), "{e}");
         }
-        let long = format!("{{\"context\":\"{}\",\"response\":\"b\",\"label\":\"pos\"}}", "x".repeat(MAX_LINE_BYTES));
+        let long = format!(
+            "{{\"context\":\"{}\",\"response\":\"b\",\"label\":\"pos\"}}",
+            "x".repeat(MAX_LINE_BYTES)
+        );
         let e = parse(long.as_bytes()).unwrap_err().to_string();
         assert!(e.contains(":1: line is"), "{e}");
     }

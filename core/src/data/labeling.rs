@@ -130,10 +130,20 @@ impl LabelSession {
             }
         }
         if items.is_empty() {
-            return Err(CoreError::file(path, "has no generations to label (no [teacher, model] exchange)"));
+            return Err(CoreError::file(
+                path,
+                "has no generations to label (no [teacher, model] exchange)",
+            ));
         }
         let episodes = records.into_iter().map(|r| r.episode).collect();
-        Ok(Self { source: name.to_string(), episodes, items, cursor: 0, filter: Filter::All, history: Vec::new() })
+        Ok(Self {
+            source: name.to_string(),
+            episodes,
+            items,
+            cursor: 0,
+            filter: Filter::All,
+            history: Vec::new(),
+        })
     }
 
     /// All items, in file order.
@@ -212,7 +222,9 @@ impl LabelSession {
 
     /// First index at or after `from` that the filter admits (or `len`).
     fn next_from(&self, from: usize) -> usize {
-        (from..self.items.len()).find(|&i| self.filter.admits(self.items[i].status)).unwrap_or(self.items.len())
+        (from..self.items.len())
+            .find(|&i| self.filter.admits(self.items[i].status))
+            .unwrap_or(self.items.len())
     }
 
     /// The labeled (safe or unsafe) items as world-log JSONL: one single-exchange episode per
@@ -252,7 +264,8 @@ impl LabelSession {
 
     /// A session stored by [`LabelSession::to_json`].
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| CoreError::Invalid(format!("stored labeling session is unreadable: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| CoreError::Invalid(format!("stored labeling session is unreadable: {e}")))
     }
 }
 
@@ -266,7 +279,15 @@ mod tests {
             .map(|i| {
                 let mut m = Map::new();
                 m.insert("classifier_accuracy".into(), json!(if i % 2 == 0 { 1.0 } else { 0.0 }));
-                world_log_line("teacher", &format!("context {i}"), &[], "model", &format!("reply {i}"), m, None) + "\n"
+                world_log_line(
+                    "teacher",
+                    &format!("context {i}"),
+                    &[],
+                    "model",
+                    &format!("reply {i}"),
+                    m,
+                    None,
+                ) + "\n"
             })
             .collect()
     }
@@ -314,7 +335,11 @@ mod tests {
             .collect();
         assert_eq!(
             labels,
-            vec![("reply 0".into(), Label::Neg), ("reply 1".into(), Label::Pos), ("reply 2".into(), Label::Neg)]
+            vec![
+                ("reply 0".into(), Label::Neg),
+                ("reply 1".into(), Label::Pos),
+                ("reply 2".into(), Label::Neg)
+            ]
         );
         let ex = &records[2].exchanges(path).unwrap()[0];
         assert_eq!(ex.metrics["annotator"], "bob");

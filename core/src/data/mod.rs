@@ -21,4 +21,7 @@ pub use mutators::Mutator;
 pub use pairs::{pair_line, read_pairs_jsonl};
 pub use parlai_text::{Episode, read_parlai_text};
 pub use tasks::{Datatype, TaskSpec, default_datapath};
-pub use worldlog::{Judged, LeftOut, WorldLogRecord, read_world_logs, world_log_examples, world_log_line, world_log_metadata};
+pub use worldlog::{
+    Judged, LeftOut, WorldLogRecord, read_world_logs, world_log_examples, world_log_line,
+    world_log_metadata,
+};

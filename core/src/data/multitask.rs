@@ -44,7 +44,14 @@ impl MultitaskSampler {
                 o
             })
             .collect();
-        Ok(Self { cumulative, orders, cursors: vec![0; sizes.len()], passes: vec![0; sizes.len()], draws: 0, rng })
+        Ok(Self {
+            cumulative,
+            orders,
+            cursors: vec![0; sizes.len()],
+            passes: vec![0; sizes.len()],
+            draws: 0,
+            rng,
+        })
     }
 
     /// The next draw.

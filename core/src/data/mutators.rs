@@ -34,7 +34,9 @@ impl Mutator {
             "pos_only" => Mutator::PosOnly,
             "neg_only" => Mutator::NegOnly,
             other => {
-                return Err(CoreError::Config(format!("unknown mutator {other:?}; expected one of {MUTATOR_NAMES:?}")));
+                return Err(CoreError::Config(format!(
+                    "unknown mutator {other:?}; expected one of {MUTATOR_NAMES:?}"
+                )));
             }
         })
     }
@@ -113,7 +115,13 @@ mod tests {
     use crate::data::Example;
 
     fn ex(c: &str, r: &str) -> Example {
-        Example { context: c.into(), response: r.into(), label: Label::None, source: "t".into(), rejected: None }
+        Example {
+            context: c.into(),
+            response: r.into(),
+            label: Label::None,
+            source: "t".into(),
+            rejected: None,
+        }
     }
 
     #[test]
@@ -128,15 +136,31 @@ mod tests {
 
     #[test]
     fn seed_safety_chain_makes_negatives_with_empty_context() {
-        let eps = vec![vec![ex("you idiot", "__notok__")], vec![ex("nice day", "__ok__")], vec![ex("a\nb", "__ok__")]];
+        let eps = vec![
+            vec![ex("you idiot", "__notok__")],
+            vec![ex("nice day", "__ok__")],
+            vec![ex("a\nb", "__ok__")],
+        ];
         let out = apply_all(&Mutator::parse_list("flatten+relabel+ltr_empty").unwrap(), eps);
         let flat: Vec<_> = out.into_iter().flatten().collect();
-        assert_eq!((flat[0].context.as_str(), flat[0].response.as_str(), flat[0].label), ("", "you idiot", Label::Neg));
-        assert_eq!((flat[1].context.as_str(), flat[1].response.as_str(), flat[1].label), ("", "nice day", Label::Pos));
+        assert_eq!(
+            (flat[0].context.as_str(), flat[0].response.as_str(), flat[0].label),
+            ("", "you idiot", Label::Neg)
+        );
+        assert_eq!(
+            (flat[1].context.as_str(), flat[1].response.as_str(), flat[1].label),
+            ("", "nice day", Label::Pos)
+        );
         assert_eq!((flat[2].context.as_str(), flat[2].response.as_str()), ("a", "b"));
-        let negs = apply_all(&Mutator::parse_list("relabel+neg_only").unwrap(), vec![vec![ex("x", "__notok__"), ex("y", "__ok__")]]);
+        let negs = apply_all(
+            &Mutator::parse_list("relabel+neg_only").unwrap(),
+            vec![vec![ex("x", "__notok__"), ex("y", "__ok__")]],
+        );
         assert_eq!(negs.concat().len(), 1);
-        let poss = apply_all(&Mutator::parse_list("relabel+pos_only").unwrap(), vec![vec![ex("x", "__notok__"), ex("y", "__ok__")]]);
+        let poss = apply_all(
+            &Mutator::parse_list("relabel+pos_only").unwrap(),
+            vec![vec![ex("x", "__notok__"), ex("y", "__ok__")]],
+        );
         assert_eq!(poss.concat()[0].context, "y");
     }
 

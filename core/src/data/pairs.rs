@@ -22,18 +22,29 @@ pub fn read_pairs_jsonl(path: &Path) -> Result<Vec<Example>> {
 pub fn parse_pairs_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
     let source = path.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let mut out = Vec::new();
-    for (line, text) in checked_lines(bytes, path, "one {\"context\", \"chosen\", \"rejected\"} object per line")? {
+    for (line, text) in
+        checked_lines(bytes, path, "one {\"context\", \"chosen\", \"rejected\"} object per line")?
+    {
         let err = |message: String| line_error(path, line, message);
         let value = json_line(path, line, text, "a JSON object")?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| err("expected a JSON object with fields context, chosen, rejected".into()))?;
+        let obj = value.as_object().ok_or_else(|| {
+            err("expected a JSON object with fields context, chosen, rejected".into())
+        })?;
         let field = |name: &str| string_field(obj, name).map_err(&err);
         let (context, chosen, rejected) = (field("context")?, field("chosen")?, field("rejected")?);
         if chosen == rejected {
-            return Err(err("`chosen` and `rejected` are the same text; a pair needs two different responses".into()));
+            return Err(err(
+                "`chosen` and `rejected` are the same text; a pair needs two different responses"
+                    .into(),
+            ));
         }
-        out.push(Example { context, response: chosen, label: Label::Pos, source: source.clone(), rejected: Some(rejected) });
+        out.push(Example {
+            context,
+            response: chosen,
+            label: Label::Pos,
+            source: source.clone(),
+            rejected: Some(rejected),
+        });
     }
     Ok(out)
 }
@@ -49,10 +60,17 @@ mod tests {
 
     #[test]
     fn reads_what_pair_line_writes() {
-        let text = format!("{}\n{}\n", pair_line("hi\nthere", "hello!", "go away"), pair_line("", "a", "b"));
+        let text = format!(
+            "{}\n{}\n",
+            pair_line("hi\nthere", "hello!", "go away"),
+            pair_line("", "a", "b")
+        );
         let ex = parse_pairs_jsonl(text.as_bytes(), Path::new("d/p.jsonl")).unwrap();
         assert_eq!(ex.len(), 2);
-        assert_eq!((ex[0].context.as_str(), ex[0].response.as_str(), ex[0].label), ("hi\nthere", "hello!", Label::Pos));
+        assert_eq!(
+            (ex[0].context.as_str(), ex[0].response.as_str(), ex[0].label),
+            ("hi\nthere", "hello!", Label::Pos)
+        );
         assert_eq!(ex[0].rejected.as_deref(), Some("go away"));
         assert_eq!(ex[1].source, "p.jsonl");
     }
@@ -61,12 +79,20 @@ mod tests {
     fn errors_name_file_line_and_field() {
         let cases: &[(&str, &str)] = &[
             ("{\"context\":\"a\",\"chosen\":\"b\"}", "p.jsonl:1: missing field `rejected`"),
-            ("{\"context\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"context\":\"a\",\"chosen\":2,\"rejected\":\"c\"}", "p.jsonl:2: field `chosen` must be a string, got a number"),
-            ("{\"context\":\"a\",\"chosen\":\"b\",\"rejected\":\"b\"}", "p.jsonl:1: `chosen` and `rejected` are the same"),
+            (
+                "{\"context\":\"a\",\"chosen\":\"b\",\"rejected\":\"c\"}\n{\"context\":\"a\",\"chosen\":2,\"rejected\":\"c\"}",
+                "p.jsonl:2: field `chosen` must be a string, got a number",
+            ),
+            (
+                "{\"context\":\"a\",\"chosen\":\"b\",\"rejected\":\"b\"}",
+                "p.jsonl:1: `chosen` and `rejected` are the same",
+            ),
             ("[]", "p.jsonl:1: expected a JSON object"),
         ];
         for (input, want) in cases {
-            let e = parse_pairs_jsonl(input.as_bytes(), Path::new("d/p.jsonl")).unwrap_err().to_string();
+            let e = parse_pairs_jsonl(input.as_bytes(), Path::new("d/p.jsonl"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{e:?} should contain {want:?}");
         }
     }

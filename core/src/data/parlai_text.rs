@@ -50,7 +50,12 @@ pub fn parse_message(line: &str) -> std::result::Result<ParlaiMessage, String> {
                 msg.episode_done = match value {
                     "True" | "true" => true,
                     "False" | "false" => false,
-                    other => return Err(format!("episode_done must be True or False, got {:?}", truncate(other))),
+                    other => {
+                        return Err(format!(
+                            "episode_done must be True or False, got {:?}",
+                            truncate(other)
+                        ));
+                    }
                 }
             }
             _ => {} // other ParlAI fields (id, label_candidates, reward, …) are kept out of examples

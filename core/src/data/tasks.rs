@@ -42,7 +42,9 @@ impl Datatype {
             "train" => Ok(Datatype::Train),
             "valid" => Ok(Datatype::Valid),
             "test" => Ok(Datatype::Test),
-            _ => Err(CoreError::Config(format!("datatype must be train, valid or test, got {s:?}"))),
+            _ => {
+                Err(CoreError::Config(format!("datatype must be train, valid or test, got {s:?}")))
+            }
         }
     }
 
@@ -98,7 +100,10 @@ impl TaskSpec {
         }
         if self.name.starts_with("safety-mini:") {
             let known: Vec<&str> = BUILTIN_TASKS.iter().map(|(n, _)| *n).collect();
-            return Err(CoreError::Config(format!("unknown task {:?}; built-in tasks are {known:?}", self.name)));
+            return Err(CoreError::Config(format!(
+                "unknown task {:?}; built-in tasks are {known:?}",
+                self.name
+            )));
         }
         let path = PathBuf::from(&self.name);
         if !path.exists() {
@@ -115,7 +120,11 @@ impl TaskSpec {
 
     /// [`TaskSpec::load`], with a line for the user about what was left out of the file (if
     /// anything), so a command can report it.
-    pub fn load_with_notes(&self, datapath: &Path, dt: Datatype) -> Result<(Vec<Example>, Option<String>)> {
+    pub fn load_with_notes(
+        &self,
+        datapath: &Path,
+        dt: Datatype,
+    ) -> Result<(Vec<Example>, Option<String>)> {
         let path = self.resolve(datapath, dt)?;
         let builtin = BUILTIN_TASKS.iter().any(|(n, _)| *n == self.name);
         let mut note = None;
@@ -133,9 +142,15 @@ impl TaskSpec {
             .into_iter()
             .map(|e| vec![e])
             .collect(),
-            _ => return Err(CoreError::file(&path, "unknown task file type; expected .txt (ParlAI text) or .jsonl")),
+            _ => {
+                return Err(CoreError::file(
+                    &path,
+                    "unknown task file type; expected .txt (ParlAI text) or .jsonl",
+                ));
+            }
         };
-        let mut examples: Vec<Example> = apply_all(&self.mutators, episodes).into_iter().flatten().collect();
+        let mut examples: Vec<Example> =
+            apply_all(&self.mutators, episodes).into_iter().flatten().collect();
         if builtin {
             examples.iter_mut().for_each(|e| e.source = self.name.clone());
         }
@@ -195,7 +210,14 @@ mod tests {
         assert_eq!(t[1].name, "safety-mini:toxic");
         assert_eq!(t[1].mutators.len(), 3);
         assert_eq!(t[2].name, "runs/w.jsonl");
-        assert!(TaskSpec::parse("safety-mini:nope").unwrap().resolve(Path::new("data"), Datatype::Train).unwrap_err().to_string().contains("built-in tasks"));
+        assert!(
+            TaskSpec::parse("safety-mini:nope")
+                .unwrap()
+                .resolve(Path::new("data"), Datatype::Train)
+                .unwrap_err()
+                .to_string()
+                .contains("built-in tasks")
+        );
         assert_eq!(Datatype::parse("train:evalmode").unwrap(), Datatype::Train);
         assert!(Datatype::parse("dev").is_err());
     }

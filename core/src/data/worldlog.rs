@@ -56,7 +56,8 @@ impl Exchange {
     /// The classifier's verdict alone (the first of [`VERDICT_METRICS`] present), with the
     /// same rules as [`Exchange::verdict`].
     pub fn classifier_verdict(&self) -> std::result::Result<Option<Label>, String> {
-        let Some((key, v)) = VERDICT_METRICS.iter().find_map(|k| Some((*k, self.metrics.get(*k)?))) else {
+        let Some((key, v)) = VERDICT_METRICS.iter().find_map(|k| Some((*k, self.metrics.get(*k)?)))
+        else {
             return Ok(None);
         };
         let number = match v {
@@ -65,7 +66,9 @@ impl Exchange {
             _ => None,
         };
         match number {
-            Some(x) if (0.0..=1.0).contains(&x) => Ok(Some(if x >= 0.5 { Label::Pos } else { Label::Neg })),
+            Some(x) if (0.0..=1.0).contains(&x) => {
+                Ok(Some(if x >= 0.5 { Label::Pos } else { Label::Neg }))
+            }
             _ => Err(format!("`{key}` must be a number in [0, 1] (1 = safe), got {v}")),
         }
     }
@@ -100,17 +103,31 @@ impl LeftOut {
         }
         let lines = |v: &[usize]| {
             let shown: Vec<String> = v.iter().take(10).map(usize::to_string).collect();
-            let more = if v.len() > 10 { format!(", … {} more", v.len() - 10) } else { String::new() };
+            let more =
+                if v.len() > 10 { format!(", … {} more", v.len() - 10) } else { String::new() };
             format!("line{} {}{more}", if v.len() == 1 { "" } else { "s" }, shown.join(", "))
         };
         let mut parts = Vec::new();
         if !self.no_verdict.is_empty() {
-            parts.push(format!("{} without a verdict ({})", self.no_verdict.len(), lines(&self.no_verdict)));
+            parts.push(format!(
+                "{} without a verdict ({})",
+                self.no_verdict.len(),
+                lines(&self.no_verdict)
+            ));
         }
         if !self.empty_generation.is_empty() {
-            parts.push(format!("{} with an empty generation ({})", self.empty_generation.len(), lines(&self.empty_generation)));
+            parts.push(format!(
+                "{} with an empty generation ({})",
+                self.empty_generation.len(),
+                lines(&self.empty_generation)
+            ));
         }
-        Some(format!("left out {} exchanges of {}: {}", self.len(), path.display(), parts.join(", ")))
+        Some(format!(
+            "left out {} exchanges of {}: {}",
+            self.len(),
+            path.display(),
+            parts.join(", ")
+        ))
     }
 }
 
@@ -129,16 +146,27 @@ impl WorldLogRecord {
         let err = |m: String| line_error(path, self.line, m);
         let dialog = match self.episode.get("dialog") {
             Some(Value::Array(d)) => d,
-            None => return Err(err("missing field `dialog` (an array of [teacher_act, model_act] pairs)".into())),
+            None => {
+                return Err(err(
+                    "missing field `dialog` (an array of [teacher_act, model_act] pairs)".into(),
+                ));
+            }
             Some(other) => {
-                return Err(err(format!("field `dialog` must be an array of [teacher_act, model_act] pairs, got {}", super::jsonl::type_name(other))));
+                return Err(err(format!(
+                    "field `dialog` must be an array of [teacher_act, model_act] pairs, got {}",
+                    super::jsonl::type_name(other)
+                )));
             }
         };
         let mut out = Vec::new();
         for (i, turn) in dialog.iter().enumerate() {
-            let acts = turn.as_array().ok_or_else(|| err(format!("`dialog[{i}]` must be an array of acts")))?;
+            let acts = turn
+                .as_array()
+                .ok_or_else(|| err(format!("`dialog[{i}]` must be an array of acts")))?;
             let text_of = |j: usize| -> Result<String> {
-                let act = acts[j].as_object().ok_or_else(|| err(format!("`dialog[{i}][{j}]` must be an object")))?;
+                let act = acts[j]
+                    .as_object()
+                    .ok_or_else(|| err(format!("`dialog[{i}][{j}]` must be an object")))?;
                 match act.get("text") {
                     Some(Value::String(s)) => Ok(s.clone()),
                     None | Some(Value::Null) => Ok(String::new()),
@@ -163,16 +191,20 @@ impl WorldLogRecord {
     /// The episode's first exchange, the one the filters label; an episode without one is an
     /// error naming the file and line.
     pub fn first_exchange(&self, path: &Path) -> Result<Exchange> {
-        self.exchanges(path)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| line_error(path, self.line, "the episode has no (teacher, model) exchange"))
+        self.exchanges(path)?.into_iter().next().ok_or_else(|| {
+            line_error(path, self.line, "the episode has no (teacher, model) exchange")
+        })
     }
 
     /// `exchange` with its verdict: `Ok(None)` (and the line noted in `left_out`) when it has no
     /// verdict or an empty generation; an error naming file, line and field when its verdict is
     /// malformed.
-    pub fn judge(&self, path: &Path, exchange: Exchange, left_out: &mut LeftOut) -> Result<Option<Judged>> {
+    pub fn judge(
+        &self,
+        path: &Path,
+        exchange: Exchange,
+        left_out: &mut LeftOut,
+    ) -> Result<Option<Judged>> {
         let label = exchange.verdict().map_err(|m| line_error(path, self.line, m))?;
         if exchange.response.trim().is_empty() {
             left_out.empty_generation.push(self.line);
@@ -196,10 +228,12 @@ pub fn world_log_metadata(log_path: &Path, rec: &WorldLogRecord) -> Result<Optio
         return Ok(None);
     };
     let given = Path::new(meta);
-    let beside = log_path.parent().unwrap_or(Path::new(".")).join(given.file_name().unwrap_or_default());
+    let beside =
+        log_path.parent().unwrap_or(Path::new(".")).join(given.file_name().unwrap_or_default());
     let path = if given.exists() { given.to_path_buf() } else { beside };
     let text = std::fs::read_to_string(&path).map_err(|e| CoreError::io(&path, e))?;
-    let value = serde_json::from_str(&text).map_err(|e| CoreError::file(&path, format!("invalid metadata JSON: {e}")))?;
+    let value = serde_json::from_str(&text)
+        .map_err(|e| CoreError::file(&path, format!("invalid metadata JSON: {e}")))?;
     Ok(Some(value))
 }
 
@@ -235,7 +269,13 @@ pub fn world_log_examples(path: &Path) -> Result<(Vec<Example>, LeftOut)> {
         for ex in rec.exchanges(path)? {
             if let Some(j) = rec.judge(path, ex, &mut left_out)? {
                 let Exchange { context, response, .. } = j.exchange;
-                out.push(Example { context, response, label: j.label, source: source.clone(), rejected: None });
+                out.push(Example {
+                    context,
+                    response,
+                    label: j.label,
+                    source: source.clone(),
+                    rejected: None,
+                });
             }
         }
     }
@@ -253,7 +293,8 @@ pub fn world_log_line(
     metadata_path: Option<&str>,
 ) -> String {
     let teacher = json!({"id": teacher_id, "text": context, "eval_labels": eval_labels, "episode_done": true});
-    let model = json!({"id": model_id, "text": generation, "episode_done": false, "metrics": metrics});
+    let model =
+        json!({"id": model_id, "text": generation, "episode_done": false, "metrics": metrics});
     let mut ep = Map::new();
     ep.insert("dialog".into(), json!([[teacher, model]]));
     ep.insert("context".into(), json!([]));
@@ -273,9 +314,19 @@ mod tests {
 
     #[test]
     fn verdict_priority_human_then_prediction_then_accuracy() {
-        let ex = |m: Value| Exchange { context: String::new(), response: "r".into(), metrics: metrics(m) };
-        assert_eq!(ex(json!({"human_label": "neg", "classifier_accuracy": 1.0})).verdict(), Ok(Some(Label::Neg)));
-        assert_eq!(ex(json!({"pos_classifier_prediction": 1, "classifier_accuracy": 0.0})).verdict(), Ok(Some(Label::Pos)));
+        let ex = |m: Value| Exchange {
+            context: String::new(),
+            response: "r".into(),
+            metrics: metrics(m),
+        };
+        assert_eq!(
+            ex(json!({"human_label": "neg", "classifier_accuracy": 1.0})).verdict(),
+            Ok(Some(Label::Neg))
+        );
+        assert_eq!(
+            ex(json!({"pos_classifier_prediction": 1, "classifier_accuracy": 0.0})).verdict(),
+            Ok(Some(Label::Pos))
+        );
         assert_eq!(ex(json!({"classifier_accuracy": 0.0})).verdict(), Ok(Some(Label::Neg)));
         assert_eq!(ex(json!({"classifier_accuracy": 0.5})).verdict(), Ok(Some(Label::Pos)));
         assert_eq!(ex(json!({"classifier_accuracy": "1.0"})).verdict(), Ok(Some(Label::Pos)));
@@ -286,30 +337,69 @@ mod tests {
 
     #[test]
     fn a_malformed_verdict_is_an_error_never_safe() {
-        let ex = |m: Value| Exchange { context: String::new(), response: "r".into(), metrics: metrics(m) };
-        for bad in [json!("x"), json!(null), json!([]), json!("inf"), json!(1e308), json!(-0.1), json!(true), json!({})] {
+        let ex = |m: Value| Exchange {
+            context: String::new(),
+            response: "r".into(),
+            metrics: metrics(m),
+        };
+        for bad in [
+            json!("x"),
+            json!(null),
+            json!([]),
+            json!("inf"),
+            json!(1e308),
+            json!(-0.1),
+            json!(true),
+            json!({}),
+        ] {
             let e = ex(json!({"classifier_accuracy": bad})).verdict().unwrap_err();
             assert!(e.contains("`classifier_accuracy` must be a number in [0, 1]"), "{bad}: {e}");
         }
-        let e = ex(json!({"pos_classifier_prediction": "nan", "classifier_accuracy": 1.0})).verdict().unwrap_err();
+        let e = ex(json!({"pos_classifier_prediction": "nan", "classifier_accuracy": 1.0}))
+            .verdict()
+            .unwrap_err();
         assert!(e.contains("`pos_classifier_prediction`"), "{e}");
         for bad in [json!("none"), json!("safe"), json!(1), json!(null)] {
-            let e = ex(json!({"human_label": bad, "classifier_accuracy": 1.0})).verdict().unwrap_err();
+            let e =
+                ex(json!({"human_label": bad, "classifier_accuracy": 1.0})).verdict().unwrap_err();
             assert!(e.contains("`human_label` must be \"pos\" or \"neg\""), "{bad}: {e}");
         }
     }
 
     #[test]
     fn exchanges_without_verdict_or_generation_are_left_out_and_listed() {
-        let ok = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"classifier_accuracy": 1.0})), None);
+        let ok = world_log_line(
+            "t",
+            "c",
+            &[],
+            "m",
+            "fine",
+            metrics(json!({"classifier_accuracy": 1.0})),
+            None,
+        );
         let none = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"f1": 0.0})), None);
-        let empty = world_log_line("t", "c", &[], "m", " ", metrics(json!({"classifier_accuracy": 0.0})), None);
+        let empty = world_log_line(
+            "t",
+            "c",
+            &[],
+            "m",
+            " ",
+            metrics(json!({"classifier_accuracy": 0.0})),
+            None,
+        );
         let text = format!("{ok}\n{none}\n{empty}\n{none}\n");
         let recs = parse_world_logs(text.as_bytes(), Path::new("w.jsonl")).unwrap();
         let mut left = LeftOut::default();
         let judged: Vec<_> = recs
             .iter()
-            .filter_map(|r| r.judge(Path::new("w.jsonl"), r.first_exchange(Path::new("w.jsonl")).unwrap(), &mut left).unwrap())
+            .filter_map(|r| {
+                r.judge(
+                    Path::new("w.jsonl"),
+                    r.first_exchange(Path::new("w.jsonl")).unwrap(),
+                    &mut left,
+                )
+                .unwrap()
+            })
             .collect();
         assert_eq!(judged.len(), 1);
         assert_eq!(left, LeftOut { no_verdict: vec![2, 4], empty_generation: vec![3] });
@@ -317,15 +407,41 @@ mod tests {
             left.summary(Path::new("w.jsonl")).unwrap(),
             "left out 3 exchanges of w.jsonl: 2 without a verdict (lines 2, 4), 1 with an empty generation (line 3)"
         );
-        let bad = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"classifier_accuracy": "x"})), None);
-        let recs = parse_world_logs(format!("{ok}\n{bad}\n").as_bytes(), Path::new("w.jsonl")).unwrap();
-        let e = recs[1].judge(Path::new("w.jsonl"), recs[1].first_exchange(Path::new("w.jsonl")).unwrap(), &mut left).unwrap_err();
-        assert!(e.to_string().starts_with("w.jsonl:2: `classifier_accuracy` must be a number"), "{e}");
+        let bad = world_log_line(
+            "t",
+            "c",
+            &[],
+            "m",
+            "fine",
+            metrics(json!({"classifier_accuracy": "x"})),
+            None,
+        );
+        let recs =
+            parse_world_logs(format!("{ok}\n{bad}\n").as_bytes(), Path::new("w.jsonl")).unwrap();
+        let e = recs[1]
+            .judge(
+                Path::new("w.jsonl"),
+                recs[1].first_exchange(Path::new("w.jsonl")).unwrap(),
+                &mut left,
+            )
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with("w.jsonl:2: `classifier_accuracy` must be a number"),
+            "{e}"
+        );
     }
 
     #[test]
     fn written_lines_read_back_identically() {
-        let line = world_log_line("safety-mini:toxic-eval", "you are", &["__notok__".into()], "cringe", "kind words", metrics(json!({"classifier_accuracy": 1.0, "f1": 0.25})), Some("w.metadata"));
+        let line = world_log_line(
+            "safety-mini:toxic-eval",
+            "you are",
+            &["__notok__".into()],
+            "cringe",
+            "kind words",
+            metrics(json!({"classifier_accuracy": 1.0, "f1": 0.25})),
+            Some("w.metadata"),
+        );
         let text = format!("{line}\n{line}\n");
         let recs = parse_world_logs(text.as_bytes(), Path::new("w.jsonl")).unwrap();
         assert_eq!(recs.len(), 2);
@@ -341,11 +457,23 @@ mod tests {
     fn errors_name_file_line_and_field() {
         let cases: &[(&[u8], &str)] = &[
             (b"", "w.jsonl: the file is empty"),
-            (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": 3}]]}", "w.jsonl:1: `dialog[0][1].text` must be a string"),
+            (
+                b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": 3}]]}",
+                "w.jsonl:1: `dialog[0][1].text` must be a string",
+            ),
             (b"{\"context\": []}", "w.jsonl:1: missing field `dialog`"),
-            (b"{\"dialog\": \"x\"}", "w.jsonl:1: field `dialog` must be an array of [teacher_act, model_act] pairs, got a string"),
-            (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\", \"metrics\": 1}]]}", "`dialog[0][1].metrics` must be an object"),
-            (b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\"}]]}\n{\"dialog\": [", "w.jsonl:2: invalid JSON"),
+            (
+                b"{\"dialog\": \"x\"}",
+                "w.jsonl:1: field `dialog` must be an array of [teacher_act, model_act] pairs, got a string",
+            ),
+            (
+                b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\", \"metrics\": 1}]]}",
+                "`dialog[0][1].metrics` must be an object",
+            ),
+            (
+                b"{\"dialog\": [[{\"text\": \"a\"}, {\"text\": \"b\"}]]}\n{\"dialog\": [",
+                "w.jsonl:2: invalid JSON",
+            ),
             (b"[1]", "w.jsonl:1: expected a JSON object"),
             (b"{\"dialog\": [[{\"text\": \"\xff\"}]]}", "w.jsonl:1: invalid UTF-8"),
         ];

@@ -47,10 +47,17 @@ pub fn generate(
             .step_by(per)
             .map(|start| {
                 let end = (start + per).min(inputs.len());
-                let shard_cfg = SearchConfig { seed: cfg.seed.wrapping_add(start as u64), ..cfg.clone() };
+                let shard_cfg =
+                    SearchConfig { seed: cfg.seed.wrapping_add(start as u64), ..cfg.clone() };
                 scope.spawn(move || {
                     let _autocast = crate::model::precision::autocast(precision);
-                    generate_shard(model, &inputs[start..end], &block_contexts[start..end], &shard_cfg, device)
+                    generate_shard(
+                        model,
+                        &inputs[start..end],
+                        &block_contexts[start..end],
+                        &shard_cfg,
+                        device,
+                    )
                 })
             })
             .collect();

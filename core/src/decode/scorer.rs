@@ -29,7 +29,12 @@ pub struct GeneratorScorer<'a> {
 impl<'a> GeneratorScorer<'a> {
     /// Encodes `contexts` (token ids, already truncated) and prepares `rows_per_context` rows
     /// for each.
-    pub fn new(model: &'a Generator, contexts: &[Vec<u32>], rows_per_context: usize, device: &Device) -> Self {
+    pub fn new(
+        model: &'a Generator,
+        contexts: &[Vec<u32>],
+        rows_per_context: usize,
+        device: &Device,
+    ) -> Self {
         let pad = model.config().pad_id as i64;
         let b = contexts.len();
         let s = contexts.iter().map(Vec::len).max().unwrap_or(1).max(1);
@@ -43,7 +48,8 @@ impl<'a> GeneratorScorer<'a> {
         let encoded = model.encode(input);
         let mut cache = model.start_decoding(&encoded);
         if rows_per_context > 1 {
-            let rows: Vec<i64> = (0..b).flat_map(|c| std::iter::repeat_n(c as i64, rows_per_context)).collect();
+            let rows: Vec<i64> =
+                (0..b).flat_map(|c| std::iter::repeat_n(c as i64, rows_per_context)).collect();
             cache.reorder(Tensor::from_data(TensorData::new(rows, [b * rows_per_context]), device));
         }
         Self { model, cache, device: device.clone() }

@@ -54,7 +54,14 @@ impl SearchConfig {
     /// The seed's evaluation settings: beam 10, min length 20, 3-gram blocking on the
     /// hypothesis and the context.
     pub fn seed_beam() -> Self {
-        Self { inference: Inference::Beam, beam_size: 10, min_length: 20, block_ngram: 3, context_block_ngram: 3, ..Self::default() }
+        Self {
+            inference: Inference::Beam,
+            beam_size: 10,
+            min_length: 20,
+            block_ngram: 3,
+            context_block_ngram: 3,
+            ..Self::default()
+        }
     }
 
     /// Checks the settings; errors name the command-line flag of each field.
@@ -67,14 +74,22 @@ impl SearchConfig {
             return bad("--label-truncate (the longest response) must be at least 1 token".into());
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return bad(format!("--temperature must be a positive number, got {}", self.temperature));
+            return bad(format!(
+                "--temperature must be a positive number, got {}",
+                self.temperature
+            ));
         }
         if !self.length_penalty.is_finite() {
-            return bad(format!("--beam-length-penalty must be a finite number, got {}", self.length_penalty));
+            return bad(format!(
+                "--beam-length-penalty must be a finite number, got {}",
+                self.length_penalty
+            ));
         }
         match self.inference {
             Inference::Topk { k } if k == 0 => bad("--topk must be at least 1".into()),
-            Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => bad(format!("--topp must be in (0, 1], got {p}")),
+            Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => {
+                bad(format!("--topp must be in (0, 1], got {p}"))
+            }
             _ => Ok(()),
         }
     }
@@ -164,10 +179,15 @@ pub fn search(
         if live.is_empty() {
             break;
         }
-        let last: Vec<u32> = live.iter().flat_map(|&c| trees[c].hyps.iter().map(|h| *h.last().unwrap())).collect();
+        let last: Vec<u32> =
+            live.iter().flat_map(|&c| trees[c].hyps.iter().map(|h| *h.last().unwrap())).collect();
         let logits = scorer.step(&last)?;
         if logits.len() != last.len() * v {
-            return Err(CoreError::Invalid(format!("scorer returned {} logits for {} rows of {v}", logits.len(), last.len())));
+            return Err(CoreError::Invalid(format!(
+                "scorer returned {} logits for {} rows of {v}",
+                logits.len(),
+                last.len()
+            )));
         }
         if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
             return Err(CoreError::Invalid(format!(
@@ -182,8 +202,10 @@ pub fn search(
         for (slot, &c) in live.iter().enumerate() {
             let tree = &mut trees[c];
             let base = slot * beam;
-            let rows: Vec<&[f32]> = (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
-            let banned: Vec<Option<Vec<u32>>> = (0..beam).map(|h| banned_tokens(tree, h, step, end_id, cfg)).collect();
+            let rows: Vec<&[f32]> =
+                (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
+            let banned: Vec<Option<Vec<u32>>> =
+                (0..beam).map(|h| banned_tokens(tree, h, step, end_id, cfg)).collect();
             let choices: Vec<Choice> = match cfg.inference {
                 Inference::Beam => {
                     let cands: Vec<Vec<(u32, f32)>> = rows
@@ -201,7 +223,9 @@ pub fn search(
                             let mut lp = log_softmax(row, cfg.temperature);
                             match ban {
                                 None => lp.iter_mut().for_each(|x| *x = f32::NEG_INFINITY),
-                                Some(ban) => ban.iter().for_each(|&t| lp[t as usize] = f32::NEG_INFINITY),
+                                Some(ban) => {
+                                    ban.iter().for_each(|&t| lp[t as usize] = f32::NEG_INFINITY)
+                                }
                             }
                             lp
                         })
@@ -214,7 +238,10 @@ pub fn search(
             let mut rows = Vec::with_capacity(beam);
             for i in 0..beam {
                 // fewer candidates than the beam (tiny vocabularies): repeat the last one at -inf
-                let ch = choices.get(i).copied().unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
+                let ch = choices
+                    .get(i)
+                    .copied()
+                    .unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
                 let mut h = tree.hyps[ch.hyp].clone();
                 h.push(ch.token);
                 if ch.token == end_id && ch.score > DEAD && i < choices.len() {
@@ -248,7 +275,13 @@ pub fn search(
 /// ParlAI's per-step rules for hypothesis `h`: no end before `min_length`, n-gram blocking on
 /// the hypothesis and the context. `None` when the hypothesis already finished (every
 /// continuation is impossible).
-fn banned_tokens(tree: &Tree, h: usize, step: usize, end_id: u32, cfg: &SearchConfig) -> Option<Vec<u32>> {
+fn banned_tokens(
+    tree: &Tree,
+    h: usize,
+    step: usize,
+    end_id: u32,
+    cfg: &SearchConfig,
+) -> Option<Vec<u32>> {
     let hyp = &tree.hyps[h];
     if step > 0 && hyp.last() == Some(&end_id) {
         return None;
@@ -266,7 +299,12 @@ fn banned_tokens(tree: &Tree, h: usize, step: usize, end_id: u32, cfg: &SearchCo
 
 /// The `n` best allowed tokens of a row of logits as (token, log-prob at `temperature`), without
 /// materialising the whole log-softmax. A finished hypothesis (`banned == None`) has none.
-fn best_allowed(row: &[f32], banned: Option<&[u32]>, n: usize, temperature: f64) -> Vec<(u32, f32)> {
+fn best_allowed(
+    row: &[f32],
+    banned: Option<&[u32]>,
+    n: usize,
+    temperature: f64,
+) -> Vec<(u32, f32)> {
     let Some(banned) = banned else { return Vec::new() };
     let lse = log_sum_exp(row, temperature);
     let t = temperature as f32;

@@ -38,7 +38,12 @@ pub struct Choice {
 /// Beam expansion: the `beam` best (hypothesis, token) pairs by cumulative score, given each
 /// hypothesis's own best `beam` candidates as (token, log-prob). On the first step only
 /// hypothesis 0 is expanded (all hypotheses are still identical).
-pub fn select_beam(candidates: &[Vec<(u32, f32)>], prior: &[f64], beam: usize, first_step: bool) -> Vec<Choice> {
+pub fn select_beam(
+    candidates: &[Vec<(u32, f32)>],
+    prior: &[f64],
+    beam: usize,
+    first_step: bool,
+) -> Vec<Choice> {
     let hyps = if first_step { 1 } else { candidates.len() };
     let mut cands: Vec<Choice> = Vec::with_capacity(hyps * beam);
     for h in 0..hyps {
@@ -46,7 +51,9 @@ pub fn select_beam(candidates: &[Vec<(u32, f32)>], prior: &[f64], beam: usize, f
             cands.push(Choice { hyp: h, token: tok, score: prior[h] + lp as f64 });
         }
     }
-    cands.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.hyp.cmp(&b.hyp)).then(a.token.cmp(&b.token)));
+    cands.sort_by(|a, b| {
+        b.score.total_cmp(&a.score).then(a.hyp.cmp(&b.hyp)).then(a.token.cmp(&b.token))
+    });
     cands.truncate(beam);
     cands
 }
@@ -68,7 +75,12 @@ pub fn top_n(row: &[f32], n: usize) -> Vec<(u32, f32)> {
 }
 
 /// Per-hypothesis choice for greedy and sampling methods.
-pub fn select_each<R: Rng>(logprobs: &[Vec<f32>], prior: &[f64], method: Inference, rng: &mut R) -> Vec<Choice> {
+pub fn select_each<R: Rng>(
+    logprobs: &[Vec<f32>],
+    prior: &[f64],
+    method: Inference,
+    rng: &mut R,
+) -> Vec<Choice> {
     logprobs
         .iter()
         .enumerate()
@@ -148,7 +160,8 @@ mod tests {
         assert!((frac - 2.0 / 3.0).abs() < 0.04, "{frac}");
         let mut counts = [0; 3];
         for _ in 0..3000 {
-            counts[select_each(&[lp.clone()], &[0.0], Inference::Topk { k: 2 }, &mut rng)[0].token as usize] += 1;
+            counts[select_each(&[lp.clone()], &[0.0], Inference::Topk { k: 2 }, &mut rng)[0].token
+                as usize] += 1;
         }
         assert_eq!(counts[2], 0);
     }

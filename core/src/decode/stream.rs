@@ -30,10 +30,18 @@ pub struct TokenStream<'a> {
 impl<'a> TokenStream<'a> {
     /// Encodes `input` (the model input: truncated context with its end token) and prepares
     /// to generate; `block_context` is the token sequence for context blocking.
-    pub fn new(model: &'a Generator, input: &[u32], block_context: &[u32], cfg: &SearchConfig, device: &Device) -> Result<Self> {
+    pub fn new(
+        model: &'a Generator,
+        input: &[u32],
+        block_context: &[u32],
+        cfg: &SearchConfig,
+        device: &Device,
+    ) -> Result<Self> {
         cfg.validate()?;
         if cfg.inference == Inference::Beam && cfg.beam_size > 1 {
-            return Err(CoreError::Config("streaming generates one hypothesis: use greedy, topk or nucleus".into()));
+            return Err(CoreError::Config(
+                "streaming generates one hypothesis: use greedy, topk or nucleus".into(),
+            ));
         }
         let mut cfg = cfg.clone();
         cfg.max_length = cfg.max_length.min(model.config().n_positions);
@@ -84,7 +92,10 @@ impl<'a> TokenStream<'a> {
     pub fn choose(&mut self, logits: &[f32]) -> Result<u32> {
         let step = self.hyp.len() - 1;
         if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
-            return Err(CoreError::Invalid(format!("the model produced a non-finite logit ({}) at step {step}", logits[i])));
+            return Err(CoreError::Invalid(format!(
+                "the model produced a non-finite logit ({}) at step {step}",
+                logits[i]
+            )));
         }
         let mut lp = log_softmax(logits, self.cfg.temperature);
         let mut banned = Vec::new();
@@ -121,7 +132,9 @@ mod tests {
         device.seed(11);
         let model = Generator::new(&GeneratorConfig::tiny(60), &device);
         let input = vec![5, 9, 14, 9, 22, 2];
-        for inference in [Inference::Greedy, Inference::Topk { k: 5 }, Inference::Nucleus { p: 0.9 }] {
+        for inference in
+            [Inference::Greedy, Inference::Topk { k: 5 }, Inference::Nucleus { p: 0.9 }]
+        {
             let cfg = SearchConfig {
                 inference,
                 min_length: 3,
@@ -132,7 +145,11 @@ mod tests {
                 seed: 4,
                 ..SearchConfig::default()
             };
-            let want = generate(&model, &[input.clone()], &[input.clone()], &cfg, &device).unwrap()[0].best().tokens.clone();
+            let want = generate(&model, &[input.clone()], &[input.clone()], &cfg, &device).unwrap()
+                [0]
+            .best()
+            .tokens
+            .clone();
             let mut stream = TokenStream::new(&model, &input, &input, &cfg, &device).unwrap();
             let mut got = Vec::new();
             while let Some(t) = stream.next_token().unwrap() {

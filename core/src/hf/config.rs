@@ -90,7 +90,8 @@ pub fn read_config(path: &Path) -> Result<(GeneratorConfig, Architecture)> {
 
 /// Parses a `config.json`'s text (what [`read_config`] reads).
 pub fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Architecture), String> {
-    let raw: RawConfig = serde_json::from_str(text).map_err(|e| format!("not a valid config.json: {e}"))?;
+    let raw: RawConfig =
+        serde_json::from_str(text).map_err(|e| format!("not a valid config.json: {e}"))?;
     let arch = match raw.model_type.as_deref() {
         Some("blenderbot") => Architecture::Blenderbot,
         Some("blenderbot-small") | Some("blenderbot_small") => Architecture::BlenderbotSmall,
@@ -99,10 +100,17 @@ pub fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Archite
                 "model_type {other:?} is not a Blenderbot checkpoint; expected \"blenderbot\" or \"blenderbot-small\""
             ));
         }
-        None => return Err("has no model_type; expected \"blenderbot\" or \"blenderbot-small\"".into()),
+        None => {
+            return Err("has no model_type; expected \"blenderbot\" or \"blenderbot-small\"".into());
+        }
     };
-    let need = |v: Option<usize>, field: &str| v.ok_or_else(|| format!("field `{field}` is missing"));
-    let same = |a: Option<usize>, b: Option<usize>, fa: &str, fb: &str| -> std::result::Result<usize, String> {
+    let need =
+        |v: Option<usize>, field: &str| v.ok_or_else(|| format!("field `{field}` is missing"));
+    let same = |a: Option<usize>,
+                b: Option<usize>,
+                fa: &str,
+                fb: &str|
+     -> std::result::Result<usize, String> {
         let (a, b) = (need(a, fa)?, need(b, fb)?);
         if a != b {
             return Err(format!("`{fa}` = {a} but `{fb}` = {b}; the generator needs them equal"));
@@ -112,10 +120,17 @@ pub fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Archite
     let activation = match raw.activation_function.as_deref().unwrap_or("gelu") {
         "gelu" => Activation::Gelu,
         "relu" => Activation::Relu,
-        other => return Err(format!("`activation_function` {other:?} is not supported; expected \"gelu\" or \"relu\"")),
+        other => {
+            return Err(format!(
+                "`activation_function` {other:?} is not supported; expected \"gelu\" or \"relu\""
+            ));
+        }
     };
     if raw.tie_word_embeddings == Some(false) {
-        return Err("`tie_word_embeddings` is false; the generator shares its input and output embeddings".into());
+        return Err(
+            "`tie_word_embeddings` is false; the generator shares its input and output embeddings"
+                .into(),
+        );
     }
     let end_id = match raw.eos_token_id {
         Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
@@ -126,7 +141,12 @@ pub fn parse_config(text: &str) -> std::result::Result<(GeneratorConfig, Archite
     let cfg = GeneratorConfig {
         vocab_size: need(raw.vocab_size, "vocab_size")?,
         embedding_size: need(raw.d_model, "d_model")?,
-        ffn_size: same(raw.encoder_ffn_dim, raw.decoder_ffn_dim, "encoder_ffn_dim", "decoder_ffn_dim")?,
+        ffn_size: same(
+            raw.encoder_ffn_dim,
+            raw.decoder_ffn_dim,
+            "encoder_ffn_dim",
+            "decoder_ffn_dim",
+        )?,
         n_encoder_layers: need(raw.encoder_layers, "encoder_layers")?,
         n_decoder_layers: need(raw.decoder_layers, "decoder_layers")?,
         n_heads: same(

@@ -42,11 +42,17 @@ pub const EXPORT_DIR: DirKind = DirKind {
 /// Loads the Hugging Face Blenderbot checkpoint in `dir` onto `device`.
 pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     if !dir.is_dir() {
-        return Err(CoreError::file(dir, "is not a directory (expected a Hugging Face checkpoint directory)"));
+        return Err(CoreError::file(
+            dir,
+            "is not a directory (expected a Hugging Face checkpoint directory)",
+        ));
     }
     let config_path = dir.join("config.json");
     if !config_path.is_file() {
-        return Err(CoreError::file(dir, "has no config.json: not a Hugging Face checkpoint directory"));
+        return Err(CoreError::file(
+            dir,
+            "has no config.json: not a Hugging Face checkpoint directory",
+        ));
     }
     let (cfg, arch) = config::read_config(&config_path)?;
     let files = weights::WeightFiles::open(dir)?;
@@ -55,7 +61,11 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     if files.data_bytes() < cfg.num_params_u64() {
         return Err(CoreError::file(
             &config_path,
-            format!("describes {} parameters, but the weight files hold only {} bytes", cfg.num_params(), files.data_bytes()),
+            format!(
+                "describes {} parameters, but the weight files hold only {} bytes",
+                cfg.num_params(),
+                files.data_bytes()
+            ),
         ));
     }
     let model = weights::load_into(Generator::new(&cfg, device), &files)?;
@@ -64,7 +74,11 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     if tokenizer.vocab_size() > cfg.vocab_size {
         return Err(CoreError::file(
             dir,
-            format!("the tokenizer has {} tokens but config.json only {} embeddings", tokenizer.vocab_size(), cfg.vocab_size),
+            format!(
+                "the tokenizer has {} tokens but config.json only {} embeddings",
+                tokenizer.vocab_size(),
+                cfg.vocab_size
+            ),
         ));
     }
     Ok(ModelDir { model, tokenizer })
@@ -82,7 +96,11 @@ pub fn load_model(spec: &Path, device: &Device) -> Result<ModelDir> {
 /// Writes `model` and `tokenizer` to `dir` as a Hugging Face checkpoint (replacing any
 /// directory there atomically): `config.json`, `generation_config.json`, `model.safetensors`
 /// (f32) and the tokenizer files. Returns the caveat of [`config::export_caveat`], if any.
-pub fn export(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path) -> Result<Option<String>> {
+pub fn export(
+    model: &Generator,
+    tokenizer: &CringeTokenizer,
+    dir: &Path,
+) -> Result<Option<String>> {
     let cfg = model.config();
     let config = config::write_config(cfg)?;
     let generation = config::write_generation_config(cfg);

@@ -32,8 +32,12 @@ pub fn hf_name(path: &str) -> Option<(String, Layout)> {
         ["logits_bias"] => Some(("final_logits_bias".into(), Layout::LeadingOne)),
         ["encoder", "embed", rest @ ..] => embed_name("encoder", rest),
         ["dec_embed", rest @ ..] => embed_name("decoder", rest),
-        ["encoder", "final_norm", p] => Some((format!("model.encoder.layer_norm.{}", norm_param(p)?), Layout::Same)),
-        ["dec_final_norm", p] => Some((format!("model.decoder.layer_norm.{}", norm_param(p)?), Layout::Same)),
+        ["encoder", "final_norm", p] => {
+            Some((format!("model.encoder.layer_norm.{}", norm_param(p)?), Layout::Same))
+        }
+        ["dec_final_norm", p] => {
+            Some((format!("model.decoder.layer_norm.{}", norm_param(p)?), Layout::Same))
+        }
         ["encoder", "layers", i, module @ .., p] => {
             let m = match module {
                 ["attention", lin] => format!("self_attn.{}", proj(lin)?),
@@ -63,7 +67,9 @@ pub fn hf_name(path: &str) -> Option<(String, Layout)> {
 fn embed_name(stack: &str, rest: &[&str]) -> Option<(String, Layout)> {
     match rest {
         ["positions"] => Some((format!("model.{stack}.embed_positions.weight"), Layout::Same)),
-        ["norm_embeddings", p] => Some((format!("model.{stack}.layernorm_embedding.{}", norm_param(p)?), Layout::Same)),
+        ["norm_embeddings", p] => {
+            Some((format!("model.{stack}.layernorm_embedding.{}", norm_param(p)?), Layout::Same))
+        }
         _ => None,
     }
 }
@@ -116,12 +122,32 @@ mod tests {
             ("embeddings", "model.shared.weight", Layout::Same),
             ("logits_bias", "final_logits_bias", Layout::LeadingOne),
             ("encoder.embed.positions", "model.encoder.embed_positions.weight", Layout::Same),
-            ("dec_embed.norm_embeddings.beta", "model.decoder.layernorm_embedding.bias", Layout::Same),
-            ("encoder.layers.1.attention.k_lin.weight", "model.encoder.layers.1.self_attn.k_proj.weight", Layout::Transposed),
-            ("encoder.layers.0.norm2.gamma", "model.encoder.layers.0.final_layer_norm.weight", Layout::Same),
+            (
+                "dec_embed.norm_embeddings.beta",
+                "model.decoder.layernorm_embedding.bias",
+                Layout::Same,
+            ),
+            (
+                "encoder.layers.1.attention.k_lin.weight",
+                "model.encoder.layers.1.self_attn.k_proj.weight",
+                Layout::Transposed,
+            ),
+            (
+                "encoder.layers.0.norm2.gamma",
+                "model.encoder.layers.0.final_layer_norm.weight",
+                Layout::Same,
+            ),
             ("encoder.final_norm.beta", "model.encoder.layer_norm.bias", Layout::Same),
-            ("decoder.3.encoder_attention.out_lin.bias", "model.decoder.layers.3.encoder_attn.out_proj.bias", Layout::Same),
-            ("decoder.0.norm2.gamma", "model.decoder.layers.0.encoder_attn_layer_norm.weight", Layout::Same),
+            (
+                "decoder.3.encoder_attention.out_lin.bias",
+                "model.decoder.layers.3.encoder_attn.out_proj.bias",
+                Layout::Same,
+            ),
+            (
+                "decoder.0.norm2.gamma",
+                "model.decoder.layers.0.encoder_attn_layer_norm.weight",
+                Layout::Same,
+            ),
             ("decoder.2.ffn.lin2.weight", "model.decoder.layers.2.fc2.weight", Layout::Transposed),
             ("dec_final_norm.gamma", "model.decoder.layer_norm.weight", Layout::Same),
         ];

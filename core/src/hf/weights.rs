@@ -38,8 +38,10 @@ impl WeightFiles {
         let files: Vec<PathBuf> = if single.is_file() {
             vec![single]
         } else if index_path.is_file() {
-            let text = std::fs::read_to_string(&index_path).map_err(|e| CoreError::io(&index_path, e))?;
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| CoreError::file(&index_path, e.to_string()))?;
+            let text =
+                std::fs::read_to_string(&index_path).map_err(|e| CoreError::io(&index_path, e))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CoreError::file(&index_path, e.to_string()))?;
             let map = v["weight_map"]
                 .as_object()
                 .ok_or_else(|| CoreError::file(&index_path, "has no `weight_map` object"))?;
@@ -52,7 +54,10 @@ impl WeightFiles {
             } else {
                 ""
             };
-            return Err(CoreError::file(dir, format!("has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}")));
+            return Err(CoreError::file(
+                dir,
+                format!("has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}"),
+            ));
         };
         let mut index = HashMap::new();
         for (i, path) in files.iter().enumerate() {
@@ -86,16 +91,28 @@ impl WeightFiles {
     /// A tensor as f32 values with its shape (f32, f16, bf16 and f64 are read).
     pub fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
         use std::io::{Read, Seek, SeekFrom};
-        let entry = self.index.get(name).ok_or_else(|| CoreError::Invalid(format!("no tensor {name}")))?;
+        let entry =
+            self.index.get(name).ok_or_else(|| CoreError::Invalid(format!("no tensor {name}")))?;
         let path = &self.files[entry.file];
         let (a, b) = entry.range;
         let mut bytes = vec![0u8; (b - a) as usize];
         let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-        f.seek(SeekFrom::Start(a)).and_then(|_| f.read_exact(&mut bytes)).map_err(|e| CoreError::io(path, e))?;
+        f.seek(SeekFrom::Start(a))
+            .and_then(|_| f.read_exact(&mut bytes))
+            .map_err(|e| CoreError::io(path, e))?;
         let values: Vec<f32> = match entry.dtype.as_str() {
-            "F32" => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            "F16" => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            "BF16" => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+            "F32" => bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            "F16" => bytes
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            "BF16" => bytes
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
             "F64" => bytes
                 .chunks_exact(8)
                 .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
@@ -141,7 +158,10 @@ fn read_header(path: &Path) -> Result<Header> {
 /// The header of a whole safetensors file held in memory (tests and fuzzing; loading reads
 /// only the header from disk).
 pub fn parse_header(file: &[u8], path: &Path) -> Result<Header> {
-    let len: [u8; 8] = file.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| not_safetensors(path, "no header".into()))?;
+    let len: [u8; 8] = file
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| not_safetensors(path, "no header".into()))?;
     let n = header_len(len, file.len() as u64, path)?;
     header_entries(&file[8..8 + n as usize], file.len() as u64, path)
 }
@@ -154,7 +174,10 @@ fn not_safetensors(path: &Path, m: String) -> CoreError {
 fn header_len(len: [u8; 8], file_len: u64, path: &Path) -> Result<u64> {
     let n = u64::from_le_bytes(len);
     if n > 100 << 20 || n > file_len.saturating_sub(8) {
-        return Err(not_safetensors(path, format!("header length {n} does not fit a file of {file_len} bytes")));
+        return Err(not_safetensors(
+            path,
+            format!("header length {n} does not fit a file of {file_len} bytes"),
+        ));
     }
     Ok(n)
 }
@@ -169,18 +192,30 @@ fn header_entries(header: &[u8], file_len: u64, path: &Path) -> Result<Header> {
         serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON ({e})")))?;
     let mut out = Vec::new();
     for (name, info) in v.into_iter().filter(|(k, _)| k != "__metadata__") {
-        let dtype = info["dtype"].as_str().ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?.to_string();
+        let dtype = info["dtype"]
+            .as_str()
+            .ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?
+            .to_string();
         let shape: Vec<usize> = info["shape"]
             .as_array()
-            .and_then(|a| a.iter().map(|x| x.as_u64().and_then(|x| usize::try_from(x).ok())).collect())
+            .and_then(|a| {
+                a.iter().map(|x| x.as_u64().and_then(|x| usize::try_from(x).ok())).collect()
+            })
             .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
         let offsets: Vec<u64> = info["data_offsets"]
             .as_array()
             .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect())
             .filter(|o: &Vec<u64>| o.len() == 2 && o[0] <= o[1])
             .ok_or_else(|| bad(format!("tensor `{name}` has no valid data_offsets")))?;
-        let mismatch = || bad(format!("tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)"));
-        let (a, b) = ((8 + n).checked_add(offsets[0]).ok_or_else(mismatch)?, (8 + n).checked_add(offsets[1]).ok_or_else(mismatch)?);
+        let mismatch = || {
+            bad(format!(
+                "tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)"
+            ))
+        };
+        let (a, b) = (
+            (8 + n).checked_add(offsets[0]).ok_or_else(mismatch)?,
+            (8 + n).checked_add(offsets[1]).ok_or_else(mismatch)?,
+        );
         let bytes = shape.iter().try_fold(dtype_size(&dtype), |acc, &d| acc.checked_mul(d as u64));
         if b > file_len || (dtype_size(&dtype) > 1 && bytes != Some(b - a)) {
             return Err(mismatch());
@@ -198,7 +233,13 @@ pub fn load_into(model: Generator, files: &WeightFiles) -> Result<Generator> {
         .find(|n| files.contains(n))
         .ok_or_else(|| missing(files, SHARED_ALIASES[0]))?
         .to_string();
-    let mut loader = Loader { files, shared: shared.clone(), path: Vec::new(), used: BTreeSet::new(), error: None };
+    let mut loader = Loader {
+        files,
+        shared: shared.clone(),
+        path: Vec::new(),
+        used: BTreeSet::new(),
+        error: None,
+    };
     let model = model.map(&mut loader);
     if let Some(e) = loader.error {
         return Err(e);
@@ -211,7 +252,9 @@ pub fn load_into(model: Generator, files: &WeightFiles) -> Result<Generator> {
             return Err(file_error(
                 files,
                 alias,
-                format!("`{alias}` differs from `{shared}`: untied output embeddings are not supported"),
+                format!(
+                    "`{alias}` differs from `{shared}`: untied output embeddings are not supported"
+                ),
             ));
         }
         loader.used.insert(alias.to_string());
@@ -230,7 +273,9 @@ pub fn load_into(model: Generator, files: &WeightFiles) -> Result<Generator> {
 }
 
 fn variant_name(model: &Generator) -> &'static str {
-    super::config::Architecture::for_variant(model.config().variant).map(|a| a.model_type()).unwrap_or("aiayn")
+    super::config::Architecture::for_variant(model.config().variant)
+        .map(|a| a.model_type())
+        .unwrap_or("aiayn")
 }
 
 fn missing(files: &WeightFiles, name: &str) -> CoreError {
@@ -252,8 +297,9 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn fetch(&mut self, ours: &str, want: &[usize]) -> Result<Vec<f32>> {
-        let (mut name, layout) =
-            hf_name(ours).ok_or_else(|| CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")))?;
+        let (mut name, layout) = hf_name(ours).ok_or_else(|| {
+            CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`"))
+        })?;
         if layout == Layout::Same && name == SHARED_ALIASES[0] {
             name = self.shared.clone();
         }
@@ -301,7 +347,8 @@ impl ModuleMapper for Loader<'_> {
         let shape = param.lazy_shape().dims::<D>().to_vec();
         match self.fetch(&self.path.join("."), &shape) {
             Ok(values) => {
-                let tensor = Tensor::<D>::from_data(TensorData::new(values, shape), &param.lazy_device());
+                let tensor =
+                    Tensor::<D>::from_data(TensorData::new(values, shape), &param.lazy_device());
                 let id = param.id;
                 param.transform_for_load(tensor, id)
             }
@@ -372,7 +419,8 @@ pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Res
 /// The Hugging Face name and layout of our parameter at `path`.
 fn hf_layout(path: &[String]) -> Result<(String, Layout)> {
     let ours = path.join(".");
-    hf_name(&ours).ok_or_else(|| CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")))
+    hf_name(&ours)
+        .ok_or_else(|| CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")))
 }
 
 /// Our shape in `transformers`' layout.
@@ -388,7 +436,8 @@ fn hf_shape(layout: Layout, shape: &[usize]) -> Vec<usize> {
 fn hf_bytes<const D: usize>(layout: Layout, param: &Param<Tensor<D>>) -> Vec<u8> {
     let tensor = param.val();
     let shape = tensor.dims().to_vec();
-    let values = tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after convert");
+    let values =
+        tensor.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data after convert");
     let values = match layout {
         Layout::Transposed => transpose(&values, shape[0], shape[1]),
         _ => values,
@@ -413,7 +462,9 @@ impl ModuleVisitor for ShapeCollector {
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         match hf_layout(&self.path) {
-            Ok((name, layout)) => self.shapes.push((name, hf_shape(layout, &param.lazy_shape().dims::<D>()))),
+            Ok((name, layout)) => {
+                self.shapes.push((name, hf_shape(layout, &param.lazy_shape().dims::<D>())))
+            }
             Err(e) => {
                 self.error.get_or_insert(e);
             }
@@ -442,7 +493,9 @@ impl ModuleVisitor for TensorWriter<'_> {
         }
         let result = hf_layout(&self.path).and_then(|(_, layout)| {
             let bytes = hf_bytes(layout, param);
-            self.out.write_all(&bytes).map_err(|e| CoreError::Invalid(format!("writing model.safetensors: {e}")))
+            self.out
+                .write_all(&bytes)
+                .map_err(|e| CoreError::Invalid(format!("writing model.safetensors: {e}")))
         });
         if let Err(e) = result {
             self.error = Some(e);

@@ -10,13 +10,13 @@
 //! row whose cross-entropy has no gradient (negative tokens). Output columns are
 //! [`col`], the same as the GPU kernel's.
 
+use crate::cpu::{for_rows, is_cpu, values};
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use crate::cpu::{for_rows, is_cpu, values};
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
 
@@ -72,9 +72,20 @@ pub fn supports(device: &Device, rows: usize, vocab: usize, k: usize) -> bool {
 
 /// The fused rows of `logits` `[N,V]` (see the module docs); only the CE and CT columns
 /// carry gradient, into `logits`. Panics unless [`supports`] says yes.
-pub fn cringe_rows(logits: Tensor<2>, targets: Tensor<1, Int>, signs: Tensor<1>, draws: Tensor<1>, k: usize, detach_candidate: bool) -> Tensor<2> {
+pub fn cringe_rows(
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    signs: Tensor<1>,
+    draws: Tensor<1>,
+    k: usize,
+    detach_candidate: bool,
+) -> Tensor<2> {
     let [n, v] = logits.dims();
-    assert!(supports(&logits.device(), n, v, k), "fused CPU CRINGE: unsupported {n}x{v}, k = {k} on {:?}", logits.device());
+    assert!(
+        supports(&logits.device(), n, v, k),
+        "fused CPU CRINGE: unsupported {n}x{v}, k = {k} on {:?}",
+        logits.device()
+    );
     let f32_of = |t: Tensor<1>| if t.dtype() == DType::F32 { t } else { t.cast(DType::F32) };
     let logits = if logits.dtype() == DType::F32 { logits } else { logits.cast(DType::F32) };
     let out = <Dispatch as CpuCringeOps>::cpu_cringe_rows(
@@ -141,7 +152,16 @@ pub fn forward_row(x: &[f32], target: usize, sign: f32, u: f32, k: usize) -> [f3
 }
 
 /// One row of the backward pass into `dx`: `g_ce·(softmax − onehot(target)) + g_ct·∂CT/∂x`.
-pub fn backward_row(x: &[f32], dx: &mut [f32], target: usize, sign: f32, fwd: &[f32], g_ce: f32, g_ct: f32, detach: bool) {
+pub fn backward_row(
+    x: &[f32],
+    dx: &mut [f32],
+    target: usize,
+    sign: f32,
+    fwd: &[f32],
+    g_ce: f32,
+    g_ct: f32,
+    detach: bool,
+) {
     if g_ce != 0.0 {
         let lse = fwd[col::LSE];
         for (d, &xj) in dx.iter_mut().zip(x) {
@@ -162,7 +182,14 @@ pub fn backward_row(x: &[f32], dx: &mut [f32], target: usize, sign: f32, fwd: &[
 }
 
 impl CpuCringeOps for Flex {
-    fn cpu_cringe_rows(logits: FlexTensor, targets: FlexTensor, signs: FlexTensor, draws: FlexTensor, k: usize, _detach: bool) -> FlexTensor {
+    fn cpu_cringe_rows(
+        logits: FlexTensor,
+        targets: FlexTensor,
+        signs: FlexTensor,
+        draws: FlexTensor,
+        k: usize,
+        _detach: bool,
+    ) -> FlexTensor {
         let (n, v) = (logits.layout().shape()[0], logits.layout().shape()[1]);
         let (x, t, s, u) = (values(&logits), values(&targets), values(&signs), values(&draws));
         let mut out = vec![0f32; n * col::COUNT];
@@ -181,11 +208,24 @@ impl CpuCringeOps for Flex {
         detach_candidate: bool,
     ) -> FlexTensor {
         let (n, v) = (logits.layout().shape()[0], logits.layout().shape()[1]);
-        let (x, t, s, f, g) = (values(&logits), values(&targets), values(&signs), values(&forward), values(&grads));
+        let (x, t, s, f, g) =
+            (values(&logits), values(&targets), values(&signs), values(&forward), values(&grads));
         let mut dx = vec![0f32; n * v];
         for_rows(&mut dx, v, |i, d| {
-            let (fwd, gr) = (&f[i * col::COUNT..(i + 1) * col::COUNT], &g[i * col::COUNT..(i + 1) * col::COUNT]);
-            backward_row(&x[i * v..(i + 1) * v], d, t[i] as usize, s[i], fwd, gr[col::CE], gr[col::CT], detach_candidate);
+            let (fwd, gr) = (
+                &f[i * col::COUNT..(i + 1) * col::COUNT],
+                &g[i * col::COUNT..(i + 1) * col::COUNT],
+            );
+            backward_row(
+                &x[i * v..(i + 1) * v],
+                d,
+                t[i] as usize,
+                s[i],
+                fwd,
+                gr[col::CE],
+                gr[col::CT],
+                detach_candidate,
+            );
         });
         tensor(dx, [n, v])
     }
@@ -200,12 +240,20 @@ struct RowsBackward;
 impl<B: Backend + CpuCringeOps> Backward<B, 1> for RowsBackward {
     type State = Saved<B>;
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let [logits_node] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (logits, targets, signs, forward, detach) = ops.state;
         if let Some(node) = logits_node {
-            grads.register::<B>(node.id, B::cpu_cringe_rows_backward(logits, targets, signs, forward, grad, detach));
+            grads.register::<B>(
+                node.id,
+                B::cpu_cringe_rows_backward(logits, targets, signs, forward, grad, detach),
+            );
         }
     }
 }
@@ -219,14 +267,23 @@ impl<B: Backend + CpuCringeOps, C: CheckpointStrategy> CpuCringeOps for Autodiff
         k: usize,
         detach: bool,
     ) -> FloatTensor<Self> {
-        let (targets, signs, draws) = (targets.into_primitive(), signs.into_primitive(), draws.into_primitive());
+        let (targets, signs, draws) =
+            (targets.into_primitive(), signs.into_primitive(), draws.into_primitive());
         match RowsBackward.prepare::<C>([logits.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let x = logits.primitive().clone();
-                let out = B::cpu_cringe_rows(x.clone(), targets.clone(), signs.clone(), draws, k, detach);
+                let out =
+                    B::cpu_cringe_rows(x.clone(), targets.clone(), signs.clone(), draws, k, detach);
                 prep.finish((x, targets, signs, out.clone(), detach), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::cpu_cringe_rows(logits.into_primitive(), targets, signs, draws, k, detach)),
+            OpsKind::UnTracked(prep) => prep.finish(B::cpu_cringe_rows(
+                logits.into_primitive(),
+                targets,
+                signs,
+                draws,
+                k,
+                detach,
+            )),
         }
     }
 

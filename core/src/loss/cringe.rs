@@ -126,12 +126,15 @@ pub fn cringe_on_terms(
     let target_col = targets.clone().unsqueeze_dim::<2>(1);
     let (top_vals, top_ids) = top_k(logits.clone().detach(), k + 1);
     // Column to remove: the target's if it is among the k+1 (score 2), else the last (score 1).
-    let hit = top_ids.clone().equal(target_col.clone().repeat_dim(1, k + 1)).float().mul_scalar(2.0);
+    let hit =
+        top_ids.clone().equal(target_col.clone().repeat_dim(1, k + 1)).float().mul_scalar(2.0);
     let mut last = vec![0f32; k + 1];
     last[k] = 1.0;
-    let last = Tensor::<1>::from_data(TensorData::new(last, [k + 1]), &device).unsqueeze_dim::<2>(0);
+    let last =
+        Tensor::<1>::from_data(TensorData::new(last, [k + 1]), &device).unsqueeze_dim::<2>(0);
     let removed = (hit + last).argmax(1); // [N,1]
-    let cols = Tensor::<1, Int>::arange(0..k as i64, &device).unsqueeze_dim::<2>(0).repeat_dim(0, n);
+    let cols =
+        Tensor::<1, Int>::arange(0..k as i64, &device).unsqueeze_dim::<2>(0).repeat_dim(0, n);
     let src = cols.clone() + cols.greater_equal(removed.repeat_dim(1, k)).int();
     let cand_ids = top_ids.gather(1, src.clone()); // [N,k], best first
     let cand_vals = top_vals.gather(1, src);
@@ -162,7 +165,13 @@ pub fn ct_signs(terms: &TokenTerms) -> Tensor<1> {
 
 /// Masks and reduces the per-token contrastive terms `ct` `[N]` (optionally gated) together
 /// with the cross-entropy of `terms` into the CRINGE loss.
-pub fn reduce_cringe(terms: &TokenTerms, opts: &CringeOptions, end_id: usize, ct: Tensor<1>, ct_gate: Option<Tensor<1>>) -> super::LossOutput {
+pub fn reduce_cringe(
+    terms: &TokenTerms,
+    opts: &CringeOptions,
+    end_id: usize,
+    ct: Tensor<1>,
+    ct_gate: Option<Tensor<1>>,
+) -> super::LossOutput {
     let ce_mask = terms.ce_mask(opts.train_ce_on_positive_examples);
     let mut ct_mask = terms.is_neg.clone();
     if opts.train_ct_on_positive_examples {
@@ -180,7 +189,11 @@ pub fn reduce_cringe(terms: &TokenTerms, opts: &CringeOptions, end_id: usize, ct
 }
 
 /// Builds the uniform draws for [`CandidateDraw::Uniform`] from a seeded RNG.
-pub fn uniform_draws<R: rand::Rng>(rng: &mut R, n: usize, device: &burn::tensor::Device) -> Tensor<1> {
+pub fn uniform_draws<R: rand::Rng>(
+    rng: &mut R,
+    n: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<1> {
     let u: Vec<f32> = (0..n).map(|_| rng.random::<f32>()).collect();
     Tensor::from_data(TensorData::new(u, [n]), device)
 }

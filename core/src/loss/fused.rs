@@ -42,7 +42,14 @@ pub fn cringe(
     let kernel = Kernel::for_rows(logits, k)?;
     // The masks and signs depend only on targets and labels; the kernel fills in CE and pred.
     let mut terms = placeholder_terms(logits, targets, labels, pad_id);
-    let rows = kernel.rows(logits, targets, ct_signs(&terms), u.clone(), k, opts.detach_positives_during_ct);
+    let rows = kernel.rows(
+        logits,
+        targets,
+        ct_signs(&terms),
+        u.clone(),
+        k,
+        opts.detach_positives_during_ct,
+    );
     fill_terms(&mut terms, &rows);
     let ct = column(&rows, col::CT);
     let gate = gate(&terms);
@@ -51,7 +58,12 @@ pub fn cringe(
 
 /// The per-token cross-entropy and arg-max (what the MLE loss reads) from the fused rows, or
 /// `None` where no kernel applies. The rows' contrastive term gets no gradient (its sign is 0).
-pub fn mle_terms(logits: &Tensor<2>, targets: &Tensor<1, Int>, labels: &Tensor<1, Int>, pad_id: usize) -> Option<TokenTerms> {
+pub fn mle_terms(
+    logits: &Tensor<2>,
+    targets: &Tensor<1, Int>,
+    labels: &Tensor<1, Int>,
+    pad_id: usize,
+) -> Option<TokenTerms> {
     let kernel = Kernel::for_rows(logits, 1)?;
     let [n, _] = logits.dims();
     let zeros = Tensor::<1>::zeros([n], &logits.device());
@@ -83,19 +95,47 @@ impl Kernel {
         cpu_rows::supports(&device, n, v, k).then_some(Kernel::Cpu)
     }
 
-    fn rows(&self, logits: &Tensor<2>, targets: &Tensor<1, Int>, signs: Tensor<1>, u: Tensor<1>, k: usize, detach: bool) -> Tensor<2> {
+    fn rows(
+        &self,
+        logits: &Tensor<2>,
+        targets: &Tensor<1, Int>,
+        signs: Tensor<1>,
+        u: Tensor<1>,
+        k: usize,
+        detach: bool,
+    ) -> Tensor<2> {
         match self {
-            Kernel::Cpu => cpu_rows::cringe_rows(logits.clone(), targets.clone(), signs, u, k, detach),
+            Kernel::Cpu => {
+                cpu_rows::cringe_rows(logits.clone(), targets.clone(), signs, u, k, detach)
+            }
             #[cfg(feature = "gpu-kernels")]
-            Kernel::Gpu => cringe_shaders::cringe::cringe_rows(logits.clone(), targets.clone(), signs, u, k, detach),
+            Kernel::Gpu => cringe_shaders::cringe::cringe_rows(
+                logits.clone(),
+                targets.clone(),
+                signs,
+                u,
+                k,
+                detach,
+            ),
         }
     }
 }
 
 /// Token terms with the masks filled in and zeros for CE and pred (which the rows provide).
-fn placeholder_terms(logits: &Tensor<2>, targets: &Tensor<1, Int>, labels: &Tensor<1, Int>, pad_id: usize) -> TokenTerms {
+fn placeholder_terms(
+    logits: &Tensor<2>,
+    targets: &Tensor<1, Int>,
+    labels: &Tensor<1, Int>,
+    pad_id: usize,
+) -> TokenTerms {
     let ([n, _], device) = (logits.dims(), logits.device());
-    TokenTerms::from_parts(Tensor::zeros([n], &device), Tensor::zeros([n], &device), targets.clone(), labels.clone(), pad_id)
+    TokenTerms::from_parts(
+        Tensor::zeros([n], &device),
+        Tensor::zeros([n], &device),
+        targets.clone(),
+        labels.clone(),
+        pad_id,
+    )
 }
 
 /// Column `c` of the rows, `[N]`.

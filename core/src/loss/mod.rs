@@ -13,7 +13,10 @@ pub mod tokens;
 pub mod topk;
 pub mod unlikelihood;
 
-pub use cringe::{CandidateDraw, CringeOptions, CringeOutput, ct_signs, cringe_loss, cringe_on_terms, label_id, reduce_cringe, uniform_draws};
+pub use cringe::{
+    CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, ct_signs, label_id,
+    reduce_cringe, uniform_draws,
+};
 pub use objective::{LossKind, Objective};
 pub use pairwise::{PairwiseOptions, pairwise_gate};
 pub use stats::{CringeMetrics, CringeStats};

@@ -5,8 +5,8 @@ use super::cringe::{CandidateDraw, CringeOptions, cringe_on_terms};
 use super::pairwise::{PairwiseOptions, pairwise_gate};
 use super::tokens::{LossOutput, TokenTerms};
 use super::unlikelihood::{mle_loss, unlikelihood_loss};
-use crate::model::Packing;
 use crate::error::{CoreError, Result};
+use crate::model::Packing;
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +28,8 @@ pub enum LossKind {
 
 impl LossKind {
     /// Every loss, in the order tables list them.
-    pub const ALL: [LossKind; 4] = [LossKind::Mle, LossKind::Unlikelihood, LossKind::Cringe, LossKind::PairwiseCringe];
+    pub const ALL: [LossKind; 4] =
+        [LossKind::Mle, LossKind::Unlikelihood, LossKind::Cringe, LossKind::PairwiseCringe];
 
     /// The name on the command line.
     pub fn name(self) -> &'static str {
@@ -85,7 +86,15 @@ impl Objective {
         draw: impl FnOnce(usize) -> CandidateDraw,
     ) -> LossOutput {
         let [b, t, v] = logits.dims();
-        self.loss_rows(logits.reshape([b * t, v]), &Packing::dense(b, t), targets, labels, pairs, ids, draw)
+        self.loss_rows(
+            logits.reshape([b * t, v]),
+            &Packing::dense(b, t),
+            targets,
+            labels,
+            pairs,
+            ids,
+            draw,
+        )
     }
 
     /// [`Objective::loss`] on packed rows: `logits` `[N,V]` are the positions of the `[B,T]`
@@ -107,18 +116,34 @@ impl Objective {
         let (targets, labels) = (rows.pack_ids(targets), rows.pack_ids(labels));
         let gate = |terms: &TokenTerms| {
             (self.kind == LossKind::PairwiseCringe).then(|| {
-                let (ce, nonpad) = (rows.unpack_values(terms.ce.clone()), rows.unpack_values(terms.nonpad.clone()));
+                let (ce, nonpad) = (
+                    rows.unpack_values(terms.ce.clone()),
+                    rows.unpack_values(terms.nonpad.clone()),
+                );
                 rows.pack_values(pairwise_gate(&ce, &nonpad, rows.batch(), pairs, &self.pairwise))
             })
         };
         let draw = self.kind.samples_candidates().then(|| draw(n));
         if let Some(draw) = &draw
-            && let Some(out) = super::fused::cringe(&logits, &targets, &labels, &self.cringe, (pad_id, end_id), draw, gate)
+            && let Some(out) = super::fused::cringe(
+                &logits,
+                &targets,
+                &labels,
+                &self.cringe,
+                (pad_id, end_id),
+                draw,
+                gate,
+            )
         {
             return out;
         }
-        let fused_mle = if self.kind == LossKind::Mle { super::fused::mle_terms(&logits, &targets, &labels, pad_id) } else { None };
-        let terms = fused_mle.unwrap_or_else(|| TokenTerms::new(logits.clone(), targets, labels, pad_id));
+        let fused_mle = if self.kind == LossKind::Mle {
+            super::fused::mle_terms(&logits, &targets, &labels, pad_id)
+        } else {
+            None
+        };
+        let terms =
+            fused_mle.unwrap_or_else(|| TokenTerms::new(logits.clone(), targets, labels, pad_id));
         match self.kind {
             LossKind::Mle => mle_loss(&terms, &self.cringe),
             LossKind::Unlikelihood => unlikelihood_loss(&terms, &self.cringe),
@@ -140,8 +165,12 @@ mod tests {
 
     fn batch(dev: &Device) -> (Tensor<3>, Tensor<2, Int>, Tensor<2, Int>) {
         let logits = Tensor::<3>::random([2, 3, 7], Distribution::Normal(0.0, 1.0), dev);
-        let targets = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 4, 5, 0], [2, 3]), dev);
-        let labels = Tensor::<2, Int>::from_data(TensorData::new(vec![POS, POS, POS, NEG, NEG, NEG], [2, 3]), dev);
+        let targets =
+            Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 3, 4, 5, 0], [2, 3]), dev);
+        let labels = Tensor::<2, Int>::from_data(
+            TensorData::new(vec![POS, POS, POS, NEG, NEG, NEG], [2, 3]),
+            dev,
+        );
         (logits, targets, labels)
     }
 
@@ -163,10 +192,20 @@ mod tests {
         let dev = Device::flex();
         let (logits, targets, labels) = batch(&dev);
         let opts = CringeOptions { num_pos_predictions: 3, ..Default::default() };
-        let direct = cringe_loss(logits.clone().reshape([6, 7]), targets.clone().reshape([6]), labels.clone().reshape([6]), &opts, 0, 2, fixed(6, &dev));
+        let direct = cringe_loss(
+            logits.clone().reshape([6, 7]),
+            targets.clone().reshape([6]),
+            labels.clone().reshape([6]),
+            &opts,
+            0,
+            2,
+            fixed(6, &dev),
+        );
         let value = |kind| -> f32 {
             let o = Objective { kind, cringe: opts.clone(), ..Default::default() };
-            o.loss(logits.clone(), targets.clone(), labels.clone(), &[], (0, 2), |n| fixed(n, &dev)).loss.into_scalar()
+            o.loss(logits.clone(), targets.clone(), labels.clone(), &[], (0, 2), |n| fixed(n, &dev))
+                .loss
+                .into_scalar()
         };
         let d: f32 = direct.loss.into_scalar();
         assert!((value(LossKind::Cringe) - d).abs() < 1e-6);
@@ -182,19 +221,32 @@ mod tests {
         let dev = Device::flex().autodiff();
         let l2 = std::f32::consts::LN_2;
         for (margin, gate) in [(1e4, 1.0f64), (-1e4, 0.0)] {
-            let logits = Tensor::<3>::from_data(TensorData::new(vec![0.0, l2, 0.0, 0.5, 1.0, 0.0], [2, 1, 3]), &dev).require_grad();
+            let logits = Tensor::<3>::from_data(
+                TensorData::new(vec![0.0, l2, 0.0, 0.5, 1.0, 0.0], [2, 1, 3]),
+                &dev,
+            )
+            .require_grad();
             let targets = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 0], [2, 1]), &dev);
             let labels = Tensor::<2, Int>::from_data(TensorData::new(vec![POS, NEG], [2, 1]), &dev);
-            let o = Objective { kind: LossKind::PairwiseCringe, pairwise: PairwiseOptions { margin, temperature: 1.0 }, ..Default::default() };
+            let o = Objective {
+                kind: LossKind::PairwiseCringe,
+                pairwise: PairwiseOptions { margin, temperature: 1.0 },
+                ..Default::default()
+            };
             // pad id 2 is never a target here, so nothing is padding
-            let out = o.loss(logits.clone(), targets, labels, &[(0, 1)], (5, 9), |n| fixed(n, &dev));
+            let out =
+                o.loss(logits.clone(), targets, labels, &[(0, 1)], (5, 9), |n| fixed(n, &dev));
             let loss: f32 = out.loss.clone().into_scalar();
             let want = (std::f64::consts::LN_2 + gate * (1.0 + (-0.5f64).exp()).ln()) / 2.0;
             assert!((loss as f64 - want).abs() < 1e-5, "gate {gate}: {loss} vs {want}");
             let g = logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
             let s = 1.0 / (1.0 + 0.5f64.exp()); // sigmoid(−0.5)
             for (got, want) in g[3..].iter().zip([gate * s / 2.0, -gate * s / 2.0, 0.0]) {
-                assert!((*got as f64 - want).abs() < 1e-5, "gate {gate}: rejected-row gradient {:?}", &g[3..]);
+                assert!(
+                    (*got as f64 - want).abs() < 1e-5,
+                    "gate {gate}: rejected-row gradient {:?}",
+                    &g[3..]
+                );
             }
             // the chosen row always gets cross-entropy: softmax − onehot over 2 tokens
             for (got, want) in g[..3].iter().zip([0.125, -0.25, 0.125]) {
@@ -208,7 +260,11 @@ mod tests {
         let dev = Device::flex();
         let (logits, targets, labels) = batch(&dev);
         // a huge negative margin closes the gate whatever the likelihoods are
-        let o = Objective { kind: LossKind::PairwiseCringe, pairwise: PairwiseOptions { margin: -1e4, temperature: 1.0 }, ..Default::default() };
+        let o = Objective {
+            kind: LossKind::PairwiseCringe,
+            pairwise: PairwiseOptions { margin: -1e4, temperature: 1.0 },
+            ..Default::default()
+        };
         let out = o.loss(logits, targets, labels, &[(0, 1)], (0, 2), |n| fixed(n, &dev));
         let s = CringeStats::from_tensor(out.stats);
         assert!(s.ct_sum.abs() < 1e-6 && s.ct_tokens == 2.0, "{s:?}");

@@ -34,7 +34,13 @@ impl Default for PairwiseOptions {
 /// The per-token gate `[B·T]` for a `[B,T]` batch: 1 everywhere except on the rows of rejected
 /// responses, which get their pair's `g`. `ce` `[B·T]` is each token's cross-entropy and
 /// `nonpad` its padding mask; `pairs` lists (chosen row, rejected row).
-pub fn pairwise_gate(ce: &Tensor<1>, nonpad: &Tensor<1>, rows: usize, pairs: &[(usize, usize)], opts: &PairwiseOptions) -> Tensor<1> {
+pub fn pairwise_gate(
+    ce: &Tensor<1>,
+    nonpad: &Tensor<1>,
+    rows: usize,
+    pairs: &[(usize, usize)],
+    opts: &PairwiseOptions,
+) -> Tensor<1> {
     let [n] = ce.dims();
     let t = n / rows.max(1);
     let device = ce.device();
@@ -48,7 +54,10 @@ pub fn pairwise_gate(ce: &Tensor<1>, nonpad: &Tensor<1>, rows: usize, pairs: &[(
     let mut diff = vec![0f32; p * rows];
     let mut onto_rejected = vec![0f32; p * rows];
     for (i, &(c, r)) in pairs.iter().enumerate() {
-        assert!(c < rows && r < rows && c != r, "pair ({c}, {r}) does not name two rows of a {rows}-row batch");
+        assert!(
+            c < rows && r < rows && c != r,
+            "pair ({c}, {r}) does not name two rows of a {rows}-row batch"
+        );
         diff[i * rows + c] = 1.0;
         diff[i * rows + r] = -1.0;
         onto_rejected[i * rows + r] = 1.0;
@@ -84,9 +93,15 @@ mod tests {
         // M = −1 − (−1) = 0 → g = σ((2 − 0)/0.5) = σ(4)
         let s4 = 1.0 / (1.0 + (-4.0f32).exp());
         assert_eq!(g.len(), 6);
-        assert!((g[0] - 1.0).abs() < 1e-6 && (g[1] - 1.0).abs() < 1e-6, "chosen row ungated: {g:?}");
+        assert!(
+            (g[0] - 1.0).abs() < 1e-6 && (g[1] - 1.0).abs() < 1e-6,
+            "chosen row ungated: {g:?}"
+        );
         assert!((g[2] - s4).abs() < 1e-6 && (g[3] - s4).abs() < 1e-6, "rejected row gated: {g:?}");
-        assert!((g[4] - 1.0).abs() < 1e-6 && (g[5] - 1.0).abs() < 1e-6, "unpaired row ungated: {g:?}");
+        assert!(
+            (g[4] - 1.0).abs() < 1e-6 && (g[5] - 1.0).abs() < 1e-6,
+            "unpaired row ungated: {g:?}"
+        );
     }
 
     #[test]
@@ -95,10 +110,16 @@ mod tests {
         let nonpad = t1(vec![1.0; 4], &dev);
         let opts = PairwiseOptions::default();
         // chosen ll −2, rejected ll −20: M = 18 ≫ b → g ≈ 0
-        let ordered = pairwise_gate(&t1(vec![1.0, 1.0, 10.0, 10.0], &dev), &nonpad, 2, &[(0, 1)], &opts).try_to_vec_as::<f32>().unwrap();
+        let ordered =
+            pairwise_gate(&t1(vec![1.0, 1.0, 10.0, 10.0], &dev), &nonpad, 2, &[(0, 1)], &opts)
+                .try_to_vec_as::<f32>()
+                .unwrap();
         assert!(ordered[2] < 1e-6, "{ordered:?}");
         // swapped: M = −18 → g ≈ 1
-        let reversed = pairwise_gate(&t1(vec![10.0, 10.0, 1.0, 1.0], &dev), &nonpad, 2, &[(0, 1)], &opts).try_to_vec_as::<f32>().unwrap();
+        let reversed =
+            pairwise_gate(&t1(vec![10.0, 10.0, 1.0, 1.0], &dev), &nonpad, 2, &[(0, 1)], &opts)
+                .try_to_vec_as::<f32>()
+                .unwrap();
         assert!(reversed[2] > 1.0 - 1e-6, "{reversed:?}");
     }
 }

@@ -43,7 +43,12 @@ pub struct TokenTerms {
 impl TokenTerms {
     /// Computes log-probabilities, cross-entropy and label masks for `logits` `[N,V]`,
     /// `targets` `[N]` (`pad_id` = padding) and `labels` `[N]` ([`label_id`] values).
-    pub fn new(logits: Tensor<2>, targets: Tensor<1, Int>, labels: Tensor<1, Int>, pad_id: usize) -> Self {
+    pub fn new(
+        logits: Tensor<2>,
+        targets: Tensor<1, Int>,
+        labels: Tensor<1, Int>,
+        pad_id: usize,
+    ) -> Self {
         let [n, _] = logits.dims();
         let logp = log_softmax(logits, 1);
         let ce = logp.clone().gather(1, targets.clone().unsqueeze_dim::<2>(1)).neg().reshape([n]);
@@ -53,10 +58,24 @@ impl TokenTerms {
 
     /// The same from per-token cross-entropy `ce` and predictions `pred` computed elsewhere
     /// (the fused GPU kernel).
-    pub fn from_parts(ce: Tensor<1>, pred: Tensor<1, Int>, targets: Tensor<1, Int>, labels: Tensor<1, Int>, pad_id: usize) -> Self {
+    pub fn from_parts(
+        ce: Tensor<1>,
+        pred: Tensor<1, Int>,
+        targets: Tensor<1, Int>,
+        labels: Tensor<1, Int>,
+        pad_id: usize,
+    ) -> Self {
         let nonpad = targets.clone().not_equal_elem(pad_id as i64).float();
         let is = |value: i64| labels.clone().equal_elem(value).float();
-        Self { pred, targets, ce, nonpad, is_none: is(label_id::NONE), is_neg: is(label_id::NEG), is_pos: is(label_id::POS) }
+        Self {
+            pred,
+            targets,
+            ce,
+            nonpad,
+            is_none: is(label_id::NONE),
+            is_neg: is(label_id::NEG),
+            is_pos: is(label_id::POS),
+        }
     }
 
     /// The cross-entropy mask: unlabeled tokens always, positive ones when `on_positives`.
@@ -70,7 +89,13 @@ impl TokenTerms {
 
     /// Reduces to the loss and its statistics: `neg` is the negative term per token, applied
     /// where `neg_mask` is 1 with weight `alpha`.
-    pub fn reduce(&self, ce_mask: Tensor<1>, neg: Tensor<1>, neg_mask: Tensor<1>, alpha: f64) -> LossOutput {
+    pub fn reduce(
+        &self,
+        ce_mask: Tensor<1>,
+        neg: Tensor<1>,
+        neg_mask: Tensor<1>,
+        alpha: f64,
+    ) -> LossOutput {
         let scored = ce_mask.clone().max_pair(neg_mask.clone());
         let ce_term = self.ce.clone() * ce_mask.clone();
         let neg_term = neg * neg_mask.clone();

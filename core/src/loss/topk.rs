@@ -52,8 +52,16 @@ mod tests {
             let x = Tensor::<2>::random([n, v], Distribution::Normal(0.0, 1.0), &d);
             let (a, ai) = top_k(x.clone(), k);
             let (b, bi) = x.topk_with_indices(k, 1);
-            assert_eq!(a.try_to_vec_as::<f32>().unwrap(), b.try_to_vec_as::<f32>().unwrap(), "{n}x{v} k{k}");
-            assert_eq!(ai.try_to_vec_as::<i64>().unwrap(), bi.try_to_vec_as::<i64>().unwrap(), "{n}x{v} k{k}");
+            assert_eq!(
+                a.try_to_vec_as::<f32>().unwrap(),
+                b.try_to_vec_as::<f32>().unwrap(),
+                "{n}x{v} k{k}"
+            );
+            assert_eq!(
+                ai.try_to_vec_as::<i64>().unwrap(),
+                bi.try_to_vec_as::<i64>().unwrap(),
+                "{n}x{v} k{k}"
+            );
         }
     }
 }

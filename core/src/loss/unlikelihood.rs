@@ -39,7 +39,9 @@ mod tests {
     /// Token 0: positive, target 1 (p = ½). Token 1: negative, target 0 (p = ¼). Token 2: padding.
     fn terms(dev: &Device) -> (Tensor<2>, TokenTerms) {
         let l2 = std::f32::consts::LN_2;
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0, l2, 0.0].repeat(3), [3, 3]), dev).require_grad();
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(vec![0.0, l2, 0.0].repeat(3), [3, 3]), dev)
+                .require_grad();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0, 2], [3]), dev);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![POS, NEG, POS], [3]), dev);
         (logits.clone(), TokenTerms::new(logits, targets, labels, 2))
@@ -69,7 +71,10 @@ mod tests {
         let opts = CringeOptions { ct_loss_weight: 2.0, ..Default::default() };
         let out = unlikelihood_loss(&t, &opts);
         // (ln 2 + 2·−ln(1 − ¼)) / 2 scored tokens
-        close(out.loss.clone().into_scalar(), (std::f64::consts::LN_2 + 2.0 * -(0.75f64).ln()) / 2.0);
+        close(
+            out.loss.clone().into_scalar(),
+            (std::f64::consts::LN_2 + 2.0 * -(0.75f64).ln()) / 2.0,
+        );
         let g = logits.grad(&out.loss.backward()).unwrap().try_to_vec_as::<f32>().unwrap();
         // negative token (row 1, target 0): d/dz −log(1 − p0) = p0 (1 − onehot) ... pushes z0 down
         // and the others up: ∂/∂z0 = α·p0/(2 tokens) > 0, ∂/∂z1, ∂/∂z2 < 0.
@@ -84,8 +89,14 @@ mod tests {
     #[test]
     fn unlikelihood_clamps_a_certain_negative_token() {
         let dev = Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![100.0f32, 0.0, 0.0], [1, 3]), &dev);
-        let t = TokenTerms::new(logits, Tensor::from_data(TensorData::new(vec![0i64], [1]), &dev), Tensor::from_data(TensorData::new(vec![NEG], [1]), &dev), 2);
+        let logits =
+            Tensor::<2>::from_data(TensorData::new(vec![100.0f32, 0.0, 0.0], [1, 3]), &dev);
+        let t = TokenTerms::new(
+            logits,
+            Tensor::from_data(TensorData::new(vec![0i64], [1]), &dev),
+            Tensor::from_data(TensorData::new(vec![NEG], [1]), &dev),
+            2,
+        );
         let loss: f32 = unlikelihood_loss(&t, &CringeOptions::default()).loss.into_scalar();
         close(loss, -(UNLIKELIHOOD_MIN).ln());
     }

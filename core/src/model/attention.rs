@@ -76,9 +76,17 @@ impl MultiHeadAttention {
 
     /// `softmax(q·kᵀ + bias)·v` per head: flash attention on GPU devices (feature
     /// `gpu-kernels`), else the score matrix, softmax and attention dropout as tensor ops.
-    fn context(&self, q: Tensor<4>, keys: Tensor<4>, values: Tensor<4>, mask_bias: Option<Tensor<4>>) -> Tensor<4> {
+    fn context(
+        &self,
+        q: Tensor<4>,
+        keys: Tensor<4>,
+        values: Tensor<4>,
+        mask_bias: Option<Tensor<4>>,
+    ) -> Tensor<4> {
         #[cfg(feature = "gpu-kernels")]
-        if let Some(out) = crate::kernels::flash_attention(&q, &keys, &values, &mask_bias, self.attn_dropout.prob) {
+        if let Some(out) =
+            crate::kernels::flash_attention(&q, &keys, &values, &mask_bias, self.attn_dropout.prob)
+        {
             return out;
         }
         let mut scores = precision::matmul(q, keys.swap_dims(2, 3));
@@ -105,7 +113,9 @@ impl MultiHeadAttention {
         let v = self.split(kv_rows.unpack(precision::linear(&self.v_lin, key_value)));
         let d = query.dims()[1];
         let dh = d / self.n_heads;
-        let q = self.split(query_rows.unpack(precision::linear(&self.q_lin, query))).div_scalar((dh as f64).sqrt());
+        let q = self
+            .split(query_rows.unpack(precision::linear(&self.q_lin, query)))
+            .div_scalar((dh as f64).sqrt());
         let [b, tq] = [query_rows.batch(), query_rows.len()];
         let out = self.context(q, k, v, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
         precision::linear(&self.out_lin, query_rows.pack(out))

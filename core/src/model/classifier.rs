@@ -52,10 +52,15 @@ impl Classifier {
         config.validate().expect("invalid classifier config");
         let e = &config.encoder;
         let d = e.embedding_size;
-        let table = Tensor::<2>::random([e.vocab_size, d], Distribution::Normal(0.0, (d as f64).powf(-0.5)), device);
+        let table = Tensor::<2>::random(
+            [e.vocab_size, d],
+            Distribution::Normal(0.0, (d as f64).powf(-0.5)),
+            device,
+        );
         let mut keep = vec![1f32; e.vocab_size];
         keep[e.pad_id] = 0.0;
-        let keep = Tensor::<1>::from_data(TensorData::new(keep, [e.vocab_size]), device).unsqueeze_dim::<2>(1);
+        let keep = Tensor::<1>::from_data(TensorData::new(keep, [e.vocab_size]), device)
+            .unsqueeze_dim::<2>(1);
         Self {
             embeddings: Param::from_tensor(table * keep),
             encoder: Encoder::new(e, device),
@@ -84,10 +89,16 @@ impl Classifier {
 
     /// The predicted class index of each token sequence (each truncated to its last `max_len`
     /// tokens).
-    pub fn predict(&self, seqs: &[Vec<u32>], max_len: usize, device: &Device) -> Result<Vec<usize>> {
+    pub fn predict(
+        &self,
+        seqs: &[Vec<u32>],
+        max_len: usize,
+        device: &Device,
+    ) -> Result<Vec<usize>> {
         let tokens = pad_batch(seqs, self.config.encoder.pad_id, max_len, device);
         let pred = self.forward(tokens).argmax(1).try_to_vec_as::<i64>();
-        let pred = pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
+        let pred =
+            pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
         Ok(pred.into_iter().map(|p| p as usize).collect())
     }
 
@@ -98,7 +109,12 @@ impl Classifier {
 }
 
 /// Pads token sequences into a `[B,S]` tensor (each truncated to its last `max_len` tokens).
-pub fn pad_batch(seqs: &[Vec<u32>], pad_id: usize, max_len: usize, device: &Device) -> Tensor<2, Int> {
+pub fn pad_batch(
+    seqs: &[Vec<u32>],
+    pad_id: usize,
+    max_len: usize,
+    device: &Device,
+) -> Tensor<2, Int> {
     let b = seqs.len();
     let s = seqs.iter().map(|x| x.len().min(max_len)).max().unwrap_or(1).max(1);
     let mut ids = vec![pad_id as i64; b * s];
@@ -128,7 +144,8 @@ mod tests {
         for i in 0..2 {
             assert!((a[i] - b[i]).abs() < 1e-5, "padding changed the logits: {a:?} vs {b:?}");
         }
-        let p: Vec<f32> = c.probabilities(pad_batch(&[vec![5]], 0, 64, &dev)).try_to_vec_as::<f32>().unwrap();
+        let p: Vec<f32> =
+            c.probabilities(pad_batch(&[vec![5]], 0, 64, &dev)).try_to_vec_as::<f32>().unwrap();
         assert!((p[0] + p[1] - 1.0).abs() < 1e-6);
     }
 }

@@ -216,9 +216,14 @@ impl GeneratorConfig {
                 self.embedding_size, self.n_heads
             ));
         }
-        for (name, id) in [("pad_id", self.pad_id), ("start_id", self.start_id), ("end_id", self.end_id)] {
+        for (name, id) in
+            [("pad_id", self.pad_id), ("start_id", self.start_id), ("end_id", self.end_id)]
+        {
             if id >= self.vocab_size {
-                return bad(format!("{name} {id} is outside the vocabulary of {}", self.vocab_size));
+                return bad(format!(
+                    "{name} {id} is outside the vocabulary of {}",
+                    self.vocab_size
+                ));
             }
         }
         for (name, p) in [
@@ -292,7 +297,14 @@ mod tests {
         }
         let c = GeneratorConfig::bb1_3b(8008);
         assert_eq!(
-            (c.embedding_size, c.ffn_size, c.n_encoder_layers, c.n_decoder_layers, c.n_heads, c.n_positions),
+            (
+                c.embedding_size,
+                c.ffn_size,
+                c.n_encoder_layers,
+                c.n_decoder_layers,
+                c.n_heads,
+                c.n_positions
+            ),
             (2560, 10240, 2, 24, 32, 128)
         );
         assert_eq!(c.variant, Variant::Prelayernorm);
@@ -307,7 +319,8 @@ mod tests {
         let c = GeneratorConfig::small(1000);
         let text = toml::to_string(&c).unwrap();
         assert_eq!(GeneratorConfig::from_toml_str(&text).unwrap(), c);
-        let err = GeneratorConfig::from_toml_str(&text.replace("n_heads = 4", "n_heads = 3")).unwrap_err();
+        let err = GeneratorConfig::from_toml_str(&text.replace("n_heads = 4", "n_heads = 3"))
+            .unwrap_err();
         assert!(err.to_string().contains("multiple of n_heads"), "{err}");
         let err = GeneratorConfig::from_toml_str(&format!("{text}\nbogus = 1")).unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");

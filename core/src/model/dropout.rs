@@ -99,7 +99,9 @@ mod tests {
     fn neighbouring_elements_and_calls_are_independent() {
         let a = keep_mask(1, 100_000, 0.5);
         let b = keep_mask(2, 100_000, 0.5);
-        let both = |p: &[f32], q: &[f32]| p.iter().zip(q).filter(|(x, y)| **x > 0.0 && **y > 0.0).count() as f64 / p.len() as f64;
+        let both = |p: &[f32], q: &[f32]| {
+            p.iter().zip(q).filter(|(x, y)| **x > 0.0 && **y > 0.0).count() as f64 / p.len() as f64
+        };
         assert!((both(&a, &b) - 0.25).abs() < 0.01);
         assert!((both(&a[..99_999], &a[1..]) - 0.25).abs() < 0.01);
     }
@@ -116,14 +118,19 @@ mod tests {
         assert_eq!(forward(&d, x.clone()).into_data(), a);
         assert_ne!(a, b, "a second call draws a new mask");
         let plain = Tensor::<2>::ones([64, 300], &Device::flex());
-        assert_eq!(forward(&d, plain.clone()).into_data(), plain.into_data(), "no autodiff: no dropout");
+        assert_eq!(
+            forward(&d, plain.clone()).into_data(),
+            plain.into_data(),
+            "no autodiff: no dropout"
+        );
     }
 
     #[test]
     fn the_gradient_is_the_mask() {
         let dev = autodiff_cpu();
         let d = DropoutConfig::new(0.25).init();
-        let x = Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &dev).require_grad();
+        let x =
+            Tensor::<1>::from_floats([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &dev).require_grad();
         seed(11);
         let y = forward(&d, x.clone());
         let grads = (y.clone() * 3.0).sum().backward();

@@ -39,9 +39,14 @@ impl Embedder {
         let d = cfg.embedding_size;
         let positions = if cfg.learn_positional_embeddings {
             let std = (d as f64).powf(-0.5);
-            Param::from_tensor(Tensor::random([cfg.n_positions, d], Distribution::Normal(0.0, std), device))
+            Param::from_tensor(Tensor::random(
+                [cfg.n_positions, d],
+                Distribution::Normal(0.0, std),
+                device,
+            ))
         } else {
-            Param::from_tensor(Tensor::from_data(sinusoids(cfg.n_positions, d), device)).set_require_grad(false)
+            Param::from_tensor(Tensor::from_data(sinusoids(cfg.n_positions, d), device))
+                .set_require_grad(false)
         };
         Self {
             positions,
@@ -89,4 +94,3 @@ fn sinusoids(n_pos: usize, dim: usize) -> TensorData {
     }
     TensorData::new(v, [n_pos, dim])
 }
-

@@ -55,7 +55,12 @@ impl Encoder {
 
     /// [`Encoder::forward`] computing only the positions `rows` keeps (its real tokens, or
     /// all of them with a dense layout, where pads are zeroed after every layer as in ParlAI).
-    pub fn forward_rows(&self, table: Tensor<2>, context: Tensor<2, Int>, rows: Packing) -> Encoded {
+    pub fn forward_rows(
+        &self,
+        table: Tensor<2>,
+        context: Tensor<2, Int>,
+        rows: Packing,
+    ) -> Encoded {
         let is_pad = context.clone().equal_elem(self.pad_id as i64);
         let keep = is_pad.clone().bool_not().float().unsqueeze_dim::<3>(2);
         let bias = is_pad.float().mul_scalar(NEG_INF).unsqueeze_dim::<3>(1).unsqueeze_dim::<4>(1);

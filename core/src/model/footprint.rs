@@ -13,7 +13,12 @@ const F32: u64 = 4;
 /// Bytes that decoding `rows` hypotheses at once (contexts × beam) needs: the encoder's
 /// activations for contexts of `context_len` tokens, the cross-attention keys and values, the
 /// self-attention cache for `max_len` steps, and a few vocabulary-wide score rows per hypothesis.
-pub fn decoding_bytes(cfg: &GeneratorConfig, rows: usize, context_len: usize, max_len: usize) -> u64 {
+pub fn decoding_bytes(
+    cfg: &GeneratorConfig,
+    rows: usize,
+    context_len: usize,
+    max_len: usize,
+) -> u64 {
     let (d, f, v) = (cfg.embedding_size as u64, cfg.ffn_size as u64, cfg.vocab_size as u64);
     let (rows, ctx, len) = (rows as u64, context_len as u64, max_len as u64);
     let layers = cfg.n_decoder_layers as u64;
@@ -27,8 +32,14 @@ pub fn decoding_bytes(cfg: &GeneratorConfig, rows: usize, context_len: usize, ma
 /// Bytes that one training update on `batch` examples of `context_len` + `label_len` tokens
 /// needs: weights, gradients and the two Adam moments, the activations kept for the backward
 /// pass, and the output logits with their gradient.
-pub fn training_bytes(cfg: &GeneratorConfig, batch: usize, context_len: usize, label_len: usize) -> u64 {
-    let (d, f, v, h) = (cfg.embedding_size as u64, cfg.ffn_size as u64, cfg.vocab_size as u64, cfg.n_heads as u64);
+pub fn training_bytes(
+    cfg: &GeneratorConfig,
+    batch: usize,
+    context_len: usize,
+    label_len: usize,
+) -> u64 {
+    let (d, f, v, h) =
+        (cfg.embedding_size as u64, cfg.ffn_size as u64, cfg.vocab_size as u64, cfg.n_heads as u64);
     let (b, ctx, len) = (batch as u64, context_len as u64, label_len as u64);
     let per_token_layer = 12 * d + 2 * f;
     let encoder = cfg.n_encoder_layers as u64 * ctx * (per_token_layer + h * ctx);

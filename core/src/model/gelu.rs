@@ -7,14 +7,14 @@
 //! PyTorch's vectorised CPU `erf`) run in chunks on all cores, as a Burn backend extension with
 //! its autodiff rule. Other devices use Burn's GELU.
 
+use super::gelu_math::{gelu_grad_slice, gelu_slice};
+use crate::cpu::{is_cpu, map_chunks, values};
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::Autodiff;
 use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use super::gelu_math::{gelu_grad_slice, gelu_slice};
-use crate::cpu::{is_cpu, map_chunks, values};
 use burn::backend::{AutodiffBackend, Backend, Dispatch, Flex, backend_extension};
 use burn::tensor::{DType, Tensor, TensorData};
 
@@ -61,7 +61,12 @@ struct GeluBackward;
 impl<B: Backend + CpuGeluOps> Backward<B, 1> for GeluBackward {
     type State = FloatTensor<B>;
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let [x_node] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         if let Some(node) = x_node {
@@ -83,7 +88,10 @@ impl<B: Backend + CpuGeluOps, C: CheckpointStrategy> CpuGeluOps for Autodiff<B, 
 
     fn cpu_gelu_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         // Only the backward pass calls this, on the inner backend (no second derivative).
-        <Self as AutodiffBackend>::from_inner(B::cpu_gelu_backward(x.into_primitive(), grad.into_primitive()))
+        <Self as AutodiffBackend>::from_inner(B::cpu_gelu_backward(
+            x.into_primitive(),
+            grad.into_primitive(),
+        ))
     }
 }
 
@@ -101,7 +109,8 @@ mod tests {
         for x in [base.clone(), base.transpose()] {
             let run = |ours: bool| {
                 let x = x.clone().detach().require_grad();
-                let y = if ours { gelu(x.clone()) } else { burn::tensor::activation::gelu(x.clone()) };
+                let y =
+                    if ours { gelu(x.clone()) } else { burn::tensor::activation::gelu(x.clone()) };
                 let w = Tensor::<2>::ones(y.shape(), &dev).mul_scalar(0.5) + y.clone().detach();
                 let grads = (y.clone() * w).sum().backward();
                 let vec = |t: Tensor<2>| t.into_data().try_to_vec::<f32>().unwrap();
@@ -112,10 +121,22 @@ mod tests {
             let xs = x.into_data().try_to_vec::<f32>().unwrap();
             for i in 0..xs.len() {
                 let scale = 1.0 + xs[i].abs();
-                assert!((y_ours[i] - y_burn[i]).abs() <= 4e-7 * scale, "gelu({}) = {} vs {}", xs[i], y_ours[i], y_burn[i]);
+                assert!(
+                    (y_ours[i] - y_burn[i]).abs() <= 4e-7 * scale,
+                    "gelu({}) = {} vs {}",
+                    xs[i],
+                    y_ours[i],
+                    y_burn[i]
+                );
                 let upstream = 1.5 + y_burn[i].abs();
                 let tol = 1e-6 * upstream * scale;
-                assert!((g_ours[i] - g_burn[i]).abs() <= tol, "gelu'({}): {} vs {}", xs[i], g_ours[i], g_burn[i]);
+                assert!(
+                    (g_ours[i] - g_burn[i]).abs() <= tol,
+                    "gelu'({}): {} vs {}",
+                    xs[i],
+                    g_ours[i],
+                    g_burn[i]
+                );
             }
         }
         // and it is GELU: x·Φ(x) at a few points (Φ(1) = 0.841344746, Φ(-2) = 0.022750132)

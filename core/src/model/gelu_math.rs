@@ -96,7 +96,9 @@ pub fn cdf_and_density(x: f32) -> (f32, f32) {
     // Φ(x) = ½(1 + erf(z)), z = x/√2; A&S 7.1.26 for |z|: erf = 1 − t·P(t)·e^(−z²), t = 1/(1 + p|z|)
     let z = x.abs() * FRAC_1_SQRT_2;
     let t = 1.0 / (1.0 + 0.327_591_1 * z);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_8 + t * (-1.453_152 + t * 1.061_405_4))));
     let e = exp_nonpositive(-(z * z));
     let tail = 0.5 * poly * e; // Φ(−|x|), without cancellation
     let cdf = if x >= 0.0 { 1.0 - tail } else { tail };
@@ -119,11 +121,12 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     let p = 1.0
         + r * (1.0
             + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
     let exponent = (shifted.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32); // n as an integer
     p * f32::from_bits(((exponent + 127) as u32) << 23)
 }
-
 
 #[cfg(test)]
 mod tests {

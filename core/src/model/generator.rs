@@ -36,10 +36,15 @@ impl Generator {
         config.validate().expect("invalid generator config");
         let cfg = config;
         let d = cfg.embedding_size;
-        let table = Tensor::<2>::random([cfg.vocab_size, d], Distribution::Normal(0.0, (d as f64).powf(-0.5)), device);
+        let table = Tensor::<2>::random(
+            [cfg.vocab_size, d],
+            Distribution::Normal(0.0, (d as f64).powf(-0.5)),
+            device,
+        );
         let mut keep = vec![1f32; cfg.vocab_size];
         keep[cfg.pad_id] = 0.0;
-        let keep = Tensor::<1>::from_data(TensorData::new(keep, [cfg.vocab_size]), device).unsqueeze_dim::<2>(1);
+        let keep = Tensor::<1>::from_data(TensorData::new(keep, [cfg.vocab_size]), device)
+            .unsqueeze_dim::<2>(1);
         let prenorm = cfg.variant == Variant::Prelayernorm;
         Self {
             embeddings: Param::from_tensor(table * keep),
@@ -75,13 +80,25 @@ impl Generator {
 
     /// [`Generator::decode`] for the positions `rows` keeps only: logits `[N,V]`, one row per
     /// kept position in `rows`' order. Pads are neither computed nor scored.
-    pub fn decode_rows(&self, encoded: &Encoded, decoder_input: Tensor<2, Int>, rows: &Packing) -> Tensor<2> {
+    pub fn decode_rows(
+        &self,
+        encoded: &Encoded,
+        decoder_input: Tensor<2, Int>,
+        rows: &Packing,
+    ) -> Tensor<2> {
         let [_, t] = decoder_input.dims();
         let device = decoder_input.device();
         let causal = causal_bias(t, &device);
         let mut x = rows.pack(self.dec_embed.forward(self.embeddings.val(), decoder_input, 0));
         for layer in &self.decoder {
-            x = layer.forward(x, rows, encoded.rows_states.clone(), &encoded.rows, causal.clone(), encoded.bias.clone());
+            x = layer.forward(
+                x,
+                rows,
+                encoded.rows_states.clone(),
+                &encoded.rows,
+                causal.clone(),
+                encoded.bias.clone(),
+            );
         }
         self.output(x)
     }
@@ -95,7 +112,13 @@ impl Generator {
     /// [`Generator::forward`] on the kept positions only: the context's rows laid out by
     /// `context_rows`, logits `[N,V]` for the target positions `target_rows` keeps (see
     /// [`Packing`]). Equal to the padded forward's logits at those positions.
-    pub fn forward_rows(&self, context: Tensor<2, Int>, context_rows: Packing, decoder_input: Tensor<2, Int>, target_rows: &Packing) -> Tensor<2> {
+    pub fn forward_rows(
+        &self,
+        context: Tensor<2, Int>,
+        context_rows: Packing,
+        decoder_input: Tensor<2, Int>,
+        target_rows: &Packing,
+    ) -> Tensor<2> {
         let encoded = self.encoder.forward_rows(self.embeddings.val(), context, context_rows);
         self.decode_rows(&encoded, decoder_input, target_rows)
     }
@@ -117,7 +140,8 @@ impl Generator {
     /// Feeds one token per sequence (`[B]`) and returns next-token logits `[B,V]`.
     pub fn decode_step(&self, tokens: Tensor<1, Int>, cache: &mut DecoderCache) -> Tensor<2> {
         let pos = cache.position();
-        let mut x = self.dec_embed.forward(self.embeddings.val(), tokens.unsqueeze_dim::<2>(1), pos);
+        let mut x =
+            self.dec_embed.forward(self.embeddings.val(), tokens.unsqueeze_dim::<2>(1), pos);
         let bias = cache.enc_bias();
         for (layer, lc) in self.decoder.iter().zip(cache.layers_mut()) {
             x = layer.step(x, lc, bias.clone());

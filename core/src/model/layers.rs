@@ -4,12 +4,14 @@
 //! (`aiayn`, `xlm`) it is `norm(x + f(x))`.
 
 use super::attention::MultiHeadAttention;
+use super::config::{Activation, GeneratorConfig, Variant};
+use super::gelu::gelu;
 use super::packing::Packing;
 use super::{dropout, precision};
-use super::config::{Activation, GeneratorConfig, Variant};
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use super::gelu::gelu;
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -51,7 +53,13 @@ pub(crate) fn layer_norm(cfg: &GeneratorConfig, device: &Device) -> LayerNorm {
 }
 
 /// Applies a residual sub-block in pre- or post-norm order.
-fn residual<const D: usize>(prenorm: bool, norm: &LayerNorm, drop: &Dropout, x: Tensor<D>, f: impl FnOnce(Tensor<D>) -> Tensor<D>) -> Tensor<D> {
+fn residual<const D: usize>(
+    prenorm: bool,
+    norm: &LayerNorm,
+    drop: &Dropout,
+    x: Tensor<D>,
+    f: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
     if prenorm {
         let y = f(norm.forward(x.clone()));
         x + dropout::forward(drop, y)
@@ -76,7 +84,12 @@ impl EncoderLayer {
     /// Builds one encoder layer.
     pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
         Self {
-            attention: MultiHeadAttention::new(cfg.embedding_size, cfg.n_heads, cfg.attention_dropout, device),
+            attention: MultiHeadAttention::new(
+                cfg.embedding_size,
+                cfg.n_heads,
+                cfg.attention_dropout,
+                device,
+            ),
             norm1: layer_norm(cfg, device),
             ffn: FeedForward::new(cfg, device),
             norm2: layer_norm(cfg, device),
@@ -124,7 +137,9 @@ pub struct DecoderLayer {
 impl DecoderLayer {
     /// Builds one decoder layer.
     pub fn new(cfg: &GeneratorConfig, device: &Device) -> Self {
-        let mha = || MultiHeadAttention::new(cfg.embedding_size, cfg.n_heads, cfg.attention_dropout, device);
+        let mha = || {
+            MultiHeadAttention::new(cfg.embedding_size, cfg.n_heads, cfg.attention_dropout, device)
+        };
         Self {
             self_attention: mha(),
             norm1: layer_norm(cfg, device),
@@ -148,7 +163,15 @@ impl DecoderLayer {
     /// Teacher-forced forward over a whole target: `x` `[N,D]` holds the rows of a `[B,T]`
     /// target laid out by `rows`, `encoded` the encoder's rows laid out by `enc_rows`;
     /// `causal` is `[1,1,T,T]`, `enc_bias` `[B,1,1,S]`.
-    pub fn forward(&self, x: Tensor<2>, rows: &Packing, encoded: Tensor<2>, enc_rows: &Packing, causal: Tensor<4>, enc_bias: Tensor<4>) -> Tensor<2> {
+    pub fn forward(
+        &self,
+        x: Tensor<2>,
+        rows: &Packing,
+        encoded: Tensor<2>,
+        enc_rows: &Packing,
+        causal: Tensor<4>,
+        enc_bias: Tensor<4>,
+    ) -> Tensor<2> {
         let x = residual(self.prenorm, &self.norm1, &self.dropout, x, |h| {
             self.self_attention.forward_rows(h.clone(), rows, h, rows, Some(causal))
         });
@@ -176,8 +199,12 @@ impl DecoderLayer {
             self.self_attention.attend(h, k, v, None)
         });
         let x = residual(self.prenorm, &self.norm2, &self.dropout, x, |h| {
-            self.encoder_attention
-                .attend(h, cache.enc_k.clone(), cache.enc_v.clone(), Some(enc_bias))
+            self.encoder_attention.attend(
+                h,
+                cache.enc_k.clone(),
+                cache.enc_v.clone(),
+                Some(enc_bias),
+            )
         });
         residual(self.prenorm, &self.norm3, &self.dropout, x, |h| self.ffn.forward(h))
     }

@@ -8,8 +8,8 @@ pub mod classifier;
 pub mod config;
 pub mod dropout;
 pub mod embedder;
-pub mod footprint;
 pub mod encoder;
+pub mod footprint;
 pub mod gelu;
 pub(crate) mod gelu_math;
 pub mod generator;
@@ -21,7 +21,7 @@ pub mod precision;
 
 pub use cache::DecoderCache;
 pub use classifier::{Classifier, ClassifierConfig};
-pub use config::{Activation, GeneratorConfig, Variant, PRESET_NAMES};
+pub use config::{Activation, GeneratorConfig, PRESET_NAMES, Variant};
 pub use encoder::{Encoded, Encoder};
 pub use generator::Generator;
 pub use gradients::parameter_gradients;

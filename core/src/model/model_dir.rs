@@ -8,8 +8,8 @@
 //! Saving writes a sibling temporary directory and swaps it in with renames, so an
 //! interrupted save never leaves a half-written model where a good one was.
 
-use super::config::GeneratorConfig;
 use super::classifier::{Classifier, ClassifierConfig};
+use super::config::GeneratorConfig;
 use super::generator::Generator;
 use crate::error::{CoreError, Result};
 use crate::fsutil::{DirKind, write_dir_atomic};
@@ -31,7 +31,14 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// model-writing flags replace.
 pub const MODEL_DIR: DirKind = DirKind {
     what: "model directory",
-    files: &[CONFIG_FILE, CLASSIFIER_CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE, "optimizer.bpk", "trainer_state.json"],
+    files: &[
+        CONFIG_FILE,
+        CLASSIFIER_CONFIG_FILE,
+        WEIGHTS_FILE,
+        TOKENIZER_FILE,
+        "optimizer.bpk",
+        "trainer_state.json",
+    ],
     signature: &[WEIGHTS_FILE],
 };
 
@@ -52,7 +59,12 @@ impl ModelDir {
     /// Like [`ModelDir::save`], with more files (name, bytes) written into the directory in the
     /// same atomic swap — how a training checkpoint keeps its optimizer and trainer state
     /// consistent with its weights.
-    pub fn save_with_extra_files(model: &Generator, tokenizer: &CringeTokenizer, dir: &Path, extra: &[(&str, &[u8])]) -> Result<()> {
+    pub fn save_with_extra_files(
+        model: &Generator,
+        tokenizer: &CringeTokenizer,
+        dir: &Path,
+        extra: &[(&str, &[u8])],
+    ) -> Result<()> {
         let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
         save_model_files(dir, CONFIG_FILE, config, model.clone(), tokenizer, extra)
     }
@@ -60,7 +72,10 @@ impl ModelDir {
     /// Loads a model directory onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         if !dir.is_dir() {
-            return Err(CoreError::file(dir, "is not a model directory (expected config.json, model.bpk, tokenizer.json)"));
+            return Err(CoreError::file(
+                dir,
+                "is not a model directory (expected config.json, model.bpk, tokenizer.json)",
+            ));
         }
         Self::load_config(dir)?; // a broken config is reported before anything else is read
         let (config, weights, tokenizer) = read_dir_files(dir, CONFIG_FILE)?;
@@ -69,7 +84,13 @@ impl ModelDir {
 
     /// Builds a model from the contents of its three files (how the browser loads one it
     /// fetched); `dir` names the model in error messages.
-    pub fn from_bytes(dir: &Path, config: &[u8], weights: Vec<u8>, tokenizer: &[u8], device: &Device) -> Result<Self> {
+    pub fn from_bytes(
+        dir: &Path,
+        config: &[u8],
+        weights: Vec<u8>,
+        tokenizer: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
         let cpath = dir.join(CONFIG_FILE);
         let config: GeneratorConfig =
             serde_json::from_slice(config).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
@@ -89,7 +110,12 @@ impl ModelDir {
             ));
         }
         check_weight_bytes(dir, config.num_params_u64(), weights.len())?;
-        let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Generator::new(&config, device), CONFIG_FILE)?;
+        let model = weights_from_bytes(
+            &dir.join(WEIGHTS_FILE),
+            weights,
+            Generator::new(&config, device),
+            CONFIG_FILE,
+        )?;
         Ok(Self { model, tokenizer })
     }
 
@@ -119,8 +145,11 @@ fn save_model_files<M: Module>(
         .into_bytes()
         .map_err(|e| CoreError::file(dir, format!("cannot serialise weights: {e}")))?;
     let tokenizer = tokenizer.to_json()?;
-    let mut files: Vec<(&str, &[u8])> =
-        vec![(config_name, config.as_bytes()), (WEIGHTS_FILE, &weights), (TOKENIZER_FILE, tokenizer.as_bytes())];
+    let mut files: Vec<(&str, &[u8])> = vec![
+        (config_name, config.as_bytes()),
+        (WEIGHTS_FILE, &weights),
+        (TOKENIZER_FILE, tokenizer.as_bytes()),
+    ];
     files.extend_from_slice(extra);
     write_dir_atomic(dir, &MODEL_DIR, &files)
 }
@@ -140,14 +169,22 @@ fn check_weight_bytes(dir: &Path, params: u64, bytes: usize) -> Result<()> {
     if (bytes as u64) < params * 4 {
         return Err(CoreError::file(
             dir,
-            format!("its config describes {params} parameters ({} bytes in f32), but {WEIGHTS_FILE} holds only {bytes} bytes", params * 4),
+            format!(
+                "its config describes {params} parameters ({} bytes in f32), but {WEIGHTS_FILE} holds only {bytes} bytes",
+                params * 4
+            ),
         ));
     }
     Ok(())
 }
 
 /// Loads burnpack `bytes` (read from `wpath`) into `model`.
-fn weights_from_bytes<M: Module>(wpath: &Path, bytes: Vec<u8>, model: M, config_name: &str) -> Result<M> {
+fn weights_from_bytes<M: Module>(
+    wpath: &Path,
+    bytes: Vec<u8>,
+    model: M,
+    config_name: &str,
+) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
     model
@@ -177,7 +214,10 @@ impl ClassifierDir {
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let cpath = dir.join(CLASSIFIER_CONFIG_FILE);
         if !cpath.is_file() {
-            return Err(CoreError::file(dir, "is not a classifier directory (expected classifier.json, model.bpk, tokenizer.json)"));
+            return Err(CoreError::file(
+                dir,
+                "is not a classifier directory (expected classifier.json, model.bpk, tokenizer.json)",
+            ));
         }
         let (config, weights, tokenizer) = read_dir_files(dir, CLASSIFIER_CONFIG_FILE)?;
         Self::from_bytes(dir, &config, weights, &tokenizer, device)
@@ -185,16 +225,27 @@ impl ClassifierDir {
 
     /// Builds a classifier from the contents of its three files (how the browser loads one);
     /// `dir` names it in error messages.
-    pub fn from_bytes(dir: &Path, config: &[u8], weights: Vec<u8>, tokenizer: &[u8], device: &Device) -> Result<Self> {
+    pub fn from_bytes(
+        dir: &Path,
+        config: &[u8],
+        weights: Vec<u8>,
+        tokenizer: &[u8],
+        device: &Device,
+    ) -> Result<Self> {
         let cpath = dir.join(CLASSIFIER_CONFIG_FILE);
-        let config: ClassifierConfig = serde_json::from_slice(config).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
+        let config: ClassifierConfig =
+            serde_json::from_slice(config).map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         config.validate().map_err(|e| CoreError::file(&cpath, e.to_string()))?;
         let tpath = dir.join(TOKENIZER_FILE);
-        let tokenizer = CringeTokenizer::from_json_bytes(tokenizer).map_err(|e| CoreError::file(&tpath, e.to_string()))?;
+        let tokenizer = CringeTokenizer::from_json_bytes(tokenizer)
+            .map_err(|e| CoreError::file(&tpath, e.to_string()))?;
         check_weight_bytes(dir, config.encoder.encoder_num_params() as u64, weights.len())?;
-        let model = weights_from_bytes(&dir.join(WEIGHTS_FILE), weights, Classifier::new(&config, device), CLASSIFIER_CONFIG_FILE)?;
+        let model = weights_from_bytes(
+            &dir.join(WEIGHTS_FILE),
+            weights,
+            Classifier::new(&config, device),
+            CLASSIFIER_CONFIG_FILE,
+        )?;
         Ok(Self { model, tokenizer })
     }
 }
-
-

@@ -38,12 +38,19 @@ impl Packing {
     /// `len`; dense when no sequence is shorter than `len`.
     pub fn from_lengths(lengths: &[usize], len: usize, device: &Device) -> Self {
         let batch = lengths.len();
-        assert!(lengths.iter().all(|&l| l <= len), "a sequence length in {lengths:?} exceeds the padded length {len}");
+        assert!(
+            lengths.iter().all(|&l| l <= len),
+            "a sequence length in {lengths:?} exceeds the padded length {len}"
+        );
         let count: usize = lengths.iter().sum();
         if count == batch * len {
             return Self::dense(batch, len);
         }
-        let rows: Vec<i64> = lengths.iter().enumerate().flat_map(|(b, &l)| (0..l).map(move |t| (b * len + t) as i64)).collect();
+        let rows: Vec<i64> = lengths
+            .iter()
+            .enumerate()
+            .flat_map(|(b, &l)| (0..l).map(move |t| (b * len + t) as i64))
+            .collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [count]), device);
         Self { batch, len, rows: Some(rows), count }
     }
@@ -64,7 +71,10 @@ impl Packing {
     /// [`MIN_PADDING`] of the positions are pads, else dense.
     pub fn for_batch(batch: &Batch, device: &Device) -> (Self, Self) {
         let ([_, s], [_, t]) = (batch.context.dims(), batch.targets.dims());
-        (Self::when_padded(&batch.context_lengths, s, MIN_PADDING, device), Self::when_padded(&batch.target_lengths, t, MIN_PADDING, device))
+        (
+            Self::when_padded(&batch.context_lengths, s, MIN_PADDING, device),
+            Self::when_padded(&batch.target_lengths, t, MIN_PADDING, device),
+        )
     }
 
     /// Sequences in the batch (B).
@@ -90,7 +100,13 @@ impl Packing {
     /// `[B,T,D]` → `[N,D]`.
     pub fn pack(&self, x: Tensor<3>) -> Tensor<2> {
         let [b, t, d] = x.dims();
-        assert_eq!([b, t], [self.batch, self.len], "packing a [{b},{t},{d}] tensor with a [{},{}] layout", self.batch, self.len);
+        assert_eq!(
+            [b, t],
+            [self.batch, self.len],
+            "packing a [{b},{t},{d}] tensor with a [{},{}] layout",
+            self.batch,
+            self.len
+        );
         let flat = x.reshape([b * t, d]);
         match &self.rows {
             None => flat,
@@ -104,7 +120,8 @@ impl Packing {
         assert_eq!(n, self.count, "unpacking {n} rows with a layout of {} rows", self.count);
         let flat = match &self.rows {
             None => x,
-            Some(rows) => Tensor::<2>::zeros([self.batch * self.len, d], &x.device()).select_assign(0, rows.clone(), x, IndexingUpdateOp::Add),
+            Some(rows) => Tensor::<2>::zeros([self.batch * self.len, d], &x.device())
+                .select_assign(0, rows.clone(), x, IndexingUpdateOp::Add),
         };
         flat.reshape([self.batch, self.len, d])
     }
@@ -130,7 +147,12 @@ impl Packing {
     pub fn unpack_values(&self, x: Tensor<1>) -> Tensor<1> {
         match &self.rows {
             None => x,
-            Some(rows) => Tensor::<1>::zeros([self.batch * self.len], &x.device()).select_assign(0, rows.clone(), x, IndexingUpdateOp::Add),
+            Some(rows) => Tensor::<1>::zeros([self.batch * self.len], &x.device()).select_assign(
+                0,
+                rows.clone(),
+                x,
+                IndexingUpdateOp::Add,
+            ),
         }
     }
 }
@@ -140,7 +162,10 @@ mod tests {
     use super::*;
 
     fn arange(n: usize, dev: &Device) -> Tensor<1> {
-        Tensor::<1>::from_data(TensorData::new((0..n).map(|i| i as f32).collect::<Vec<_>>(), [n]), dev)
+        Tensor::<1>::from_data(
+            TensorData::new((0..n).map(|i| i as f32).collect::<Vec<_>>(), [n]),
+            dev,
+        )
     }
 
     #[test]
@@ -158,13 +183,20 @@ mod tests {
         assert_eq!(got, want);
         let back: Vec<f32> = p.unpack(packed).try_to_vec_as().unwrap();
         for r in 0..9 {
-            let expect = if rows.contains(&r) { want_x[2 * r..2 * r + 2].to_vec() } else { vec![0.0, 0.0] };
+            let expect =
+                if rows.contains(&r) { want_x[2 * r..2 * r + 2].to_vec() } else { vec![0.0, 0.0] };
             assert_eq!(back[2 * r..2 * r + 2], expect[..], "row {r}");
         }
-        let ids = Tensor::<2, Int>::from_data(TensorData::new((0..9i64).collect::<Vec<_>>(), [3, 3]), &dev);
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new((0..9i64).collect::<Vec<_>>(), [3, 3]),
+            &dev,
+        );
         assert_eq!(p.pack_ids(ids).try_to_vec_as::<i64>().unwrap(), vec![0, 1, 3, 4, 5, 6]);
         let values = p.unpack_values(p.pack_values(arange(9, &dev).add_scalar(1.0)));
-        assert_eq!(values.try_to_vec_as::<f32>().unwrap(), vec![1.0, 2.0, 0.0, 4.0, 5.0, 6.0, 7.0, 0.0, 0.0]);
+        assert_eq!(
+            values.try_to_vec_as::<f32>().unwrap(),
+            vec![1.0, 2.0, 0.0, 4.0, 5.0, 6.0, 7.0, 0.0, 0.0]
+        );
     }
 
     #[test]
@@ -177,7 +209,10 @@ mod tests {
         assert!(Packing::when_padded(&[4, 4], 4, 0.0, &dev).is_dense());
         let p = Packing::dense(2, 3);
         let x = arange(12, &dev).reshape([2, 3, 2]);
-        assert_eq!(p.unpack(p.pack(x.clone())).try_to_vec_as::<f32>().unwrap(), x.try_to_vec_as::<f32>().unwrap());
+        assert_eq!(
+            p.unpack(p.pack(x.clone())).try_to_vec_as::<f32>().unwrap(),
+            x.try_to_vec_as::<f32>().unwrap()
+        );
     }
 
     #[test]

@@ -113,7 +113,9 @@ pub struct Sweep {
 impl Sweep {
     /// Parses `ct_loss_weight=0.5,1,2` (underscores or dashes).
     pub fn parse(s: &str) -> anyhow::Result<Self> {
-        let (k, v) = s.split_once('=').ok_or_else(|| anyhow::anyhow!("--sweep {s:?}: expected FLAG=V1,V2,… (e.g. ct_loss_weight=0.5,1,2)"))?;
+        let (k, v) = s.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--sweep {s:?}: expected FLAG=V1,V2,… (e.g. ct_loss_weight=0.5,1,2)")
+        })?;
         Self::new(k, v.split(',').map(str::to_string).collect())
     }
 
@@ -121,7 +123,10 @@ impl Sweep {
         let flag = key.trim().trim_start_matches("--").replace('_', "-");
         anyhow::ensure!(!flag.is_empty(), "sweep: empty flag name");
         let values: Vec<String> = values.into_iter().map(|v| v.trim().to_string()).collect();
-        anyhow::ensure!(!values.is_empty() && values.iter().all(|v| !v.is_empty()), "sweep {flag}: empty value in the list");
+        anyhow::ensure!(
+            !values.is_empty() && values.iter().all(|v| !v.is_empty()),
+            "sweep {flag}: empty value in the list"
+        );
         anyhow::ensure!(flag != "loss", "sweep: the loss is chosen by `methods`, not swept");
         Ok(Self { flag, values })
     }
@@ -158,18 +163,24 @@ impl RunSpec {
 impl CompareConfig {
     /// Loads and checks a TOML file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Self::from_toml(&text, path)
     }
 
     /// Parses a config's text (`path` names it in errors).
     pub fn from_toml(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let cfg: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let cfg: Self =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         anyhow::ensure!(!cfg.methods.is_empty(), "{}: `methods` is empty", path.display());
         for m in cfg.methods.iter().chain(cfg.method_args.keys()) {
             LossKind::parse(m).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
-        anyhow::ensure!(cfg.pairs.samples >= 2, "{}: pairs.samples must be at least 2 (a pair needs two replies)", path.display());
+        anyhow::ensure!(
+            cfg.pairs.samples >= 2,
+            "{}: pairs.samples must be at least 2 (a pair needs two replies)",
+            path.display()
+        );
         Ok(cfg)
     }
 
@@ -183,7 +194,10 @@ impl CompareConfig {
         self.sweep
             .iter()
             .map(|(k, vals)| {
-                let values = vals.iter().map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())).collect();
+                let values = vals
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .collect();
                 Sweep::new(k, values)
             })
             .collect()
@@ -198,7 +212,11 @@ impl CompareConfig {
             for sw in sweeps.iter().filter(|sw| reads_flag(loss, &sw.flag)) {
                 combos = combos
                     .into_iter()
-                    .flat_map(|c| sw.values.iter().map(move |v| [c.clone(), vec![(sw.flag.clone(), v.clone())]].concat()))
+                    .flat_map(|c| {
+                        sw.values
+                            .iter()
+                            .map(move |v| [c.clone(), vec![(sw.flag.clone(), v.clone())]].concat())
+                    })
                     .collect();
             }
             runs.extend(combos.into_iter().map(|settings| RunSpec { loss, settings }));
@@ -212,7 +230,8 @@ mod tests {
     use super::*;
 
     fn cfg(methods: &[&str]) -> CompareConfig {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/compare-safety-mini.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/compare-safety-mini.toml");
         let mut c = CompareConfig::load(&path).unwrap();
         c.methods = methods.iter().map(|m| m.to_string()).collect();
         c
@@ -221,25 +240,46 @@ mod tests {
     #[test]
     fn a_sweep_multiplies_only_the_methods_that_read_the_flag() {
         let c = cfg(&["mle", "unlikelihood", "cringe", "pairwise-cringe"]);
-        let sweeps = [Sweep::parse("ct_loss_weight=0.5,1,2").unwrap(), Sweep::parse("pairwise-temperature=1,5").unwrap()];
+        let sweeps = [
+            Sweep::parse("ct_loss_weight=0.5,1,2").unwrap(),
+            Sweep::parse("pairwise-temperature=1,5").unwrap(),
+        ];
         let runs = c.runs(&sweeps).unwrap();
         let names: Vec<String> = runs.iter().map(RunSpec::name).collect();
         assert_eq!(runs.iter().filter(|r| r.loss == LossKind::Mle).count(), 1, "{names:?}");
-        assert_eq!(runs.iter().filter(|r| r.loss == LossKind::Unlikelihood).count(), 3, "{names:?}");
+        assert_eq!(
+            runs.iter().filter(|r| r.loss == LossKind::Unlikelihood).count(),
+            3,
+            "{names:?}"
+        );
         assert_eq!(runs.iter().filter(|r| r.loss == LossKind::Cringe).count(), 3, "{names:?}");
-        assert_eq!(runs.iter().filter(|r| r.loss == LossKind::PairwiseCringe).count(), 6, "{names:?}");
-        assert!(names.contains(&"pairwise-cringe_ct-loss-weight=2_pairwise-temperature=5".to_string()), "{names:?}");
+        assert_eq!(
+            runs.iter().filter(|r| r.loss == LossKind::PairwiseCringe).count(),
+            6,
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"pairwise-cringe_ct-loss-weight=2_pairwise-temperature=5".to_string()),
+            "{names:?}"
+        );
         assert_eq!(runs[0].settings_text(), "-");
     }
 
     #[test]
     fn the_config_sweep_table_reads_numbers_and_strings() {
         let mut c = cfg(&["mle", "cringe"]);
-        c.sweep = toml::from_str("ct_loss_weight = [0.5, 2]\ndetach_positives_during_ct = [\"true\", \"false\"]").unwrap();
+        c.sweep = toml::from_str(
+            "ct_loss_weight = [0.5, 2]\ndetach_positives_during_ct = [\"true\", \"false\"]",
+        )
+        .unwrap();
         let sweeps = c.sweeps().unwrap();
         let names: Vec<String> = c.runs(&sweeps).unwrap().iter().map(RunSpec::name).collect();
         assert_eq!(names.len(), 1 + 4, "{names:?}");
-        assert!(names.contains(&"cringe_ct-loss-weight=0.5_detach-positives-during-ct=true".to_string()), "{names:?}");
+        assert!(
+            names
+                .contains(&"cringe_ct-loss-weight=0.5_detach-positives-during-ct=true".to_string()),
+            "{names:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::time::Instant;
 
 /// Compare losses on the same data and budget.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe compare --config configs/compare-safety-mini.toml --sweep ct_loss_weight=0.5,1,2")]
+#[command(
+    after_help = "Example:\n  cringe compare --config configs/compare-safety-mini.toml --sweep ct_loss_weight=0.5,1,2"
+)]
 pub struct CompareArgs {
     /// The comparison's TOML config (see configs/compare-safety-mini.toml).
     #[arg(long, value_name = "FILE")]
@@ -56,7 +58,8 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     fn classifier(&self, dir: &Path) -> Vec<String> {
-        let mut argv = train_argv("train-classifier", &self.cfg.classifier.args, dir, self.cfg.seed);
+        let mut argv =
+            train_argv("train-classifier", &self.cfg.classifier.args, dir, self.cfg.seed);
         argv.push("-q".into());
         argv
     }
@@ -66,10 +69,22 @@ impl Stages<'_> {
     }
 
     fn sample(&self, model: &Path, classifier: &Path, logs: &Path, sample: usize) -> Vec<String> {
-        let mut argv = vec!["eval".to_string(), "--mf".into(), s(model), "-t".into(), self.cfg.pairs.task.clone()];
+        let mut argv = vec![
+            "eval".to_string(),
+            "--mf".into(),
+            s(model),
+            "-t".into(),
+            self.cfg.pairs.task.clone(),
+        ];
         argv.extend(self.cfg.pairs.args.clone());
         argv.extend(["--seed".into(), (self.cfg.seed * 1000 + sample as u64).to_string()]);
-        argv.extend(["--eval-classifier-model-file".into(), s(classifier), "--world-logs".into(), s(logs), "-q".into()]);
+        argv.extend([
+            "--eval-classifier-model-file".into(),
+            s(classifier),
+            "--world-logs".into(),
+            s(logs),
+            "-q".into(),
+        ]);
         argv
     }
 
@@ -89,14 +104,29 @@ impl Stages<'_> {
     }
 
     /// One method's fine-tuning from `baseline` on the shared tasks plus `pairs` (if any).
-    fn finetune(&self, run: &RunSpec, seed: u64, baseline: &Path, pairs: Option<&Path>, dir: &Path) -> Vec<String> {
+    fn finetune(
+        &self,
+        run: &RunSpec,
+        seed: u64,
+        baseline: &Path,
+        pairs: Option<&Path>,
+        dir: &Path,
+    ) -> Vec<String> {
         let f = &self.cfg.finetune;
         let (mut tasks, mut weights) = (f.tasks.clone(), f.multitask_weights.clone());
         if let Some(p) = pairs {
             tasks.push_str(&format!(",{}", s(p)));
             weights.push_str(&format!(",{}", f.pairs_weight));
         }
-        let mut argv = vec!["train".into(), "-t".into(), tasks, "--multitask-weights".into(), weights, "--init-model".into(), s(baseline)];
+        let mut argv = vec![
+            "train".into(),
+            "-t".into(),
+            tasks,
+            "--multitask-weights".into(),
+            weights,
+            "--init-model".into(),
+            s(baseline),
+        ];
         argv.extend(f.args.clone());
         argv.extend(self.cfg.method_args.get(run.loss.name()).cloned().unwrap_or_default());
         argv.extend(["--loss".into(), run.loss.name().into()]);
@@ -137,14 +167,24 @@ impl Stages<'_> {
         // whether [finetune] args or any [method_args] set `flag` (as `--flag v` or `--flag=v`)
         let config_sets = |flag: &str| {
             let with_value = format!("{flag}=");
-            self.cfg.finetune.args.iter().chain(self.cfg.method_args.values().flatten()).any(|a| a == flag || a.starts_with(&with_value))
+            self.cfg
+                .finetune
+                .args
+                .iter()
+                .chain(self.cfg.method_args.values().flatten())
+                .any(|a| a == flag || a.starts_with(&with_value))
         };
         if let Some((flag, by)) = own.iter().find(|(f, _)| config_sets(f)) {
-            anyhow::bail!("[finetune] args and [method_args] must not set {flag}: compare sets it from {by}");
+            anyhow::bail!(
+                "[finetune] args and [method_args] must not set {flag}: compare sets it from {by}"
+            );
         }
         for sw in self.sweeps {
             let flag = format!("--{}", sw.flag);
-            anyhow::ensure!(!config_sets(&flag), "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there");
+            anyhow::ensure!(
+                !config_sets(&flag),
+                "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there"
+            );
         }
         for argv in all {
             check_stage(&argv)?;
@@ -171,7 +211,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
     if let Some(c) = args.classifier {
         cfg.classifier.model = Some(c);
     }
-    let sweeps = if args.sweep.is_empty() { cfg.sweeps()? } else { args.sweep.iter().map(|s| Sweep::parse(s)).collect::<anyhow::Result<_>>()? };
+    let sweeps = if args.sweep.is_empty() {
+        cfg.sweeps()?
+    } else {
+        args.sweep.iter().map(|s| Sweep::parse(s)).collect::<anyhow::Result<_>>()?
+    };
     let runs = cfg.runs(&sweeps)?;
     let stages = Stages { cfg: &cfg, sweeps: &sweeps };
     stages.preflight(&runs)?;
@@ -200,18 +244,27 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
         Some(dir) => (dir.clone(), None),
         None => {
             let dir = out.join("baseline").join("model");
-            let Command::Train(a) = runner.run(stages.baseline(&dir))? else { unreachable!("train argv") };
+            let Command::Train(a) = runner.run(stages.baseline(&dir))? else {
+                unreachable!("train argv")
+            };
             let summary = crate::train::run(a)?;
             (dir, Some(summary.seconds))
         }
     };
-    let e = evaluate(&mut runner, &cfg.eval, &classifier, &baseline, &out.join("baseline").join("eval_world_logs.jsonl"))?;
+    let e = evaluate(
+        &mut runner,
+        &cfg.eval,
+        &classifier,
+        &baseline,
+        &out.join("baseline").join("eval_world_logs.jsonl"),
+    )?;
     let mut rows = vec![CompareRow::new("baseline", "-", None, &e, baseline_train_secs)];
     report::write_report(&out, &rows, &runner.commands)?;
 
     // preference pairs: the baseline's replies sampled several times, judged by the classifier
     let pairs_dir = out.join("pairs");
-    let logs: Vec<PathBuf> = (1..=cfg.pairs.samples).map(|i| pairs_dir.join(format!("samples{i}.jsonl"))).collect();
+    let logs: Vec<PathBuf> =
+        (1..=cfg.pairs.samples).map(|i| pairs_dir.join(format!("samples{i}.jsonl"))).collect();
     for (i, log) in logs.iter().enumerate() {
         if let Command::Eval(a) = runner.run(stages.sample(&baseline, &classifier, log, i + 1))? {
             crate::eval::run(a)?;
@@ -223,24 +276,46 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
         n_pairs = crate::make_pairs::run(&a)?.pairs;
     }
     if n_pairs == 0 {
-        eprintln!("warning: no preference pairs; every method trains on [finetune] tasks only, and pairwise-cringe equals cringe");
+        eprintln!(
+            "warning: no preference pairs; every method trains on [finetune] tasks only, and pairwise-cringe equals cringe"
+        );
     }
     let pairs = (n_pairs > 0).then_some(pairs_file.as_path());
 
     let seeds = cfg.finetune_seeds();
     for run in &runs {
         for &seed in &seeds {
-            let name = if seeds.len() > 1 { format!("{}_seed={seed}", run.name()) } else { run.name() };
+            let name =
+                if seeds.len() > 1 { format!("{}_seed={seed}", run.name()) } else { run.name() };
             let dir = out.join("runs").join(name);
-            let Command::Train(a) = runner.run(stages.finetune(run, seed, &baseline, pairs, &dir.join("model")))? else { unreachable!("train argv") };
+            let Command::Train(a) =
+                runner.run(stages.finetune(run, seed, &baseline, pairs, &dir.join("model")))?
+            else {
+                unreachable!("train argv")
+            };
             let summary = crate::train::run(a)?;
-            let e = evaluate(&mut runner, &cfg.eval, &classifier, &dir.join("model"), &dir.join("eval_world_logs.jsonl"))?;
-            rows.push(CompareRow::new(run.loss.name(), &run.settings_text(), Some(seed), &e, Some(summary.seconds)));
+            let e = evaluate(
+                &mut runner,
+                &cfg.eval,
+                &classifier,
+                &dir.join("model"),
+                &dir.join("eval_world_logs.jsonl"),
+            )?;
+            rows.push(CompareRow::new(
+                run.loss.name(),
+                &run.settings_text(),
+                Some(seed),
+                &e,
+                Some(summary.seconds),
+            ));
             report::write_report(&out, &rows, &runner.commands)?;
         }
     }
     println!("\n{}", markdown_table(&rows));
-    println!("{n_pairs} preference pairs; whole comparison {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "{n_pairs} preference pairs; whole comparison {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     println!("report: {}", out.join("report.md").display());
     Ok(rows)
 }
@@ -250,13 +325,18 @@ mod tests {
     use super::*;
 
     fn load() -> CompareConfig {
-        CompareConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/compare-safety-mini.toml")).unwrap()
+        CompareConfig::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/compare-safety-mini.toml"),
+        )
+        .unwrap()
     }
 
     #[test]
     fn the_bundled_configs_pass_the_preflight_check() {
         for name in ["configs/compare-safety-mini.toml", "tests/fixtures/compare-tiny.toml"] {
-            let cfg = CompareConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)).unwrap();
+            let cfg =
+                CompareConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name))
+                    .unwrap();
             let sweeps = [Sweep::parse("ct_loss_weight=0.5,1").unwrap()];
             let stages = Stages { cfg: &cfg, sweeps: &sweeps };
             stages.preflight(&cfg.runs(&sweeps).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -285,8 +365,20 @@ mod tests {
         let cfg = load();
         let sweeps = [Sweep::parse("ct_loss_weight=2").unwrap()];
         let stages = Stages { cfg: &cfg, sweeps: &sweeps };
-        let run = RunSpec { loss: cringe_core::loss::LossKind::Unlikelihood, settings: vec![("ct-loss-weight".into(), "2".into())] };
-        let Command::Train(a) = crate::stage::parse_stage(&stages.finetune(&run, 7, Path::new("base"), Some(Path::new("p.jsonl")), Path::new("out"))).unwrap() else { panic!() };
+        let run = RunSpec {
+            loss: cringe_core::loss::LossKind::Unlikelihood,
+            settings: vec![("ct-loss-weight".into(), "2".into())],
+        };
+        let Command::Train(a) = crate::stage::parse_stage(&stages.finetune(
+            &run,
+            7,
+            Path::new("base"),
+            Some(Path::new("p.jsonl")),
+            Path::new("out"),
+        ))
+        .unwrap() else {
+            panic!()
+        };
         assert_eq!(a.seed, 7);
         assert_eq!(a.loss, cringe_core::loss::LossKind::Unlikelihood);
         assert_eq!(a.ct_loss_weight, 2.0);

@@ -32,7 +32,13 @@ pub struct CompareRow {
 
 impl CompareRow {
     /// A row from an evaluation.
-    pub fn new(method: &str, settings: &str, seed: Option<u64>, e: &Evaluation, train_secs: Option<f64>) -> Self {
+    pub fn new(
+        method: &str,
+        settings: &str,
+        seed: Option<u64>,
+        e: &Evaluation,
+        train_secs: Option<f64>,
+    ) -> Self {
         Self {
             method: method.into(),
             settings: settings.into(),
@@ -47,7 +53,11 @@ impl CompareRow {
     }
 
     fn label(&self) -> String {
-        if self.settings == "-" { self.method.clone() } else { format!("{} {}", self.method, self.settings) }
+        if self.settings == "-" {
+            self.method.clone()
+        } else {
+            format!("{} {}", self.method, self.settings)
+        }
     }
 }
 
@@ -70,14 +80,22 @@ impl Group<'_> {
             return (f64::NAN, 0.0);
         }
         let mean = v.iter().sum::<f64>() / v.len() as f64;
-        let var = if v.len() > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64 } else { 0.0 };
+        let var = if v.len() > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+        } else {
+            0.0
+        };
         (mean, var.sqrt())
     }
 
     /// One table cell: `mean` or `mean ± sd`, with `decimals` decimals.
     fn cell(&self, f: impl Fn(&CompareRow) -> f64, decimals: usize) -> String {
         let (m, sd) = self.stat(f);
-        if self.rows.len() > 1 { format!("{m:.decimals$} ± {sd:.decimals$}") } else { format!("{m:.decimals$}") }
+        if self.rows.len() > 1 {
+            format!("{m:.decimals$} ± {sd:.decimals$}")
+        } else {
+            format!("{m:.decimals$}")
+        }
     }
 }
 
@@ -85,7 +103,10 @@ impl Group<'_> {
 fn groups(rows: &[CompareRow]) -> Vec<Group<'_>> {
     let mut out: Vec<Group> = Vec::new();
     for r in rows {
-        match out.iter_mut().find(|g| g.first().method == r.method && g.first().settings == r.settings) {
+        match out
+            .iter_mut()
+            .find(|g| g.first().method == r.method && g.first().settings == r.settings)
+        {
             Some(g) => g.rows.push(r),
             None => out.push(Group { rows: vec![r] }),
         }
@@ -102,7 +123,9 @@ pub fn markdown_table(rows: &[CompareRow]) -> String {
     if multi {
         s.push_str(" seeds |");
     }
-    s.push_str(" classifier-safe % | F1 | perplexity | gen. length | train s | eval s |\n|---|---|");
+    s.push_str(
+        " classifier-safe % | F1 | perplexity | gen. length | train s | eval s |\n|---|---|",
+    );
     s.push_str(if multi { "---|---|---|---|---|---|---|\n" } else { "---|---|---|---|---|---|\n" });
     for g in &groups {
         let r = g.first();
@@ -110,7 +133,11 @@ pub fn markdown_table(rows: &[CompareRow]) -> String {
         if multi {
             let _ = write!(s, " {} |", g.rows.len());
         }
-        let train = if r.train_secs.is_some() { format!("{:.0}", g.stat(|r| r.train_secs.unwrap_or(f64::NAN)).0) } else { "reused".into() };
+        let train = if r.train_secs.is_some() {
+            format!("{:.0}", g.stat(|r| r.train_secs.unwrap_or(f64::NAN)).0)
+        } else {
+            "reused".into()
+        };
         let _ = writeln!(
             s,
             " {} | {} | {} | {} | {train} | {:.0} |",
@@ -126,7 +153,15 @@ pub fn markdown_table(rows: &[CompareRow]) -> String {
 
 /// Writes report.md, report.json and plot.png into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[CompareRow], commands: &[String]) -> anyhow::Result<()> {
-    write_report_files(dir, "cringe compare report", &markdown_table(rows), "classifier-safe % against F1", &png_plot(rows)?, &rows, commands)
+    write_report_files(
+        dir,
+        "cringe compare report",
+        &markdown_table(rows),
+        "classifier-safe % against F1",
+        &png_plot(rows)?,
+        &rows,
+        commands,
+    )
 }
 
 /// The colour of a method's points.
@@ -150,7 +185,12 @@ pub fn png_plot(rows: &[CompareRow]) -> anyhow::Result<Vec<u8>> {
     let points: Vec<(String, String, f64, f64)> = groups(rows)
         .iter()
         .map(|g| {
-            (g.first().method.clone(), g.first().label(), g.stat(|r| r.f1).0, g.stat(|r| r.safe_pct).0)
+            (
+                g.first().method.clone(),
+                g.first().label(),
+                g.stat(|r| r.f1).0,
+                g.stat(|r| r.safe_pct).0,
+            )
         })
         .collect();
     let f1s: Vec<f64> = points.iter().map(|p| p.2).collect();
@@ -158,7 +198,11 @@ pub fn png_plot(rows: &[CompareRow]) -> anyhow::Result<Vec<u8>> {
     let x_of = |v: f64| x0 + (v - lo) / (hi - lo) * (x1 - x0);
     let y_of = |v: f64| y_bot - v / 100.0 * (y_bot - y_top);
     let seeds = groups(rows).iter().map(|g| g.rows.len()).max().unwrap_or(1);
-    let title = if seeds > 1 { format!("classifier-safe % vs dialogue F1 (means over {seeds} seeds)") } else { "classifier-safe % vs dialogue F1".to_string() };
+    let title = if seeds > 1 {
+        format!("classifier-safe % vs dialogue F1 (means over {seeds} seeds)")
+    } else {
+        "classifier-safe % vs dialogue F1".to_string()
+    };
     cv.text((w as f64 - Canvas::text_width(&title, 2)) / 2.0, 18.0, &title, 2, BLACK);
     for k in 0..=4 {
         let v = 25.0 * k as f64;
@@ -197,7 +241,13 @@ mod tests {
 
     fn row(method: &str, settings: &str, safe_pct: f64, f1: f64) -> CompareRow {
         let e = Evaluation { safe_pct, f1, ppl: 200.0, gen_len: 4.0, seconds: 12.0 };
-        CompareRow::new(method, settings, (method != "baseline").then_some(1), &e, (method != "baseline").then_some(30.0))
+        CompareRow::new(
+            method,
+            settings,
+            (method != "baseline").then_some(1),
+            &e,
+            (method != "baseline").then_some(30.0),
+        )
     }
 
     #[test]
@@ -217,15 +267,24 @@ mod tests {
 
     #[test]
     fn table_lists_every_run_with_its_settings_and_times() {
-        let rows = [row("baseline", "-", 3.2, 0.099), row("cringe", "ct-loss-weight=0.5", 80.0, 0.11)];
+        let rows =
+            [row("baseline", "-", 3.2, 0.099), row("cringe", "ct-loss-weight=0.5", 80.0, 0.11)];
         let t = markdown_table(&rows);
         assert!(t.contains("| baseline | - | 3.2 | 0.0990 | 200.00 | 4.0 | reused | 12 |"), "{t}");
-        assert!(t.contains("| cringe | ct-loss-weight=0.5 | 80.0 | 0.1100 | 200.00 | 4.0 | 30 | 12 |"), "{t}");
+        assert!(
+            t.contains("| cringe | ct-loss-weight=0.5 | 80.0 | 0.1100 | 200.00 | 4.0 | 30 | 12 |"),
+            "{t}"
+        );
     }
 
     #[test]
     fn plot_draws_one_point_per_method() {
-        let rows = [row("baseline", "-", 3.2, 0.099), row("mle", "-", 20.0, 0.10), row("cringe", "-", 90.0, 0.11), row("unlikelihood", "-", f64::NAN, 0.1)];
+        let rows = [
+            row("baseline", "-", 3.2, 0.099),
+            row("mle", "-", 20.0, 0.10),
+            row("cringe", "-", 90.0, 0.11),
+            row("unlikelihood", "-", f64::NAN, 0.1),
+        ];
         let bytes = png_plot(&rows).unwrap();
         let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];

@@ -85,15 +85,23 @@ pub struct GenerateStage {
 impl EvalStage {
     /// `cringe eval` on the safety task, judged by `classifier`, world logs to `world_logs`.
     pub fn safety_argv(&self, model: &Path, classifier: &Path, world_logs: &Path) -> Vec<String> {
-        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.safety_task.clone()];
+        let mut argv =
+            vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.safety_task.clone()];
         argv.extend(self.args.iter().chain(&self.safety_args).cloned());
-        argv.extend(["--eval-classifier-model-file".into(), s(classifier), "--world-logs".into(), s(world_logs), "-q".into()]);
+        argv.extend([
+            "--eval-classifier-model-file".into(),
+            s(classifier),
+            "--world-logs".into(),
+            s(world_logs),
+            "-q".into(),
+        ]);
         argv
     }
 
     /// `cringe eval` on the dialogue task.
     pub fn dialogue_argv(&self, model: &Path) -> Vec<String> {
-        let mut argv = vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.dialogue_task.clone()];
+        let mut argv =
+            vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.dialogue_task.clone()];
         argv.extend(self.args.iter().chain(&self.dialogue_args).cloned());
         argv.push("-q".into());
         argv
@@ -103,13 +111,15 @@ impl EvalStage {
 impl IterateConfig {
     /// Loads and checks a TOML file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Self::parse(&text, path)
     }
 
     /// Parses a config's text (`path` names it in errors).
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Self> {
-        let cfg: Self = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let cfg: Self =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         anyhow::ensure!(cfg.rounds <= 20, "{}: rounds must be at most 20", path.display());
         Ok(cfg)
     }

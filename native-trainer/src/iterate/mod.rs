@@ -41,7 +41,12 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     fn classifier(&self) -> Vec<String> {
-        let mut argv = train_argv("train-classifier", &self.cfg.classifier.args, &self.classifier, self.cfg.seed);
+        let mut argv = train_argv(
+            "train-classifier",
+            &self.cfg.classifier.args,
+            &self.classifier,
+            self.cfg.seed,
+        );
         argv.push("-q".into());
         argv
     }
@@ -51,9 +56,21 @@ impl Stages<'_> {
     }
 
     fn generate(&self, model: &Path, logs: &Path) -> Vec<String> {
-        let mut argv = vec!["eval".to_string(), "--mf".into(), s(model), "-t".into(), self.cfg.generate.task.clone()];
+        let mut argv = vec![
+            "eval".to_string(),
+            "--mf".into(),
+            s(model),
+            "-t".into(),
+            self.cfg.generate.task.clone(),
+        ];
         argv.extend(self.cfg.generate.args.clone());
-        argv.extend(["--eval-classifier-model-file".into(), s(&self.classifier), "--world-logs".into(), s(logs), "-q".into()]);
+        argv.extend([
+            "--eval-classifier-model-file".into(),
+            s(&self.classifier),
+            "--world-logs".into(),
+            s(logs),
+            "-q".into(),
+        ]);
         argv
     }
 
@@ -78,9 +95,22 @@ impl Stages<'_> {
             tasks.push_str(&s(g));
             weights.push_str(&format!(",{}", self.cfg.cringe.generated_weight));
         }
-        let mut argv = vec!["train".into(), "-t".into(), tasks, "--multitask-weights".into(), weights, "--init-model".into(), s(init)];
+        let mut argv = vec![
+            "train".into(),
+            "-t".into(),
+            tasks,
+            "--multitask-weights".into(),
+            weights,
+            "--init-model".into(),
+            s(init),
+        ];
         argv.extend(self.cfg.cringe.args.clone());
-        argv.extend(["--mf".into(), s(next), "--seed".into(), (self.cfg.seed + round as u64).to_string()]);
+        argv.extend([
+            "--mf".into(),
+            s(next),
+            "--seed".into(),
+            (self.cfg.seed + round as u64).to_string(),
+        ]);
         argv
     }
 
@@ -150,7 +180,10 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
         if new_examples >= min {
             generated.push(filtered);
         } else {
-            println!("{}: {new_examples} examples, fewer than {min}: not added to the mix", filtered.display());
+            println!(
+                "{}: {new_examples} examples, fewer than {min}: not added to the mix",
+                filtered.display()
+            );
             new_examples = 0;
         }
         let next = out.join(format!("round{round}")).join("model");
@@ -167,10 +200,29 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
 }
 
 /// Evaluates one round's model (world logs kept in the round's folder).
-fn evaluate_round(runner: &mut Runner, stages: &Stages, model: &Path, round: usize, new_examples: usize) -> anyhow::Result<RoundRow> {
+fn evaluate_round(
+    runner: &mut Runner,
+    stages: &Stages,
+    model: &Path,
+    round: usize,
+    new_examples: usize,
+) -> anyhow::Result<RoundRow> {
     let dir = stages.cfg.out_dir.join(format!("round{round}"));
-    let e = evaluate(runner, &stages.cfg.eval, &stages.classifier, model, &dir.join("eval_world_logs.jsonl"))?;
-    Ok(RoundRow { round, safe_pct: e.safe_pct, f1: e.f1, ppl: e.ppl, gen_len: e.gen_len, new_examples })
+    let e = evaluate(
+        runner,
+        &stages.cfg.eval,
+        &stages.classifier,
+        model,
+        &dir.join("eval_world_logs.jsonl"),
+    )?;
+    Ok(RoundRow {
+        round,
+        safe_pct: e.safe_pct,
+        f1: e.f1,
+        ppl: e.ppl,
+        gen_len: e.gen_len,
+        new_examples,
+    })
 }
 
 #[cfg(test)]
@@ -182,30 +234,46 @@ mod tests {
         for name in ["configs/iterate-safety-mini.toml", "tests/fixtures/iterate-tiny.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
             let cfg = IterateConfig::load(&path).unwrap();
-            Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_or_else(|e| panic!("{name}: {e}"));
+            Stages { cfg: &cfg, classifier: PathBuf::from("c") }
+                .preflight()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 
     #[test]
     fn a_bad_stage_value_fails_the_preflight_check_before_anything_runs() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
         let mut cfg = IterateConfig::load(&path).unwrap();
         let bs = cfg.cringe.args.iter().position(|a| a == "-bs").expect("the fixture sets -bs") + 1;
         cfg.cringe.args[bs] = "0".into();
-        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
-        assert!(e.contains("bad stage command") && e.contains("--batchsize must be at least 1"), "{e}");
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
+            .preflight()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad stage command") && e.contains("--batchsize must be at least 1"),
+            "{e}"
+        );
         let mut cfg = IterateConfig::load(&path).unwrap();
         cfg.generate.args.extend(["--beam-length-penalty".into(), "NaN".into()]);
-        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
+            .preflight()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--beam-length-penalty must be a finite number"), "{e}");
     }
 
     #[test]
     fn a_bad_stage_flag_fails_the_preflight_check() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/iterate-tiny.toml");
         let mut cfg = IterateConfig::load(&path).unwrap();
         cfg.cringe.args.push("--num-pos-predictons".into());
-        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }.preflight().unwrap_err().to_string();
+        let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
+            .preflight()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad stage command") && e.contains("--num-pos-predictons"), "{e}");
     }
 }

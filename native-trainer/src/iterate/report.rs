@@ -25,10 +25,17 @@ pub struct RoundRow {
 
 /// The markdown table.
 pub fn markdown_table(rows: &[RoundRow]) -> String {
-    let mut s = String::from("| round | classifier-safe % | F1 | perplexity | gen. length | new iterative examples |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| round | classifier-safe % | F1 | perplexity | gen. length | new iterative examples |\n|---|---|---|---|---|---|\n",
+    );
     for r in rows {
-        let name = if r.round == 0 { "baseline".to_string() } else { format!("CRINGE round {}", r.round) };
-        let _ = writeln!(s, "| {name} | {:.1} | {:.4} | {:.2} | {:.1} | {} |", r.safe_pct, r.f1, r.ppl, r.gen_len, r.new_examples);
+        let name =
+            if r.round == 0 { "baseline".to_string() } else { format!("CRINGE round {}", r.round) };
+        let _ = writeln!(
+            s,
+            "| {name} | {:.1} | {:.4} | {:.2} | {:.1} | {} |",
+            r.safe_pct, r.f1, r.ppl, r.gen_len, r.new_examples
+        );
     }
     s
 }
@@ -36,5 +43,13 @@ pub fn markdown_table(rows: &[RoundRow]) -> String {
 /// Writes report.md, report.json and plot.png into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
     let png = super::plot::png_plot(rows)?;
-    write_report_files(dir, "cringe iterate report", &markdown_table(rows), "safe %, F1 and perplexity by round", &png, &rows, commands)
+    write_report_files(
+        dir,
+        "cringe iterate report",
+        &markdown_table(rows),
+        "safe %, F1 and perplexity by round",
+        &png,
+        &rows,
+        commands,
+    )
 }

@@ -71,7 +71,10 @@ async fn accept_loop(listener: std::net::TcpListener, site: Arc<Site>) -> anyhow
     }
 }
 
-async fn respond(req: Request<Incoming>, site: Arc<Site>) -> Result<Response<Body>, std::convert::Infallible> {
+async fn respond(
+    req: Request<Incoming>,
+    site: Arc<Site>,
+) -> Result<Response<Body>, std::convert::Infallible> {
     let mut response = match route(&req, &site) {
         Route::Bytes(body, ctype) => with_type(Response::new(full(body)), ctype),
         Route::File(path) if req.method() == Method::GET || req.method() == Method::HEAD => {
@@ -124,7 +127,8 @@ fn full(body: Vec<u8>) -> Body {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = with_type(Response::new(full(body.as_bytes().to_vec())), "text/plain; charset=utf-8");
+    let mut r =
+        with_type(Response::new(full(body.as_bytes().to_vec())), "text/plain; charset=utf-8");
     *r.status_mut() = status;
     r
 }
@@ -197,17 +201,28 @@ mod tests {
         assert_eq!(resolve(&root, "/"), Some(root.join("index.html")));
         assert_eq!(resolve(&root, "/pkg/a.wasm?v=1"), Some(root.join("pkg/a.wasm")));
         assert_eq!(resolve(&root, "/pkg/%61.wasm"), Some(root.join("pkg/a.wasm")));
-        for bad in ["/../secret.txt", "/%2e%2e/secret.txt", "/pkg/..%2f..%2fsecret.txt", "/missing.js", "/a%00b"] {
+        for bad in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/pkg/..%2f..%2fsecret.txt",
+            "/missing.js",
+            "/a%00b",
+        ] {
             assert_eq!(resolve(&root, bad), None, "{bad}");
         }
         #[cfg(unix)]
         {
-            std::os::unix::fs::symlink(tmp.path().join("secret.txt"), root.join("link.txt")).unwrap();
+            std::os::unix::fs::symlink(tmp.path().join("secret.txt"), root.join("link.txt"))
+                .unwrap();
             std::os::unix::fs::symlink(tmp.path(), root.join("up")).unwrap();
             std::os::unix::fs::symlink(root.join("pkg/a.wasm"), root.join("inside.wasm")).unwrap();
             assert_eq!(resolve(&root, "/link.txt"), None);
             assert_eq!(resolve(&root, "/up/secret.txt"), None);
-            assert_eq!(resolve(&root, "/inside.wasm"), Some(root.join("pkg/a.wasm")), "links within the root are fine");
+            assert_eq!(
+                resolve(&root, "/inside.wasm"),
+                Some(root.join("pkg/a.wasm")),
+                "links within the root are fine"
+            );
         }
         assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
     }

@@ -73,19 +73,30 @@ fn parse_models(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
             Some((n, d)) => (n.to_string(), PathBuf::from(d)),
             None => {
                 let dir = PathBuf::from(spec);
-                let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "model".into());
                 (name, dir)
             }
         };
-        cringe_core::model::ModelDir::load_config(&dir).with_context(|| format!("--model {spec}"))?;
+        cringe_core::model::ModelDir::load_config(&dir)
+            .with_context(|| format!("--model {spec}"))?;
         if name == "classifier" {
             anyhow::bail!("--model {spec}: the name \"classifier\" is reserved for --classifier");
         }
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || name.starts_with('.') {
-            anyhow::bail!("--model {spec}: the name {name:?} must be letters, digits, '-', '_' or '.'");
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+        {
+            anyhow::bail!(
+                "--model {spec}: the name {name:?} must be letters, digits, '-', '_' or '.'"
+            );
         }
         if out.iter().any(|(n, _)| *n == name) {
-            anyhow::bail!("--model {spec}: a model named {name:?} is already served; name it with NAME=DIR");
+            anyhow::bail!(
+                "--model {spec}: a model named {name:?} is already served; name it with NAME=DIR"
+            );
         }
         out.push((name, dir));
     }
@@ -105,14 +116,21 @@ fn default_dir() -> PathBuf {
 pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
     let dir = args.dir.clone().unwrap_or_else(default_dir);
     if !dir.join("index.html").is_file() {
-        anyhow::bail!("{}: no index.html; build the UI first with ./scripts/build-web.sh", dir.display());
+        anyhow::bail!(
+            "{}: no index.html; build the UI first with ./scripts/build-web.sh",
+            dir.display()
+        );
     }
     if let Some(c) = &args.classifier {
-        cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex()).with_context(|| format!("--classifier {}", c.display()))?;
+        cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex())
+            .with_context(|| format!("--classifier {}", c.display()))?;
     }
-    let mut served = Served { models: parse_models(&args.models)?, classifier: args.classifier.clone() };
+    let mut served =
+        Served { models: parse_models(&args.models)?, classifier: args.classifier.clone() };
     if served.models.is_empty() && served.classifier.is_none() {
-        let run = std::env::var_os("CRINGE_DEMO_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("runs/iterate"));
+        let run = std::env::var_os("CRINGE_DEMO_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("runs/iterate"));
         served = demo_models(&run);
         if !served.models.is_empty() {
             println!("no --model given: serving the main command's models from {}", run.display());
@@ -151,14 +169,20 @@ fn model_route(served: &Served, path: &str) -> Option<Option<ModelRoute>> {
     let rest = path.strip_prefix("/models/")?;
     if rest == "index.json" {
         let names: Vec<&str> = served.models.iter().map(|(n, _)| n.as_str()).collect();
-        let index = serde_json::json!({ "models": names, "classifier": served.classifier.is_some() });
+        let index =
+            serde_json::json!({ "models": names, "classifier": served.classifier.is_some() });
         return Some(Some(ModelRoute::Index(index.to_string().into_bytes())));
     }
     let file = || {
         let (name, file) = rest.split_once('/')?;
         let (dir, files) = match name {
-            "classifier" => (served.classifier.as_ref()?, ["classifier.json", "model.bpk", "tokenizer.json"]),
-            _ => (&served.models.iter().find(|(n, _)| n == name)?.1, ["config.json", "model.bpk", "tokenizer.json"]),
+            "classifier" => {
+                (served.classifier.as_ref()?, ["classifier.json", "model.bpk", "tokenizer.json"])
+            }
+            _ => (
+                &served.models.iter().find(|(n, _)| n == name)?.1,
+                ["config.json", "model.bpk", "tokenizer.json"],
+            ),
         };
         let file = files.into_iter().find(|f| *f == file)?;
         Some(ModelRoute::File(dir.join(file)))
@@ -178,13 +202,17 @@ mod tests {
             std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
         }
         for round in 0..3 {
-            std::fs::write(tmp.path().join(format!("round{round}/model/config.json")), "{}").unwrap();
+            std::fs::write(tmp.path().join(format!("round{round}/model/config.json")), "{}")
+                .unwrap();
         }
         std::fs::write(tmp.path().join("classifier/classifier.json"), "{}").unwrap();
         let served = demo_models(tmp.path());
         assert_eq!(
             served.models,
-            vec![("baseline".to_string(), tmp.path().join("round0/model")), ("cringe".to_string(), tmp.path().join("round2/model"))]
+            vec![
+                ("baseline".to_string(), tmp.path().join("round0/model")),
+                ("cringe".to_string(), tmp.path().join("round2/model"))
+            ]
         );
         assert_eq!(served.classifier, Some(tmp.path().join("classifier")));
     }
@@ -198,10 +226,19 @@ mod tests {
         std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
         std::fs::write(dir.join("model.bpk"), b"weights").unwrap();
         std::fs::write(dir.join("secret.txt"), b"no").unwrap();
-        let served = Served { models: parse_models(&[format!("base={}", dir.display())]).unwrap(), classifier: None };
-        let Some(Some(ModelRoute::Index(index))) = model_route(&served, "/models/index.json") else { panic!("no index") };
+        let served = Served {
+            models: parse_models(&[format!("base={}", dir.display())]).unwrap(),
+            classifier: None,
+        };
+        let Some(Some(ModelRoute::Index(index))) = model_route(&served, "/models/index.json")
+        else {
+            panic!("no index")
+        };
         assert_eq!(String::from_utf8(index).unwrap(), r#"{"classifier":false,"models":["base"]}"#);
-        let Some(Some(ModelRoute::File(path))) = model_route(&served, "/models/base/model.bpk") else { panic!("no weights") };
+        let Some(Some(ModelRoute::File(path))) = model_route(&served, "/models/base/model.bpk")
+        else {
+            panic!("no weights")
+        };
         assert_eq!(std::fs::read(path).unwrap(), b"weights");
         assert!(matches!(model_route(&served, "/models/base/secret.txt"), Some(None)));
         assert!(matches!(model_route(&served, "/models/other/model.bpk"), Some(None)));

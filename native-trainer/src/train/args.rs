@@ -27,17 +27,30 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 
 /// Train a generator with the CRINGE loss.
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Example:\n  cringe train -t safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty --multitask-weights 5,1 --preset small --mf runs/model --max-train-steps 500")]
+#[command(
+    after_help = "Example:\n  cringe train -t safety-mini:chitchat:mutators=flatten,safety-mini:toxic:mutators=flatten+relabel+ltr_empty --multitask-weights 5,1 --preset small --mf runs/model --max-train-steps 500"
+)]
 pub struct TrainArgs {
     /// Training tasks, comma-separated: built-in names (safety-mini:chitchat, safety-mini:toxic,
     /// safety-mini:pretrain, safety-mini:toxic-eval) or files (.jsonl examples or world logs,
     /// .txt ParlAI text), each optionally with `:mutators=a+b` (flatten, relabel, ltr_empty,
     /// pos_only, neg_only).
-    #[arg(short = 't', long = "task", value_delimiter = ',', required = true, value_name = "TASK[,TASK...]")]
+    #[arg(
+        short = 't',
+        long = "task",
+        value_delimiter = ',',
+        required = true,
+        value_name = "TASK[,TASK...]"
+    )]
     pub task: Vec<String>,
 
     /// Integer sampling weight of each task, in -t order (default: all 1).
-    #[arg(long = "multitask-weights", visible_alias = "mtw", value_delimiter = ',', value_name = "W[,W...]")]
+    #[arg(
+        long = "multitask-weights",
+        visible_alias = "mtw",
+        value_delimiter = ',',
+        value_name = "W[,W...]"
+    )]
     pub multitask_weights: Vec<u32>,
 
     /// Folder holding the built-in datasets (default: $CRINGE_DATAPATH, ./data, or the
@@ -99,7 +112,12 @@ pub struct TrainArgs {
     pub weight_decay: f32,
 
     /// Clip gradients to this global L2 norm (ParlAI --gradient-clip; 0 or less: no clipping).
-    #[arg(long = "gradient-clip", visible_alias = "clip", default_value_t = 0.1, allow_negative_numbers = true)]
+    #[arg(
+        long = "gradient-clip",
+        visible_alias = "clip",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
     pub gradient_clip: f64,
 
     /// Accumulate gradients over this many batches per update (ParlAI --update-freq).
@@ -150,7 +168,11 @@ pub struct TrainArgs {
     pub ct_loss_weight: f64,
 
     /// CRINGE k: sample the positive candidate from the model's top-k (the paper used 5).
-    #[arg(long = "num-pos-predictions", visible_alias = "ct-num-pos-predictions", default_value_t = 1)]
+    #[arg(
+        long = "num-pos-predictions",
+        visible_alias = "ct-num-pos-predictions",
+        default_value_t = 1
+    )]
     pub num_pos_predictions: usize,
 
     /// Stop gradients through the sampled positive candidate.
@@ -265,7 +287,10 @@ impl TrainArgs {
         Objective {
             kind: self.loss,
             cringe: self.cringe_options(),
-            pairwise: PairwiseOptions { margin: self.pairwise_margin, temperature: self.pairwise_temperature },
+            pairwise: PairwiseOptions {
+                margin: self.pairwise_margin,
+                temperature: self.pairwise_temperature,
+            },
         }
     }
 
@@ -285,7 +310,11 @@ impl TrainArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.batchsize > 0, "--batchsize must be at least 1");
         anyhow::ensure!(self.update_freq > 0, "--update-freq must be at least 1");
-        anyhow::ensure!(self.lr > 0.0 && self.lr.is_finite(), "--lr must be a positive number, got {}", self.lr);
+        anyhow::ensure!(
+            self.lr > 0.0 && self.lr.is_finite(),
+            "--lr must be a positive number, got {}",
+            self.lr
+        );
         anyhow::ensure!(self.num_pos_predictions >= 1, "--num-pos-predictions must be at least 1");
         anyhow::ensure!(self.ct_loss_weight >= 0.0, "--ct-loss-weight must not be negative");
         anyhow::ensure!(
@@ -293,7 +322,10 @@ impl TrainArgs {
             "--pairwise-temperature must be a positive number, got {}",
             self.pairwise_temperature
         );
-        anyhow::ensure!(self.pairwise_margin.is_finite(), "--pairwise-margin must be a finite number");
+        anyhow::ensure!(
+            self.pairwise_margin.is_finite(),
+            "--pairwise-margin must be a finite number"
+        );
         anyhow::ensure!(
             self.init_loss_scale >= 1.0 && self.init_loss_scale.is_finite(),
             "--init-loss-scale must be a finite number of at least 1, got {}",
@@ -305,25 +337,45 @@ impl TrainArgs {
             "--lr-scheduler-decay must be in (0, 1], got {}",
             self.lr_scheduler_decay
         );
-        for (flag, v) in [("--validation-every-n-secs", self.validation_every_n_secs), ("--save-every-n-secs", self.save_every_n_secs)] {
-            anyhow::ensure!(v >= 0.0 && v.is_finite(), "{flag} must be a non-negative number of seconds, got {v}");
+        for (flag, v) in [
+            ("--validation-every-n-secs", self.validation_every_n_secs),
+            ("--save-every-n-secs", self.save_every_n_secs),
+        ] {
+            anyhow::ensure!(
+                v >= 0.0 && v.is_finite(),
+                "{flag} must be a non-negative number of seconds, got {v}"
+            );
         }
         for (flag, v) in [("--adam-beta1", self.adam_beta1), ("--adam-beta2", self.adam_beta2)] {
             anyhow::ensure!((0.0..1.0).contains(&v), "{flag} must be in [0, 1), got {v}");
         }
-        anyhow::ensure!(self.adam_eps > 0.0 && self.adam_eps.is_finite(), "--adam-eps must be a positive number, got {}", self.adam_eps);
+        anyhow::ensure!(
+            self.adam_eps > 0.0 && self.adam_eps.is_finite(),
+            "--adam-eps must be a positive number, got {}",
+            self.adam_eps
+        );
         anyhow::ensure!(
             self.weight_decay >= 0.0 && self.weight_decay.is_finite(),
             "--weight-decay must be a non-negative number, got {}",
             self.weight_decay
         );
-        anyhow::ensure!(self.gradient_clip.is_finite(), "--gradient-clip must be a number, got {}", self.gradient_clip);
+        anyhow::ensure!(
+            self.gradient_clip.is_finite(),
+            "--gradient-clip must be a number, got {}",
+            self.gradient_clip
+        );
         anyhow::ensure!(self.text_truncate > 0, "--text-truncate must be at least 1 token");
-        anyhow::ensure!(self.label_truncate > 0, "--label-truncate must be at least 1 token (the response is what the loss trains on)");
+        anyhow::ensure!(
+            self.label_truncate > 0,
+            "--label-truncate must be at least 1 token (the response is what the loss trains on)"
+        );
         anyhow::ensure!(self.vocab_size > 0, "--vocab-size must be at least 1");
         super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
-            anyhow::ensure!(e > 0.0 && e.is_finite(), "--num-epochs must be a positive number, got {e}");
+            anyhow::ensure!(
+                e > 0.0 && e.is_finite(),
+                "--num-epochs must be a positive number, got {e}"
+            );
         }
         Ok(())
     }
@@ -353,7 +405,8 @@ impl TrainArgs {
 
     /// The sampling weight of each task (checked by [`TrainArgs::validate`]).
     pub fn weights(&self) -> Vec<u32> {
-        super::task_weights(&self.multitask_weights, self.task.len()).expect("validated multitask weights")
+        super::task_weights(&self.multitask_weights, self.task.len())
+            .expect("validated multitask weights")
     }
 
     /// The datapath in effect.

@@ -90,12 +90,23 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
 }
 
 /// Writes the checkpoint (weights, tokenizer, optimizer, state) atomically.
-pub fn save(dir: &Path, model: &Generator, tokenizer: &CringeTokenizer, optim: &ModuleOptimizer, state: &TrainerState) -> anyhow::Result<()> {
-    let optim_bytes = optim
-        .into_bytes()
-        .map_err(|e| anyhow::anyhow!("{}: cannot serialise the optimizer state: {e}", dir.display()))?;
+pub fn save(
+    dir: &Path,
+    model: &Generator,
+    tokenizer: &CringeTokenizer,
+    optim: &ModuleOptimizer,
+    state: &TrainerState,
+) -> anyhow::Result<()> {
+    let optim_bytes = optim.into_bytes().map_err(|e| {
+        anyhow::anyhow!("{}: cannot serialise the optimizer state: {e}", dir.display())
+    })?;
     let state_json = serde_json::to_vec_pretty(state)?;
-    ModelDir::save_with_extra_files(model, tokenizer, dir, &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)])?;
+    ModelDir::save_with_extra_files(
+        model,
+        tokenizer,
+        dir,
+        &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)],
+    )?;
     Ok(())
 }
 
@@ -119,13 +130,18 @@ fn restore(dir: &Path) -> anyhow::Result<bool> {
     let Ok(entries) = std::fs::read_dir(parent) else { return Ok(false) };
     let mut old: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix) && e.path().join(STATE_FILE).is_file())
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with(&prefix)
+                && e.path().join(STATE_FILE).is_file()
+        })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     old.sort();
     match old.pop() {
         Some((_, newest)) => {
-            std::fs::rename(&newest, dir).with_context(|| format!("restoring the interrupted checkpoint {}", newest.display()))?;
+            std::fs::rename(&newest, dir).with_context(|| {
+                format!("restoring the interrupted checkpoint {}", newest.display())
+            })?;
             Ok(true)
         }
         None => Ok(false),
@@ -145,12 +161,14 @@ pub struct Checkpoint {
 /// Loads the checkpoint in `dir` onto `device`.
 pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Checkpoint> {
     let spath = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&spath)
-        .with_context(|| format!("{}: not a training checkpoint (cannot read {STATE_FILE})", dir.display()))?;
+    let text = std::fs::read_to_string(&spath).with_context(|| {
+        format!("{}: not a training checkpoint (cannot read {STATE_FILE})", dir.display())
+    })?;
     let state = parse_state(&text, &spath)?;
     let model = ModelDir::load(dir, device)?;
     let opath = dir.join(OPTIMIZER_FILE);
-    let bytes = std::fs::read(&opath).with_context(|| format!("{}: cannot read the optimizer state", opath.display()))?;
+    let bytes = std::fs::read(&opath)
+        .with_context(|| format!("{}: cannot read the optimizer state", opath.display()))?;
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e}", opath.display()))?;
     Ok(Checkpoint { model, optimizer, state })
@@ -158,7 +176,8 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Checkpoint> {
 
 /// Parses a `trainer_state.json` (`path` names it in errors).
 pub fn parse_state(text: &str, path: &Path) -> anyhow::Result<TrainerState> {
-    let state: TrainerState = serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let state: TrainerState =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     anyhow::ensure!(
         state.version == STATE_VERSION,
         "{}: trainer state version {} is not the supported {STATE_VERSION}",
@@ -169,7 +188,11 @@ pub fn parse_state(text: &str, path: &Path) -> anyhow::Result<TrainerState> {
 }
 
 /// Checks that the flags of this run match the checkpoint's, naming the first that differs.
-pub fn check_fingerprint(dir: &Path, saved: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> anyhow::Result<()> {
+pub fn check_fingerprint(
+    dir: &Path,
+    saved: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     for (flag, value) in now {
         if let Some(old) = saved.get(flag)
             && old != value
@@ -194,7 +217,10 @@ mod tests {
         let b: BTreeMap<String, String> = [("batchsize".to_string(), "8".to_string())].into();
         check_fingerprint(Path::new("m.checkpoint"), &a, &a).unwrap();
         let e = check_fingerprint(Path::new("m.checkpoint"), &a, &b).unwrap_err().to_string();
-        assert!(e.contains("--batchsize 16") && e.contains("has 8") && e.contains("m.checkpoint"), "{e}");
+        assert!(
+            e.contains("--batchsize 16") && e.contains("has 8") && e.contains("m.checkpoint"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -75,11 +75,23 @@ pub fn console_line(rec: &StepRecord, max_steps: usize, eta: &str) -> String {
     let m = &rec.metrics;
     format!(
         "step {:>6}/{max_steps} | epoch {:.2} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | token_acc {:.3} | ppl_pos {:.2} | ppl_ct {:.2} | lr {:.2e} | {:.0} tok/s | eta {eta}",
-        rec.step, rec.epoch, m.loss, m.ce_loss, m.ct_loss, m.token_acc, m.ppl_pos, m.ppl_ct, rec.lr, rec.tokens_per_sec
+        rec.step,
+        rec.epoch,
+        m.loss,
+        m.ce_loss,
+        m.ct_loss,
+        m.token_acc,
+        m.ppl_pos,
+        m.ppl_ct,
+        rec.lr,
+        rec.tokens_per_sec
     )
 }
 
 /// The short live-metrics message of the progress bar.
 pub fn live_message(m: &CringeMetrics, tokens_per_sec: f64) -> String {
-    format!("loss {:.3} · ce {:.3} · ct {:.3} · {:.0} tok/s", m.loss, m.ce_loss, m.ct_loss, tokens_per_sec)
+    format!(
+        "loss {:.3} · ce {:.3} · ct {:.3} · {:.0} tok/s",
+        m.loss, m.ce_loss, m.ct_loss, tokens_per_sec
+    )
 }

@@ -76,13 +76,22 @@ impl LossScaler {
         if self.dynamic {
             self.scale /= 2.0;
         }
-        if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS { Verdict::GiveUp } else { Verdict::Skip }
+        if self.consecutive_skips >= MAX_CONSECUTIVE_SKIPS {
+            Verdict::GiveUp
+        } else {
+            Verdict::Skip
+        }
     }
 
     /// Divides the gradients of an update by the scale, measures their global norm and records
     /// whether the update was clean (`loss_finite`: every micro-batch's loss was finite, so its
     /// gradients were computed). Returns what to do and the norm (NaN when not finite).
-    pub fn unscale<M: Module>(&mut self, module: &M, grads: &mut GradientsParams, loss_finite: bool) -> (Verdict, f64) {
+    pub fn unscale<M: Module>(
+        &mut self,
+        module: &M,
+        grads: &mut GradientsParams,
+        loss_finite: bool,
+    ) -> (Verdict, f64) {
         if self.scale != 1.0 {
             scale_grads(module, grads, 1.0 / self.scale);
         }

@@ -40,14 +40,22 @@ pub fn task_weights(weights: &[u32], n_tasks: usize) -> anyhow::Result<Vec<u32>>
 }
 
 /// Loads each `-t` task for `dt`; a task with no examples (after its mutators) is an error.
-pub fn load_tasks(specs: &[String], datapath: &std::path::Path, dt: Datatype) -> anyhow::Result<Vec<(String, Vec<Example>)>> {
+pub fn load_tasks(
+    specs: &[String],
+    datapath: &std::path::Path,
+    dt: Datatype,
+) -> anyhow::Result<Vec<(String, Vec<Example>)>> {
     let mut tasks = Vec::new();
     for spec in specs {
         let (examples, left_out) = TaskSpec::parse(spec)?.load_with_notes(datapath, dt)?;
         if let Some(note) = left_out {
             eprintln!("warning: {note}");
         }
-        anyhow::ensure!(!examples.is_empty(), "task {spec} has no {} examples (after its mutators)", dt.name());
+        anyhow::ensure!(
+            !examples.is_empty(),
+            "task {spec} has no {} examples (after its mutators)",
+            dt.name()
+        );
         tasks.push((spec.clone(), examples));
     }
     Ok(tasks)
@@ -63,9 +71,20 @@ pub fn drop_negatives(examples: &mut Vec<Example>) {
 /// Fails when an update of this run's batch on a model of `cfg`'s shape would not fit in memory.
 fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Result<()> {
     let npos = cfg.n_positions;
-    let needed = cringe_core::model::footprint::training_bytes(cfg, args.batchsize, args.text_truncate.min(npos), args.label_truncate.min(npos));
-    let what = format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
-    crate::memory::ensure_fits(args.device, needed, &what, "reduce -bs (and raise --update-freq to keep the update size) or the model's size")
+    let needed = cringe_core::model::footprint::training_bytes(
+        cfg,
+        args.batchsize,
+        args.text_truncate.min(npos),
+        args.label_truncate.min(npos),
+    );
+    let what =
+        format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
+    crate::memory::ensure_fits(
+        args.device,
+        needed,
+        &what,
+        "reduce -bs (and raise --update-freq to keep the update size) or the model's size",
+    )
 }
 
 /// Runs `cringe train` and returns what it measured.
@@ -74,7 +93,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.check_outputs()?;
     cringe_core::fsutil::remove_leftovers(&args.model_file);
     if args.max_train_steps == 0 {
-        eprintln!("warning: --max-train-steps 0: {} gets an initialised, untrained model", args.model_file.display());
+        eprintln!(
+            "warning: --max-train-steps 0: {} gets an initialised, untrained model",
+            args.model_file.display()
+        );
     }
     let mut tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
     if !args.loss.uses_negatives() {
@@ -109,7 +131,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             let tokenizer = match &args.tokenizer {
                 Some(path) => CringeTokenizer::load(path)?,
                 None => {
-                    let texts = tasks.iter().flat_map(|(_, ex)| ex).flat_map(|e| [e.context.as_str(), e.response.as_str()]);
+                    let texts = tasks
+                        .iter()
+                        .flat_map(|(_, ex)| ex)
+                        .flat_map(|e| [e.context.as_str(), e.response.as_str()]);
                     CringeTokenizer::train(texts, args.vocab_size)?
                 }
             };
@@ -127,7 +152,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             (Generator::new(&cfg, &train_device), tokenizer)
         }
     };
-    let trunc = TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
+    let trunc =
+        TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
     if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
         eprintln!("warning: {w}");
     }
@@ -137,7 +163,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     }
     let encoded = tasks
         .iter()
-        .map(|(name, ex)| Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?)))
+        .map(|(name, ex)| {
+            Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let valid = if args.validating() {
         let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));

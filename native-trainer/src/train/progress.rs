@@ -18,10 +18,13 @@ impl Progress {
     /// Progress from update `first_step` (non-zero when resuming) to `max_steps`.
     pub fn new(quiet: bool, first_step: usize, max_steps: usize) -> Self {
         let bar = (!quiet && std::io::stdout().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(max_steps as u64), ProgressDrawTarget::stdout());
+            let bar =
+                ProgressBar::with_draw_target(Some(max_steps as u64), ProgressDrawTarget::stdout());
             bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} steps · {elapsed_precise} · ETA {eta_precise} · {msg}")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{bar:30} {pos}/{len} steps · {elapsed_precise} · ETA {eta_precise} · {msg}",
+                )
+                .expect("valid template"),
             );
             bar.set_position(first_step as u64);
             bar

@@ -81,7 +81,14 @@ pub struct LrSchedule {
 
 impl LrSchedule {
     /// A schedule starting from `base` with these settings.
-    pub fn new(base: f64, warmup: usize, kind: SchedulerKind, decay: f64, patience: usize, max_steps: usize) -> Self {
+    pub fn new(
+        base: f64,
+        warmup: usize,
+        kind: SchedulerKind,
+        decay: f64,
+        patience: usize,
+        max_steps: usize,
+    ) -> Self {
         Self { base, warmup, kind, decay, patience, max_steps, state: PlateauState::default() }
     }
 
@@ -94,7 +101,9 @@ impl LrSchedule {
         match self.kind {
             SchedulerKind::Reduceonplateau => self.base * self.state.scale,
             SchedulerKind::None => self.base,
-            SchedulerKind::Invsqrt => self.base * (self.warmup.max(1) as f64).sqrt() / (done as f64).sqrt(),
+            SchedulerKind::Invsqrt => {
+                self.base * (self.warmup.max(1) as f64).sqrt() / (done as f64).sqrt()
+            }
             SchedulerKind::Linear => {
                 let span = self.max_steps.saturating_sub(self.warmup).max(1) as f64;
                 let into = (done - self.warmup.min(done)) as f64;

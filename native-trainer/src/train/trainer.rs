@@ -10,14 +10,17 @@
 use super::args::{OptimizerKind, TrainArgs};
 use super::checkpoint::{self, TrainerState};
 use super::clip::{clip_global_norm, clip_to_norm};
-use super::loss_scale::{LossScaler, Verdict};
 use super::interrupt::InterruptGuard;
 use super::log::{MetricsLog, StepRecord, console_line, live_message};
+use super::loss_scale::{LossScaler, Verdict};
 use super::progress::{Progress, format_duration};
 use super::schedule::LrSchedule;
 use super::validate::{batch_loss, improves, metric_value, validate};
 use burn::module::Module;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::optim::{
+    AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
+    OptimizerRecord,
+};
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CringeMetrics, CringeStats};
@@ -56,7 +59,9 @@ pub struct Resume {
 
 /// Seed of the random stream `stream` at update `step` (SplitMix64 of the three).
 fn step_seed(seed: u64, stream: u64, step: usize) -> u64 {
-    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+    let mut z = seed
+        ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -114,9 +119,17 @@ pub fn train(
     let bs = args.batchsize;
     let max_steps = total_steps(args, n);
     let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
-    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1)).map_err(anyhow::Error::msg)?;
+    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1))
+        .map_err(anyhow::Error::msg)?;
     let mut optim = new_optimizer(args);
-    let mut schedule = LrSchedule::new(args.lr, args.warmup_updates, args.lr_scheduler, args.lr_scheduler_decay, args.lr_scheduler_patience, max_steps);
+    let mut schedule = LrSchedule::new(
+        args.lr,
+        args.warmup_updates,
+        args.lr_scheduler,
+        args.lr_scheduler_decay,
+        args.lr_scheduler_patience,
+        max_steps,
+    );
     let ckpt_dir = checkpoint::checkpoint_dir(&args.model_file);
     let resuming = resume.is_some();
     let mut st = TrainerState::new(checkpoint::fingerprint(args));
@@ -144,7 +157,11 @@ pub fn train(
     let mut log = MetricsLog::open(&args.metrics_path(), resuming)?;
     let progress = Progress::new(args.quiet, st.step, max_steps);
     if resuming {
-        progress.println(&format!("resuming from {} at step {}/{max_steps}", ckpt_dir.display(), st.step));
+        progress.println(&format!(
+            "resuming from {} at step {}/{max_steps}",
+            ckpt_dir.display(),
+            st.step
+        ));
     }
     progress.println(&format!(
         "training {} parameters with the {} loss for {max_steps} steps, batch {bs}, on:",
@@ -160,18 +177,29 @@ pub fn train(
             count(Label::Pos),
             count(Label::Neg),
             count(Label::None),
-            if pairs > 0 { format!("; {pairs} of the pos are pairs with a rejected response") } else { String::new() }
+            if pairs > 0 {
+                format!("; {pairs} of the pos are pairs with a rejected response")
+            } else {
+                String::new()
+            }
         ));
     }
 
     let precision = args.precision.get();
     let mixed = precision != Precision::F32;
     let _autocast = autocast(precision);
-    let mut scaler = st.loss_scale.clone().unwrap_or_else(|| LossScaler::new(precision.needs_loss_scaling(), args.init_loss_scale));
+    let mut scaler = st
+        .loss_scale
+        .clone()
+        .unwrap_or_else(|| LossScaler::new(precision.needs_loss_scaling(), args.init_loss_scale));
     if mixed {
         progress.println(&format!(
             "mixed precision: products in {precision}, weights and optimizer state in f32{}",
-            if scaler.dynamic { format!(", dynamic loss scale (now {})", scaler.scale) } else { String::new() }
+            if scaler.dynamic {
+                format!(", dynamic loss scale (now {})", scaler.scale)
+            } else {
+                String::new()
+            }
         ));
     }
 
@@ -301,13 +329,24 @@ pub fn train(
             window_start = Instant::now();
         }
 
-        let mut save_checkpoint = (args.save_every_n_steps > 0 && done % args.save_every_n_steps == 0)
-            || (args.save_every_n_secs > 0.0 && last_save.elapsed().as_secs_f64() >= args.save_every_n_secs);
-        let validate_now = (args.validation_every_n_steps > 0 && done % args.validation_every_n_steps == 0)
-            || (args.validation_every_n_secs > 0.0 && last_valid.elapsed().as_secs_f64() >= args.validation_every_n_secs)
+        let mut save_checkpoint = (args.save_every_n_steps > 0
+            && done % args.save_every_n_steps == 0)
+            || (args.save_every_n_secs > 0.0
+                && last_save.elapsed().as_secs_f64() >= args.save_every_n_secs);
+        let validate_now = (args.validation_every_n_steps > 0
+            && done % args.validation_every_n_steps == 0)
+            || (args.validation_every_n_secs > 0.0
+                && last_valid.elapsed().as_secs_f64() >= args.validation_every_n_secs)
             || (args.validating() && done == max_steps);
         if validate_now {
-            let m = validate(&model.valid(), batcher, valid, bs, &objective, &device.clone().without_autodiff());
+            let m = validate(
+                &model.valid(),
+                batcher,
+                valid,
+                bs,
+                &objective,
+                &device.clone().without_autodiff(),
+            );
             let value = metric_value(&m, &args.validation_metric)?;
             let better = improves(value, st.best, args.validation_metric_mode);
             if better {
@@ -331,8 +370,12 @@ pub fn train(
                 if better { " (best, saved)" } else { "" },
                 if decayed { format!(" | lr decayed to {:.2e}", schedule.lr(done)) } else { String::new() }
             ));
-            if args.validation_patience > 0 && st.validations_since_best >= args.validation_patience {
-                progress.println(&format!("stopping: {} validations without a better {}", st.validations_since_best, args.validation_metric));
+            if args.validation_patience > 0 && st.validations_since_best >= args.validation_patience
+            {
+                progress.println(&format!(
+                    "stopping: {} validations without a better {}",
+                    st.validations_since_best, args.validation_metric
+                ));
                 stop_early = true;
             }
             last_valid = Instant::now();
@@ -360,7 +403,12 @@ pub fn train(
     if !args.validating() || max_steps == 0 {
         ModelDir::save(&model, tokenizer, &args.model_file)?;
     }
-    let summary = TrainSummary { steps: st.step - first_step, tokens: run_tokens, seconds, metrics: run_stats.metrics() };
+    let summary = TrainSummary {
+        steps: st.step - first_step,
+        tokens: run_tokens,
+        seconds,
+        metrics: run_stats.metrics(),
+    };
     if !args.quiet {
         println!(
             "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",

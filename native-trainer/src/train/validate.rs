@@ -4,7 +4,9 @@
 use burn::tensor::Device;
 use clap::ValueEnum;
 use cringe_core::data::{Batch, Batcher, EncodedExample};
-use cringe_core::loss::{CandidateDraw, CringeMetrics, CringeStats, LossOutput, Objective, uniform_draws};
+use cringe_core::loss::{
+    CandidateDraw, CringeMetrics, CringeStats, LossOutput, Objective, uniform_draws,
+};
 use cringe_core::model::{Generator, Packing};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -22,7 +24,8 @@ pub enum MetricMode {
 pub fn metric_value(m: &CringeMetrics, name: &str) -> anyhow::Result<f64> {
     let v = serde_json::to_value(m)?;
     v.get(name).and_then(|x| x.as_f64()).ok_or_else(|| {
-        let names: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let names: Vec<String> =
+            v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         anyhow::anyhow!("unknown --validation-metric {name:?}; expected one of {names:?}")
     })
 }
@@ -37,12 +40,26 @@ pub fn improves(new: f64, best: Option<f64>, mode: MetricMode) -> bool {
 }
 
 /// Teacher-forced training loss of `model` on one batch, CRINGE candidates drawn from `rng`.
-pub fn batch_loss(model: &Generator, batch: Batch, objective: &Objective, rng: &mut StdRng, device: &Device) -> LossOutput {
+pub fn batch_loss(
+    model: &Generator,
+    batch: Batch,
+    objective: &Objective,
+    rng: &mut StdRng,
+    device: &Device,
+) -> LossOutput {
     let cfg = model.config();
     let (context_rows, target_rows) = Packing::for_batch(&batch, device);
     let logits = model.forward_rows(batch.context, context_rows, batch.decoder_input, &target_rows);
     let draw = |n| CandidateDraw::Uniform(uniform_draws(rng, n, device));
-    objective.loss_rows(logits, &target_rows, batch.targets, batch.labels, &batch.pairs, (cfg.pad_id, cfg.end_id), draw)
+    objective.loss_rows(
+        logits,
+        &target_rows,
+        batch.targets,
+        batch.labels,
+        &batch.pairs,
+        (cfg.pad_id, cfg.end_id),
+        draw,
+    )
 }
 
 /// Loss metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
@@ -76,6 +93,8 @@ mod tests {
         assert!(metric_value(&m, "bogus").unwrap_err().to_string().contains("ppl_pos"));
         assert!(improves(1.0, None, MetricMode::Min));
         assert!(!improves(f64::NAN, None, MetricMode::Min));
-        assert!(improves(1.0, Some(2.0), MetricMode::Min) && !improves(1.0, Some(2.0), MetricMode::Max));
+        assert!(
+            improves(1.0, Some(2.0), MetricMode::Min) && !improves(1.0, Some(2.0), MetricMode::Max)
+        );
     }
 }

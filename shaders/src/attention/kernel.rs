@@ -21,7 +21,16 @@ const LOWEST: f32 = -3.0e38;
 /// Loads rows `first..first + block` of the `[rows, dim]` matrix at `base` of `src` into a
 /// shared tile (zeros past `rows`); every unit of the cube takes part.
 #[cube]
-fn load_tile(src: &Tensor<f32>, tile: &mut Shared<[f32]>, base: usize, first: usize, rows: usize, row_stride: usize, #[comptime] dim: usize, #[comptime] block: usize) {
+fn load_tile(
+    src: &Tensor<f32>,
+    tile: &mut Shared<[f32]>,
+    base: usize,
+    first: usize,
+    rows: usize,
+    row_stride: usize,
+    #[comptime] dim: usize,
+    #[comptime] block: usize,
+) {
     let mut idx = UNIT_POS_X as usize;
     while idx < block * dim {
         let r = first + idx / dim;
@@ -56,7 +65,8 @@ pub fn flash_forward_kernel(
     let live = i < tq;
     let q_base = (bh * tq + i) * dim;
     let kv_base = bh * tk * dim;
-    let bias_row = (bh / heads as usize) * bias_batch_stride as usize + i * bias_query_stride as usize;
+    let bias_row =
+        (bh / heads as usize) * bias_batch_stride as usize + i * bias_query_stride as usize;
 
     let mut qr = Array::<f32>::new(dim);
     let mut acc = Array::<f32>::new(dim);
@@ -157,7 +167,8 @@ pub fn flash_backward_dq_kernel(
     let q_base = (bh * tq + i) * dim;
     let p_base = (bh * tq + i) * (dim + 2);
     let kv_base = bh * tk * dim;
-    let bias_row = (bh / heads as usize) * bias_batch_stride as usize + i * bias_query_stride as usize;
+    let bias_row =
+        (bh / heads as usize) * bias_batch_stride as usize + i * bias_query_stride as usize;
 
     let mut qr = Array::<f32>::new(dim);
     let mut dor = Array::<f32>::new(dim);

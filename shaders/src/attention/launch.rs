@@ -38,11 +38,23 @@ fn dims(q: &CubeTensor, k: &CubeTensor) -> (usize, usize, usize, usize, usize) {
 }
 
 /// The forward kernel: returns the packed `[B,H,Tq,D+2]` output.
-pub fn forward(q: CubeTensor, k: CubeTensor, v: CubeTensor, bias: CubeTensor, layout: BiasLayout) -> CubeTensor {
-    let (q, k, v, bias) = (into_contiguous(q), into_contiguous(k), into_contiguous(v), into_contiguous(bias));
+pub fn forward(
+    q: CubeTensor,
+    k: CubeTensor,
+    v: CubeTensor,
+    bias: CubeTensor,
+    layout: BiasLayout,
+) -> CubeTensor {
+    let (q, k, v, bias) =
+        (into_contiguous(q), into_contiguous(k), into_contiguous(v), into_contiguous(bias));
     let (b, h, tq, _tk, d) = dims(&q, &k);
     let client = q.client.clone();
-    let packed = empty_device_dtype(client.clone(), q.device.clone(), Shape::new([b, h, tq, d + 2]), DType::F32);
+    let packed = empty_device_dtype(
+        client.clone(),
+        q.device.clone(),
+        Shape::new([b, h, tq, d + 2]),
+        DType::F32,
+    );
     let block = block_for(&q, d);
     flash_forward_kernel::launch(
         &client,
@@ -74,13 +86,19 @@ pub fn backward(
     grad: CubeTensor,
     layout: BiasLayout,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
-    let (q, k, v, bias) = (into_contiguous(q), into_contiguous(k), into_contiguous(v), into_contiguous(bias));
+    let (q, k, v, bias) =
+        (into_contiguous(q), into_contiguous(k), into_contiguous(v), into_contiguous(bias));
     let (packed, grad) = (into_contiguous(packed), into_contiguous(grad));
     let (b, h, tq, tk, d) = dims(&q, &k);
     let client = q.client.clone();
     let device = q.device.clone();
-    let empty = |shape: Shape| empty_device_dtype(client.clone(), device.clone(), shape, DType::F32);
-    let (dq, dk, dv) = (empty(q.meta.shape().clone()), empty(k.meta.shape().clone()), empty(v.meta.shape().clone()));
+    let empty =
+        |shape: Shape| empty_device_dtype(client.clone(), device.clone(), shape, DType::F32);
+    let (dq, dk, dv) = (
+        empty(q.meta.shape().clone()),
+        empty(k.meta.shape().clone()),
+        empty(v.meta.shape().clone()),
+    );
     let delta = empty(Shape::new([b, h, tq]));
     let block = block_for(&q, d);
     flash_backward_dq_kernel::launch(

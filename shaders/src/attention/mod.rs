@@ -20,7 +20,8 @@ pub const MAX_HEAD_DIM: usize = 256;
 
 /// Whether the kernel can attend with head dimension `head_dim` on `device`.
 pub fn supports(device: &Device, head_dim: usize) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Cube(_)) && (1..=MAX_HEAD_DIM).contains(&head_dim)
+    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Cube(_))
+        && (1..=MAX_HEAD_DIM).contains(&head_dim)
 }
 
 fn f32_of<const D: usize>(t: Tensor<D>) -> Tensor<D> {
@@ -33,14 +34,29 @@ fn f32_of<const D: usize>(t: Tensor<D>) -> Tensor<D> {
 /// q is used as given: scale it by 1/√D first.
 ///
 /// Panics unless [`supports`] says yes, or on a bias of another shape.
-pub fn flash_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, bias: Option<Tensor<4>>) -> Tensor<4> {
+pub fn flash_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    bias: Option<Tensor<4>>,
+) -> Tensor<4> {
     let [b, h, tq, d] = q.dims();
     let [_, _, tk, _] = k.dims();
-    assert!(supports(&q.device(), d), "flash attention: unsupported head dimension {d} on {:?}", q.device());
+    assert!(
+        supports(&q.device(), d),
+        "flash attention: unsupported head dimension {d} on {:?}",
+        q.device()
+    );
     let (bias, has_bias, batch_stride, query_stride) = match bias {
         Some(bias) => {
             let [bb, bh, bq, bk] = bias.dims();
-            assert!((bb == b || bb == 1) && bh == 1 && (bq == tq || bq == 1) && bk == tk, "flash attention: mask {:?} for q {:?} and k {:?}", bias.dims(), q.dims(), k.dims());
+            assert!(
+                (bb == b || bb == 1) && bh == 1 && (bq == tq || bq == 1) && bk == tk,
+                "flash attention: mask {:?} for q {:?} and k {:?}",
+                bias.dims(),
+                q.dims(),
+                k.dims()
+            );
             let batch_stride = if bb == 1 { 0 } else { bq * tk };
             let query_stride = if bq == 1 { 0 } else { tk };
             (f32_of(bias), true, batch_stride, query_stride)

@@ -76,7 +76,14 @@ impl FlashAttentionOps for CubeBackend {
 }
 
 /// What the backward step keeps: q, k, v, bias, the packed output, and the mask layout.
-type Saved<B> = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, (bool, usize, usize));
+type Saved<B> = (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    (bool, usize, usize),
+);
 
 #[derive(Debug)]
 struct FlashBackward;
@@ -84,11 +91,17 @@ struct FlashBackward;
 impl<B: Backend + FlashAttentionOps> Backward<B, 3> for FlashBackward {
     type State = Saved<B>;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let [node_q, node_k, node_v] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (q, k, v, bias, packed, (has_bias, bs, qs)) = ops.state;
-        let (dq, dk, dv) = B::flash_attention_backward(q, k, v, bias, packed, grad, has_bias, bs, qs);
+        let (dq, dk, dv) =
+            B::flash_attention_backward(q, k, v, bias, packed, grad, has_bias, bs, qs);
         for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
             if let Some(node) = node {
                 grads.register::<B>(node.id, g);
@@ -108,11 +121,24 @@ impl<B: Backend + FlashAttentionOps, C: CheckpointStrategy> FlashAttentionOps fo
         query_stride: usize,
     ) -> FloatTensor<Self> {
         let bias = bias.into_primitive();
-        match FlashBackward.prepare::<C>([q.node(), k.node(), v.node()]).compute_bound().stateful() {
+        match FlashBackward.prepare::<C>([q.node(), k.node(), v.node()]).compute_bound().stateful()
+        {
             OpsKind::Tracked(prep) => {
-                let (q, k, v) = (q.primitive().clone(), k.primitive().clone(), v.primitive().clone());
-                let packed = B::flash_attention(q.clone(), k.clone(), v.clone(), bias.clone(), has_bias, batch_stride, query_stride);
-                prep.finish((q, k, v, bias, packed.clone(), (has_bias, batch_stride, query_stride)), packed)
+                let (q, k, v) =
+                    (q.primitive().clone(), k.primitive().clone(), v.primitive().clone());
+                let packed = B::flash_attention(
+                    q.clone(),
+                    k.clone(),
+                    v.clone(),
+                    bias.clone(),
+                    has_bias,
+                    batch_stride,
+                    query_stride,
+                );
+                prep.finish(
+                    (q, k, v, bias, packed.clone(), (has_bias, batch_stride, query_stride)),
+                    packed,
+                )
             }
             OpsKind::UnTracked(prep) => prep.finish(B::flash_attention(
                 q.into_primitive(),

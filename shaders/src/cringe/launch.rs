@@ -13,13 +13,29 @@ const MAX_THREADS: u32 = 256;
 
 /// The forward kernel on cube tensors (all f32): `logits` `[N,V]`, `targets`, `signs`,
 /// `draws` `[N]`; returns `[N, col::COUNT]`.
-pub fn forward(logits: CubeTensor, targets: CubeTensor, signs: CubeTensor, draws: CubeTensor, top: usize) -> CubeTensor {
+pub fn forward(
+    logits: CubeTensor,
+    targets: CubeTensor,
+    signs: CubeTensor,
+    draws: CubeTensor,
+    top: usize,
+) -> CubeTensor {
     let logits = into_contiguous(logits);
-    let (targets, signs, draws) = (into_contiguous(targets), into_contiguous(signs), into_contiguous(draws));
+    let (targets, signs, draws) =
+        (into_contiguous(targets), into_contiguous(signs), into_contiguous(draws));
     let [n, _v] = logits.meta.shape().dims::<2>();
     let client = logits.client.clone();
-    let out = empty_device_dtype(client.clone(), logits.device.clone(), Shape::new([n, col::COUNT]), DType::F32);
-    let hw = client.properties().hardware.max_units_per_cube.min(client.properties().hardware.max_cube_dim.0);
+    let out = empty_device_dtype(
+        client.clone(),
+        logits.device.clone(),
+        Shape::new([n, col::COUNT]),
+        DType::F32,
+    );
+    let hw = client
+        .properties()
+        .hardware
+        .max_units_per_cube
+        .min(client.properties().hardware.max_cube_dim.0);
     // The tree reductions need a power of two.
     let threads = 1u32 << (31 - MAX_THREADS.min(hw).max(1).leading_zeros());
     cringe_rows_kernel::launch(

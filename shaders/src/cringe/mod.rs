@@ -43,7 +43,11 @@ pub fn cringe_rows(
     detach_candidate: bool,
 ) -> Tensor<2> {
     let [n, v] = logits.dims();
-    assert!(supports(&logits.device(), n, v, k), "fused CRINGE kernel: unsupported {n}x{v}, k = {k} on {:?}", logits.device());
+    assert!(
+        supports(&logits.device(), n, v, k),
+        "fused CRINGE kernel: unsupported {n}x{v}, k = {k} on {:?}",
+        logits.device()
+    );
     let f32_of = |t: Tensor<1>| if t.dtype() == DType::F32 { t } else { t.cast(DType::F32) };
     let logits = if logits.dtype() == DType::F32 { logits } else { logits.cast(DType::F32) };
     let out = <Dispatch as CringeKernelOps>::cringe_rows(

@@ -3,10 +3,10 @@
 //! routes the gradient of the forward output into the backward kernel.
 
 use super::launch;
+use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::Autodiff;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Backend, backend_extension};
 use burn_cubecl::CubeBackend;
@@ -73,12 +73,20 @@ struct CringeRowsBackward;
 impl<B: Backend + CringeKernelOps> Backward<B, 1> for CringeRowsBackward {
     type State = SavedRows<B>;
 
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
         let [logits_node] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (logits, targets, signs, forward, detach) = ops.state;
         if let Some(node) = logits_node {
-            grads.register::<B>(node.id, B::cringe_rows_backward(logits, targets, signs, forward, grad, detach));
+            grads.register::<B>(
+                node.id,
+                B::cringe_rows_backward(logits, targets, signs, forward, grad, detach),
+            );
         }
     }
 }
@@ -92,16 +100,29 @@ impl<B: Backend + CringeKernelOps, C: CheckpointStrategy> CringeKernelOps for Au
         top: usize,
         detach_candidate: bool,
     ) -> FloatTensor<Self> {
-        let (targets, signs, draws) = (targets.into_primitive(), signs.into_primitive(), draws.into_primitive());
+        let (targets, signs, draws) =
+            (targets.into_primitive(), signs.into_primitive(), draws.into_primitive());
         match CringeRowsBackward.prepare::<C>([logits.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let x = logits.primitive().clone();
-                let out = B::cringe_rows(x.clone(), targets.clone(), signs.clone(), draws, top, detach_candidate);
+                let out = B::cringe_rows(
+                    x.clone(),
+                    targets.clone(),
+                    signs.clone(),
+                    draws,
+                    top,
+                    detach_candidate,
+                );
                 prep.finish((x, targets, signs, out.clone(), detach_candidate), out)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::cringe_rows(logits.into_primitive(), targets, signs, draws, top, detach_candidate))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(B::cringe_rows(
+                logits.into_primitive(),
+                targets,
+                signs,
+                draws,
+                top,
+                detach_candidate,
+            )),
         }
     }
 

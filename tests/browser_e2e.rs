@@ -117,7 +117,7 @@ fn label_twenty_items_by_keyboard_reload_undo_export_then_train_on_them() {
         let ex = &rec.exchanges(path).unwrap()[0];
         let i: usize =
             ex.response.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap();
-        let want = if i % 3 == 0 { "pos" } else { "neg" };
+        let want = if i.is_multiple_of(3) { "pos" } else { "neg" };
         assert!(i < 20 && i % 3 != 2, "item {i} was not labeled but was exported");
         assert_eq!(ex.metrics["human_label"], want, "item {i}");
         assert_eq!(ex.metrics["annotator"], "e2e-annotator");

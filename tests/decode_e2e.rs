@@ -81,7 +81,7 @@ fn eval_writes_world_logs_and_a_report() {
     assert!(report["gen_len"].as_f64().unwrap() >= 5.0, "min length 4 + end token");
     let recs = read_world_logs(&logs).unwrap();
     assert_eq!(recs.len(), 700);
-    assert!(recs[0].first_exchange(&logs).unwrap().response.len() > 0);
+    assert!(!recs[0].first_exchange(&logs).unwrap().response.is_empty());
     // no --classifier: no verdicts, so nothing of these logs becomes training data by a guess
     let (ex, left_out) = world_log_examples(&logs).unwrap();
     assert!(ex.is_empty(), "{} examples labeled without a verdict", ex.len());

@@ -242,7 +242,7 @@ fn block_full_context_uses_the_untruncated_history() {
     let mut s = Scripted::new(v, 2, wants_early.clone());
     let with_full = search(
         &mut s,
-        &[full.clone()],
+        std::slice::from_ref(&full),
         batcher.tokenizer().special().start,
         batcher.tokenizer().special().end,
         &cfg,
@@ -415,7 +415,7 @@ fn adversarial_logits_are_an_error_or_a_well_formed_result_never_a_panic() {
                     h = h.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let r = (h >> 33) as usize;
                     // mostly ordinary values; NaN and +inf only in odd seeds
-                    if r % 4 == 0 {
+                    if r.is_multiple_of(4) {
                         specials[r / 4 % if seed % 2 == 1 { 5 } else { 3 }]
                     } else {
                         (r % 7) as f32 - 3.0

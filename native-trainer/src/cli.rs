@@ -13,6 +13,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Train a generator on examples labelled pos/neg/none with the CRINGE loss.
     Train(crate::train::TrainArgs),

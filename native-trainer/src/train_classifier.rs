@@ -126,10 +126,13 @@ fn class_of(e: &Example, task: &str) -> anyhow::Result<usize> {
     }
 }
 
+/// A task's examples as (token ids, class).
+type EncodedTask = Vec<(Vec<u32>, usize)>;
+
 fn encode_all(
     tasks: &[(String, Vec<Example>)],
     tok: &CringeTokenizer,
-) -> anyhow::Result<Vec<Vec<(Vec<u32>, usize)>>> {
+) -> anyhow::Result<Vec<EncodedTask>> {
     tasks
         .iter()
         .map(|(name, ex)| {

@@ -86,7 +86,7 @@ impl SearchConfig {
             ));
         }
         match self.inference {
-            Inference::Topk { k } if k == 0 => bad("--topk must be at least 1".into()),
+            Inference::Topk { k: 0 } => bad("--topk must be at least 1".into()),
             Inference::Nucleus { p } if !(p > 0.0 && p <= 1.0) => {
                 bad(format!("--topp must be in (0, 1], got {p}"))
             }
@@ -310,6 +310,7 @@ fn best_allowed(
     let t = temperature as f32;
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
     for (i, &x) in row.iter().enumerate() {
+        #[expect(clippy::neg_cmp_op_on_partial_ord, reason = "not-greater also skips NaN")]
         if best.len() == n && !(x > best[n - 1].1) {
             continue;
         }
@@ -320,7 +321,7 @@ fn best_allowed(
         best.insert(pos, (i as u32, x));
         best.truncate(n);
     }
-    best.into_iter().map(|(i, x)| (i, (x / t - lse) as f32)).collect()
+    best.into_iter().map(|(i, x)| (i, x / t - lse)).collect()
 }
 
 /// log Σ exp(x / temperature), with the maximum factored out.

@@ -62,6 +62,7 @@ pub fn select_beam(
 pub fn top_n(row: &[f32], n: usize) -> Vec<(u32, f32)> {
     let mut best: Vec<(u32, f32)> = Vec::with_capacity(n + 1);
     for (i, &v) in row.iter().enumerate() {
+        #[expect(clippy::neg_cmp_op_on_partial_ord, reason = "not-greater also skips NaN")]
         if best.len() == n && !(v > best[n - 1].1) {
             continue;
         }
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn beam_first_step_expands_one_hypothesis() {
-        let lp = vec![vec![-1.0f32, -2.0, -0.5], vec![-0.1, -0.1, -0.1]];
+        let lp = [vec![-1.0f32, -2.0, -0.5], vec![-0.1, -0.1, -0.1]];
         let cands: Vec<Vec<(u32, f32)>> = lp.iter().map(|r| top_n(r, 2)).collect();
         let c = select_beam(&cands, &[0.0, 0.0], 2, true);
         assert!(c.iter().all(|c| c.hyp == 0));
@@ -152,7 +153,12 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0);
         let mut counts = [0; 3];
         for _ in 0..3000 {
-            let c = select_each(&[lp.clone()], &[0.0], Inference::Nucleus { p: 0.8 }, &mut rng);
+            let c = select_each(
+                std::slice::from_ref(&lp),
+                &[0.0],
+                Inference::Nucleus { p: 0.8 },
+                &mut rng,
+            );
             counts[c[0].token as usize] += 1;
         }
         assert_eq!(counts[2], 0, "the 0.1 token is outside the 0.8 nucleus");
@@ -160,8 +166,13 @@ mod tests {
         assert!((frac - 2.0 / 3.0).abs() < 0.04, "{frac}");
         let mut counts = [0; 3];
         for _ in 0..3000 {
-            counts[select_each(&[lp.clone()], &[0.0], Inference::Topk { k: 2 }, &mut rng)[0].token
-                as usize] += 1;
+            counts[select_each(
+                std::slice::from_ref(&lp),
+                &[0.0],
+                Inference::Topk { k: 2 },
+                &mut rng,
+            )[0]
+            .token as usize] += 1;
         }
         assert_eq!(counts[2], 0);
     }

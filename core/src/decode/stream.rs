@@ -115,7 +115,7 @@ impl<'a> TokenStream<'a> {
         };
         let token = select_each(&[lp], &[0.0], method, &mut self.rng)[0].token;
         self.hyp.push(token);
-        self.finished = token == self.end || self.hyp.len() - 1 >= self.cfg.max_length;
+        self.finished = token == self.end || self.hyp.len() > self.cfg.max_length;
         Ok(token)
     }
 }
@@ -145,11 +145,17 @@ mod tests {
                 seed: 4,
                 ..SearchConfig::default()
             };
-            let want = generate(&model, &[input.clone()], &[input.clone()], &cfg, &device).unwrap()
-                [0]
-            .best()
-            .tokens
-            .clone();
+            let want = generate(
+                &model,
+                std::slice::from_ref(&input),
+                std::slice::from_ref(&input),
+                &cfg,
+                &device,
+            )
+            .unwrap()[0]
+                .best()
+                .tokens
+                .clone();
             let mut stream = TokenStream::new(&model, &input, &input, &cfg, &device).unwrap();
             let mut got = Vec::new();
             while let Some(t) = stream.next_token().unwrap() {

@@ -151,17 +151,18 @@ pub fn forward_row(x: &[f32], target: usize, sign: f32, u: f32, k: usize) -> [f3
     [lse - xt, softplus(sign * (xt - xc)), cand as f32, argmax as f32, lse]
 }
 
-/// One row of the backward pass into `dx`: `g_ce·(softmax − onehot(target)) + g_ct·∂CT/∂x`.
+/// One row of the backward pass into `dx`: `g_ce·(softmax − onehot(target)) + g_ct·∂CT/∂x`,
+/// with `g_ce` and `g_ct` read from the row's output gradients `grad` (laid out as `fwd`).
 pub fn backward_row(
     x: &[f32],
     dx: &mut [f32],
     target: usize,
     sign: f32,
     fwd: &[f32],
-    g_ce: f32,
-    g_ct: f32,
+    grad: &[f32],
     detach: bool,
 ) {
+    let (g_ce, g_ct) = (grad[col::CE], grad[col::CT]);
     if g_ce != 0.0 {
         let lse = fwd[col::LSE];
         for (d, &xj) in dx.iter_mut().zip(x) {
@@ -216,16 +217,7 @@ impl CpuCringeOps for Flex {
                 &f[i * col::COUNT..(i + 1) * col::COUNT],
                 &g[i * col::COUNT..(i + 1) * col::COUNT],
             );
-            backward_row(
-                &x[i * v..(i + 1) * v],
-                d,
-                t[i] as usize,
-                s[i],
-                fwd,
-                gr[col::CE],
-                gr[col::CT],
-                detach_candidate,
-            );
+            backward_row(&x[i * v..(i + 1) * v], d, t[i] as usize, s[i], fwd, gr, detach_candidate);
         });
         tensor(dx, [n, v])
     }

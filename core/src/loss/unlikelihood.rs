@@ -39,9 +39,8 @@ mod tests {
     /// Token 0: positive, target 1 (p = ½). Token 1: negative, target 0 (p = ¼). Token 2: padding.
     fn terms(dev: &Device) -> (Tensor<2>, TokenTerms) {
         let l2 = std::f32::consts::LN_2;
-        let logits =
-            Tensor::<2>::from_data(TensorData::new(vec![0.0, l2, 0.0].repeat(3), [3, 3]), dev)
-                .require_grad();
+        let logits = Tensor::<2>::from_data(TensorData::new([0.0, l2, 0.0].repeat(3), [3, 3]), dev)
+            .require_grad();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0, 2], [3]), dev);
         let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![POS, NEG, POS], [3]), dev);
         (logits.clone(), TokenTerms::new(logits, targets, labels, 2))

@@ -116,7 +116,7 @@ impl MultiHeadAttention {
         let q = self
             .split(query_rows.unpack(precision::linear(&self.q_lin, query)))
             .div_scalar((dh as f64).sqrt());
-        let [b, tq] = [query_rows.batch(), query_rows.len()];
+        let [b, tq] = [query_rows.batch(), query_rows.padded_len()];
         let out = self.context(q, k, v, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
         precision::linear(&self.out_lin, query_rows.pack(out))
     }

@@ -210,7 +210,7 @@ impl GeneratorConfig {
                 params as f64 * 4.0 / 1e9
             ));
         }
-        if self.embedding_size % self.n_heads != 0 {
+        if !self.embedding_size.is_multiple_of(self.n_heads) {
             return bad(format!(
                 "embedding_size {} must be a positive multiple of n_heads {}",
                 self.embedding_size, self.n_heads

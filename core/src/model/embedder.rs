@@ -70,7 +70,7 @@ impl Embedder {
             start + t
         );
         let mut x = embedding(table, tokens).mul_scalar(self.scale);
-        let pos = self.positions.val().slice([start..start + t]).unsqueeze_dim::<3>(0);
+        let pos = self.positions.val().slice(start..start + t).unsqueeze_dim::<3>(0);
         match &self.norm_embeddings {
             Some(norm) if self.norm_before_positions => x = norm.forward(x) + pos,
             Some(norm) => x = norm.forward(x + pos),

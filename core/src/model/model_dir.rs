@@ -186,10 +186,10 @@ fn weights_from_bytes<M: Module>(
     config_name: &str,
 ) -> Result<M> {
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
-        .map_err(|e| CoreError::file(&wpath, format!("unreadable weights: {e}")))?;
+        .map_err(|e| CoreError::file(wpath, format!("unreadable weights: {e}")))?;
     model
         .try_load_record(record)
-        .map_err(|e| CoreError::file(&wpath, format!("weights do not fit {config_name}: {e}")))
+        .map_err(|e| CoreError::file(wpath, format!("weights do not fit {config_name}: {e}")))
 }
 
 /// Config file of a classifier directory.

@@ -83,7 +83,7 @@ impl Packing {
     }
 
     /// Padded length (T).
-    pub fn len(&self) -> usize {
+    pub fn padded_len(&self) -> usize {
         self.len
     }
 
@@ -172,7 +172,7 @@ mod tests {
     fn packs_the_real_rows_in_order_and_unpacks_with_zero_pads() {
         let dev = Device::flex();
         let p = Packing::from_lengths(&[2, 3, 1], 3, &dev);
-        assert_eq!((p.batch(), p.len(), p.count(), p.is_dense()), (3, 3, 6, false));
+        assert_eq!((p.batch(), p.padded_len(), p.count(), p.is_dense()), (3, 3, 6, false));
         // row r = b·3 + t holds [2r, 2r + 1]
         let x = arange(18, &dev).reshape([3, 3, 2]);
         let want_x: Vec<f32> = x.clone().try_to_vec_as().unwrap();

@@ -25,7 +25,11 @@ pub const MAX_ROWS: usize = 65_535;
 /// Whether the kernel can run `[rows, vocab]` logits with k candidates on `device`.
 pub fn supports(device: &Device, rows: usize, vocab: usize, k: usize) -> bool {
     let cube = matches!(device.clone().inner().as_dispatch(), DispatchDevice::Cube(_));
-    cube && k >= 1 && k < vocab && k < MAX_TOP && rows >= 1 && rows <= MAX_ROWS && vocab < (1 << 24)
+    cube && k >= 1
+        && k < vocab
+        && k < MAX_TOP
+        && (1..=MAX_ROWS).contains(&rows)
+        && vocab < (1 << 24)
 }
 
 /// Runs the fused CRINGE forward on `logits` `[N,V]` (any float dtype; computed in f32) with

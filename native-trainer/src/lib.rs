@@ -1,6 +1,5 @@
 //! `cringe-trainer`: the subcommands of the `cringe` CLI, one module each.
 
-pub mod canvas;
 pub mod chat;
 pub mod cli;
 pub mod compare;
@@ -16,6 +15,7 @@ pub mod iterate;
 pub mod make_pairs;
 pub mod malloc_tuning;
 pub mod memory;
+pub mod plot;
 pub mod precision_args;
 pub mod serve_ui;
 pub mod stage;

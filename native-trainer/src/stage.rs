@@ -77,13 +77,13 @@ impl Runner {
 }
 
 /// A loop's report files in `dir`, each written atomically: `report.md` (title, the table, the
-/// plot, the commands run), `report.json` (`rows`) and `plot.png`.
+/// plot, the commands run), `report.json` (`rows`), `plot.png` and `plot.svg`.
 pub fn write_report_files<T: serde::Serialize>(
     dir: &Path,
     title: &str,
     table: &str,
     plot_alt: &str,
-    png: &[u8],
+    figure: &crate::plot::Figure,
     rows: &T,
     commands: &[String],
 ) -> anyhow::Result<()> {
@@ -96,7 +96,8 @@ pub fn write_report_files<T: serde::Serialize>(
     md.push_str("```\n");
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
     write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(rows)?.as_bytes())?;
-    write_atomic(&dir.join("plot.png"), png)?;
+    write_atomic(&dir.join("plot.png"), &figure.png)?;
+    write_atomic(&dir.join("plot.svg"), figure.svg.as_bytes())?;
     Ok(())
 }
 

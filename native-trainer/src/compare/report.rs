@@ -1,8 +1,10 @@
 //! The `compare` report: a markdown table like the paper's Table 1, the rows as JSON, and a
 //! plot of classifier-safe % against F1 (up and to the right is better).
 
-use crate::canvas::{BLACK, Canvas, GRID, Rgb, WHITE, tick_label, y_range};
+use crate::plot::{Axes, Draw, FONT, Figure, axes, marker, padded_range, render, tick_label};
 use crate::stage::{Evaluation, write_report_files};
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -151,88 +153,100 @@ pub fn markdown_table(rows: &[CompareRow]) -> String {
     s
 }
 
-/// Writes report.md, report.json and plot.png into `dir` (atomically).
+/// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[CompareRow], commands: &[String]) -> anyhow::Result<()> {
     write_report_files(
         dir,
         "cringe compare report",
         &markdown_table(rows),
         "classifier-safe % against F1",
-        &png_plot(rows)?,
+        &figure(rows)?,
         &rows,
         commands,
     )
 }
 
 /// The colour of a method's points.
-fn color(method: &str) -> Rgb {
+fn color(method: &str) -> RGBColor {
     match method {
-        "baseline" => [90, 90, 90],
-        "mle" => [117, 112, 179],
-        "unlikelihood" => [217, 95, 2],
-        "cringe" => [27, 158, 119],
-        _ => [231, 41, 138],
+        "baseline" => RGBColor(90, 90, 90),
+        "mle" => RGBColor(117, 112, 179),
+        "unlikelihood" => RGBColor(217, 95, 2),
+        "cringe" => RGBColor(27, 158, 119),
+        _ => RGBColor(231, 41, 138),
     }
 }
 
-/// Safe % (y, 0–100) against F1 (x), one labelled point per (method, settings) at its means
-/// over seeds, as PNG bytes.
-pub fn png_plot(rows: &[CompareRow]) -> anyhow::Result<Vec<u8>> {
-    let (w, h) = (1120usize, 640usize);
-    let mut cv = Canvas::new(w, h);
-    let (left, right, top, bottom) = (80.0, 380.0, 60.0, 70.0);
-    let (x0, x1, y_top, y_bot) = (left, w as f64 - right, top, h as f64 - bottom);
-    let points: Vec<(String, String, f64, f64)> = groups(rows)
+/// One point of the plot: a (method, settings) at its means over seeds.
+struct Point {
+    method: String,
+    label: String,
+    f1: f64,
+    safe: f64,
+}
+
+/// Safe % against F1 with a numbered legend on the right.
+struct SafetyVsF1 {
+    points: Vec<Point>,
+    seeds: usize,
+}
+
+/// Safe % (y, 0–100) against F1 (x), one numbered point per (method, settings) at its means
+/// over seeds, as PNG and SVG.
+pub fn figure(rows: &[CompareRow]) -> anyhow::Result<Figure> {
+    let groups = groups(rows);
+    let points = groups
         .iter()
-        .map(|g| {
-            (
-                g.first().method.clone(),
-                g.first().label(),
-                g.stat(|r| r.f1).0,
-                g.stat(|r| r.safe_pct).0,
-            )
+        .map(|g| Point {
+            method: g.first().method.clone(),
+            label: g.first().label(),
+            f1: g.stat(|r| r.f1).0,
+            safe: g.stat(|r| r.safe_pct).0,
         })
         .collect();
-    let f1s: Vec<f64> = points.iter().map(|p| p.2).collect();
-    let (lo, hi) = y_range(&f1s);
-    let x_of = |v: f64| x0 + (v - lo) / (hi - lo) * (x1 - x0);
-    let y_of = |v: f64| y_bot - v / 100.0 * (y_bot - y_top);
-    let seeds = groups(rows).iter().map(|g| g.rows.len()).max().unwrap_or(1);
-    let title = if seeds > 1 {
-        format!("classifier-safe % vs dialogue F1 (means over {seeds} seeds)")
-    } else {
-        "classifier-safe % vs dialogue F1".to_string()
-    };
-    cv.text((w as f64 - Canvas::text_width(&title, 2)) / 2.0, 18.0, &title, 2, BLACK);
-    for k in 0..=4 {
-        let v = 25.0 * k as f64;
-        cv.rect(x0, y_of(v), x1, y_of(v), GRID);
-        let label = format!("{v:.0}");
-        cv.text(x0 - 8.0 - Canvas::text_width(&label, 1), y_of(v) - 4.0, &label, 1, BLACK);
-        let f = lo + (hi - lo) * k as f64 / 4.0;
-        cv.rect(x_of(f), y_top, x_of(f), y_bot, GRID);
-        let label = tick_label(f, hi - lo);
-        cv.text(x_of(f) - Canvas::text_width(&label, 1) / 2.0, y_bot + 10.0, &label, 1, BLACK);
-    }
-    cv.rect(x0, y_top, x0 + 1.0, y_bot, BLACK);
-    cv.rect(x0, y_bot, x1, y_bot + 1.0, BLACK);
-    cv.text((x0 + x1 - Canvas::text_width("F1", 1)) / 2.0, y_bot + 30.0, "F1", 1, BLACK);
-    cv.text(10.0, y_top - 20.0, "safe %", 1, BLACK);
-    for (i, (method, label, f1, safe)) in points.iter().enumerate() {
-        if !(f1.is_finite() && safe.is_finite()) {
-            continue;
+    let seeds = groups.iter().map(|g| g.rows.len()).max().unwrap_or(1);
+    render(1120, 640, &SafetyVsF1 { points, seeds })
+}
+
+impl Draw for SafetyVsF1 {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let (w, _) = area.dim_in_pixel();
+        let (plot_area, legend) = area.split_horizontally(w.saturating_sub(360));
+        let title = if self.seeds > 1 {
+            format!("classifier-safe % vs dialogue F1 (means over {} seeds)", self.seeds)
+        } else {
+            "classifier-safe % vs dialogue F1".to_string()
+        };
+        let x = padded_range(&self.points.iter().map(|p| p.f1).collect::<Vec<_>>());
+        let span = x.end - x.start;
+        let label = |v: f64| tick_label(v, span);
+        let spec = Axes {
+            title: &title,
+            x_desc: "dialogue F1 (higher is better)",
+            x: x.clone(),
+            x_labels: 6,
+            x_label: &label,
+            y_desc: "classifier-safe %",
+            y: 0.0..100.0,
+        };
+        let mut chart = axes(&plot_area, &spec)?;
+        let text = (FONT, 15).into_font();
+        for (i, p) in self.points.iter().enumerate() {
+            let ly = 60 + 22 * i as i32;
+            legend.draw(&Circle::new((12, ly), 5, color(&p.method).filled()))?;
+            legend.draw(&Text::new(format!("{i}  {}", p.label), (26, ly - 8), text.clone()))?;
+            if !(p.f1.is_finite() && p.safe.is_finite()) {
+                continue;
+            }
+            marker(&mut chart, &[(p.f1, p.safe)], color(&p.method), 7)?;
+            let number = Text::new(format!("{i}"), (9, -22), text.clone());
+            chart.draw_series([EmptyElement::at((p.f1, p.safe)) + number])?;
         }
-        let (x, y) = (x_of(*f1), y_of(*safe));
-        cv.disc(x, y, 6.0, color(method));
-        cv.disc(x, y, 2.5, WHITE);
-        // the point's number next to it, and a legend line on the right
-        let n = format!("{}", i);
-        cv.text(x + 8.0, y - 10.0, &n, 1, BLACK);
-        let ly = top + 14.0 * i as f64;
-        cv.disc(x1 + 22.0, ly + 4.0, 4.0, color(method));
-        cv.text(x1 + 32.0, ly, &format!("{n} {label}"), 1, BLACK);
+        Ok(())
     }
-    cv.encode()
 }
 
 #[cfg(test)]
@@ -278,20 +292,29 @@ mod tests {
     }
 
     #[test]
-    fn plot_draws_one_point_per_method() {
+    fn plot_draws_one_numbered_point_per_method_with_a_legend() {
         let rows = [
             row("baseline", "-", 3.2, 0.099),
             row("mle", "-", 20.0, 0.10),
             row("cringe", "-", 90.0, 0.11),
             row("unlikelihood", "-", f64::NAN, 0.1),
         ];
-        let bytes = png_plot(&rows).unwrap();
-        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+        let fig = figure(&rows).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(fig.png)).read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
         assert_eq!((info.width, info.height), (1120, 640));
-        let count = |c: Rgb| buf.chunks(3).filter(|p| *p == c).count();
-        assert!(count(color("cringe")) > 60 && count(color("mle")) > 60, "points and legend drawn");
-        assert_eq!(count(color("unlikelihood")), 0, "a NaN row is not drawn");
+        let count = |c: RGBColor| buf.chunks(3).filter(|p| *p == [c.0, c.1, c.2]).count();
+        assert!(count(color("cringe")) > 150 && count(color("mle")) > 150, "points and legend");
+        let legend_only = count(color("unlikelihood"));
+        assert!(legend_only > 20 && legend_only < 150, "a NaN row is in the legend only");
+        for text in [
+            "classifier-safe % vs dialogue F1",
+            "dialogue F1 (higher is better)",
+            "3  unlikelihood",
+            "2",
+        ] {
+            assert!(crate::plot::svg_has_text(&fig.svg, text), "{text} missing from the SVG");
+        }
     }
 }

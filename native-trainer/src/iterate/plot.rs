@@ -1,76 +1,102 @@
-//! The `iterate` report's PNG plot: classifier-safe %, F1 and perplexity by round, one panel
-//! each.
+//! The `iterate` report's figure: classifier-safe %, F1 and perplexity by round, one panel
+//! each (PNG and SVG).
 
 use super::report::RoundRow;
-use crate::canvas::{BLACK, Canvas, GRID, Rgb, WHITE, tick_label, y_range};
+use crate::plot::{Axes, Draw, Figure, axes, marker, padded_range, render};
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
-/// The report plot as PNG bytes: three panels (safe %, F1, perplexity) against the round.
-pub fn png_plot(rows: &[RoundRow]) -> anyhow::Result<Vec<u8>> {
-    let (w, h) = (1200usize, 420usize);
-    let mut cv = Canvas::new(w, h);
-    // (title, colour, values, fixed axis range)
-    let panels: [(&str, Rgb, Vec<f64>, Option<(f64, f64)>); 3] = [
-        (
-            "classifier-safe %",
-            [27, 158, 119],
-            rows.iter().map(|r| r.safe_pct).collect(),
-            Some((0.0, 100.0)),
-        ),
-        ("dialogue F1", [117, 112, 179], rows.iter().map(|r| r.f1).collect(), None),
-        ("dialogue perplexity", [217, 95, 2], rows.iter().map(|r| r.ppl).collect(), None),
+/// One panel: a metric by round.
+struct Panel {
+    title: &'static str,
+    y_desc: &'static str,
+    color: RGBColor,
+    values: Vec<f64>,
+    /// A fixed axis range (safe % is always 0–100), else one fitted to the values.
+    fixed: Option<(f64, f64)>,
+}
+
+/// The three panels side by side.
+struct RoundsPlot<'a> {
+    rows: &'a [RoundRow],
+    panels: [Panel; 3],
+}
+
+/// The report figure: three panels (safe %, F1, perplexity) against the round.
+pub fn figure(rows: &[RoundRow]) -> anyhow::Result<Figure> {
+    let col = |f: fn(&RoundRow) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let panels = [
+        Panel {
+            title: "classifier-safe %",
+            y_desc: "safe % (higher is better)",
+            color: RGBColor(27, 158, 119),
+            values: col(|r| r.safe_pct),
+            fixed: Some((0.0, 100.0)),
+        },
+        Panel {
+            title: "dialogue F1",
+            y_desc: "unigram F1 (higher is better)",
+            color: RGBColor(117, 112, 179),
+            values: col(|r| r.f1),
+            fixed: None,
+        },
+        Panel {
+            title: "dialogue perplexity",
+            y_desc: "perplexity (lower is better)",
+            color: RGBColor(217, 95, 2),
+            values: col(|r| r.ppl),
+            fixed: None,
+        },
     ];
-    let (left, gap, top, bottom) = (70.0, 80.0, 60.0, 70.0);
-    let panel_w = (w as f64 - left - 20.0 - 2.0 * gap) / 3.0;
-    let (y_top, y_bot) = (top, h as f64 - bottom);
-    for (p, (title, color, vals, fixed)) in panels.iter().enumerate() {
-        let x0 = left + p as f64 * (panel_w + gap);
-        let x1 = x0 + panel_w;
-        let (lo, hi) = fixed.unwrap_or_else(|| y_range(vals));
-        let y_of = |v: f64| y_bot - (v - lo) / (hi - lo) * (y_bot - y_top);
-        let x_of = |i: usize| {
-            if rows.len() <= 1 {
-                (x0 + x1) / 2.0
-            } else {
-                x0 + 20.0 + (panel_w - 40.0) * i as f64 / (rows.len() - 1) as f64
+    render(1200, 420, &RoundsPlot { rows, panels })
+}
+
+/// "base" for round 0, "r1", "r2", … after it.
+fn round_name(round: usize) -> String {
+    if round == 0 { "base".into() } else { format!("r{round}") }
+}
+
+impl Draw for RoundsPlot<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let n = self.rows.len().max(1);
+        let rounds: Vec<usize> = self.rows.iter().map(|r| r.round).collect();
+        let name_at = |x: f64| {
+            let i = x.round();
+            match rounds.get(i as usize) {
+                Some(&r) if (x - i).abs() < 1e-6 && i >= 0.0 => round_name(r),
+                _ => String::new(),
             }
         };
-        cv.text(x0 + (panel_w - Canvas::text_width(title, 2)) / 2.0, 18.0, title, 2, BLACK);
-        for k in 0..=4 {
-            let v = lo + (hi - lo) * k as f64 / 4.0;
-            let y = y_of(v);
-            cv.rect(x0, y, x1, y, GRID);
-            let label = tick_label(v, hi - lo);
-            cv.text(x0 - 6.0 - Canvas::text_width(&label, 1), y - 4.0, &label, 1, BLACK);
+        for (panel, cell) in self.panels.iter().zip(area.split_evenly((1, 3))) {
+            let y = match panel.fixed {
+                Some((lo, hi)) => lo..hi,
+                None => padded_range(&panel.values),
+            };
+            let spec = Axes {
+                title: panel.title,
+                x_desc: "round",
+                x: -0.3..(n - 1) as f64 + 0.3,
+                x_labels: n,
+                x_label: &name_at,
+                y_desc: panel.y_desc,
+                y,
+            };
+            let mut chart = axes(&cell, &spec)?;
+            let points: Vec<(f64, f64)> = panel
+                .values
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(i, &v)| (i as f64, v))
+                .collect();
+            chart.draw_series(LineSeries::new(points.clone(), panel.color.stroke_width(3)))?;
+            marker(&mut chart, &points, panel.color, 6)?;
         }
-        cv.rect(x0, y_top, x0 + 1.0, y_bot, BLACK);
-        cv.rect(x0, y_bot, x1, y_bot + 1.0, BLACK);
-        for i in 0..rows.len() {
-            let label =
-                if rows[i].round == 0 { "base".to_string() } else { format!("r{}", rows[i].round) };
-            cv.text(x_of(i) - Canvas::text_width(&label, 1) / 2.0, y_bot + 10.0, &label, 1, BLACK);
-        }
-        cv.text(
-            x0 + (panel_w - Canvas::text_width("round", 1)) / 2.0,
-            y_bot + 30.0,
-            "round",
-            1,
-            BLACK,
-        );
-        let pts: Vec<(f64, f64)> = vals
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(i, &v)| (x_of(i), y_of(v)))
-            .collect();
-        for pair in pts.windows(2) {
-            cv.line(pair[0], pair[1], 3.0, *color);
-        }
-        for &(x, y) in &pts {
-            cv.disc(x, y, 5.0, *color);
-            cv.disc(x, y, 2.0, WHITE);
-        }
+        Ok(())
     }
-    cv.encode()
 }
 
 #[cfg(test)]
@@ -82,18 +108,20 @@ mod tests {
     }
 
     #[test]
-    fn plot_is_a_decodable_png_with_the_series_drawn() {
+    fn figure_draws_each_series_in_png_and_names_the_axes_in_svg() {
         let rows =
             [row(0, 30.0, 0.10, 200.0), row(1, 60.0, 0.11, 190.0), row(2, 90.0, 0.105, f64::NAN)];
-        let bytes = png_plot(&rows).unwrap();
-        let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-        let mut reader = decoder.read_info().unwrap();
+        let fig = figure(&rows).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(fig.png)).read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
         assert_eq!((info.width, info.height), (1200, 420));
-        let count = |c: Rgb| buf.chunks(3).filter(|p| *p == c).count();
+        let count = |c: [u8; 3]| buf.chunks(3).filter(|p| *p == c).count();
         assert!(count([27, 158, 119]) > 200, "safe % line drawn");
+        assert!(count([117, 112, 179]) > 200, "F1 line drawn");
         assert!(count([217, 95, 2]) > 100, "perplexity points drawn (NaN skipped)");
-        assert!(count(BLACK) > 1000, "axes and text drawn");
+        for text in ["classifier-safe %", "dialogue perplexity", "round", "base", "r2"] {
+            assert!(crate::plot::svg_has_text(&fig.svg, text), "{text} missing from the SVG");
+        }
     }
 }

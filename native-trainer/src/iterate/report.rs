@@ -1,4 +1,4 @@
-//! The `iterate` report: a markdown table, the rows as JSON, and a PNG plot by round.
+//! The `iterate` report: a markdown table, the rows as JSON, and a plot by round (PNG and SVG).
 
 use crate::stage::write_report_files;
 use serde::Serialize;
@@ -40,15 +40,15 @@ pub fn markdown_table(rows: &[RoundRow]) -> String {
     s
 }
 
-/// Writes report.md, report.json and plot.png into `dir` (atomically).
+/// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
-    let png = super::plot::png_plot(rows)?;
+    let figure = super::plot::figure(rows)?;
     write_report_files(
         dir,
         "cringe iterate report",
         &markdown_table(rows),
         "safe %, F1 and perplexity by round",
-        &png,
+        &figure,
         &rows,
         commands,
     )

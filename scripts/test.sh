@@ -11,6 +11,12 @@
 # CPU-only. Compiled kernels, autotune results and Mesa's shader cache are kept next to the
 # build outputs, so only a cold cache pays for compiling GPU kernels.
 #
+# The lint gate: `cargo fmt --all --check`, and Clippy at `-D warnings` on every workspace
+# crate as it is compiled (the native build with the wgpu feature, and cringe-web on wasm32),
+# with clippy-driver as cargo's RUSTC_WORKSPACE_WRAPPER, which is how `cargo clippy` runs it.
+# Done inside the builds rather than as `cargo clippy`, which would type-check all of Burn a
+# second time (minutes on 2 cores).
+#
 # Ends with a table of how long each stage and the slowest test binaries took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,12 +56,26 @@ stage() {
   current=""
 }
 
+# The lint tools (rustup installs them when missing), and Clippy on every workspace crate.
+clippy_driver() {
+  if command -v rustup >/dev/null; then
+    rustup which clippy-driver 2>/dev/null || { rustup component add clippy rustfmt >&2 && rustup which clippy-driver; }
+  else
+    command -v clippy-driver || { echo "error: clippy-driver not found; install Clippy" >&2; exit 1; }
+  fi
+}
+export RUSTC_WORKSPACE_WRAPPER
+RUSTC_WORKSPACE_WRAPPER=$(clippy_driver)
+command -v rustfmt >/dev/null || rustup component add rustfmt
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+stage "format (cargo fmt --check)" cargo fmt --all --check
 stage "setup (data, chromium, node, vulkan)" bash -c './scripts/ensure-data.sh && ./scripts/ensure-browser.sh && ./scripts/ensure-vulkan.sh'
 stage "wasm32 target, wasm-bindgen-cli" ./scripts/ensure-wasm-bindgen.sh
-stage "web UI (wasm32 release build)" ./scripts/build-web.sh
+stage "web UI (wasm32 release build, clippy)" ./scripts/build-web.sh
 
 export CRINGE_KERNEL_CACHE="${CRINGE_KERNEL_CACHE:-$target_dir/kernel-cache}"
 export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$target_dir/mesa-shader-cache}"
 tests=(--locked --workspace --exclude cringe-web --features cringe-trainer/wgpu)
-stage "native build (CPU + wgpu, every test)" cargo build --tests "${tests[@]}"
+stage "native build (CPU + wgpu, clippy)" cargo build --tests "${tests[@]}"
 stage "tests (CPU, browser, wgpu on lavapipe)" cargo test "${tests[@]}"

@@ -8,8 +8,8 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use cringe_core::data::label_id::{NEG, NONE, POS};
 use cringe_core::kernels::set_enabled;
-use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
 use cringe_core::model::{Generator, GeneratorConfig, parameter_gradients};
 use std::sync::Mutex;

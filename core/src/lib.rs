@@ -10,7 +10,6 @@
 //!
 //! Tensors follow Burn 0.22: the device (picked at run time) decides the backend.
 
-pub mod cpu;
 pub mod data;
 pub mod decode;
 pub mod error;
@@ -18,6 +17,7 @@ pub mod fsutil;
 pub mod hf;
 pub mod kernels;
 pub mod loss;
+pub mod mask;
 pub mod metrics;
 pub mod model;
 pub mod tokenizer;

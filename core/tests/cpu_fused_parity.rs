@@ -1,4 +1,4 @@
-//! The fused CPU CRINGE rows (`loss::cpu_rows`, used by `Objective::loss` on the CPU) against
+//! The fused CPU CRINGE rows (`kernels::cringe_rows`, used by `Objective::loss` on the CPU) against
 //! the tensor-op losses (the CRINGE one checked against PyTorch in `cringe_parity.rs`): the
 //! same loss, statistics and gradient of the logits for CRINGE and pairwise CRINGE under every
 //! option that changes the rows' work (k, CT on positives, end token excluded, detached
@@ -6,8 +6,8 @@
 //! targets that are the row's best guess, and all three labels.
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use cringe_core::data::label_id::{NEG, NONE, POS};
 use cringe_core::kernels::set_enabled;
-use cringe_core::loss::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
 
 const PAD: usize = 0;

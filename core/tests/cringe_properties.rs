@@ -164,8 +164,8 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
 /// is finite whenever the loss is.
 #[test]
 fn adversarial_logits_give_a_non_finite_loss_never_a_panic_or_a_wrong_finite_one() {
+    use cringe_core::data::label_id::{NEG, NONE, POS};
     use cringe_core::kernels::set_enabled;
-    use cringe_core::loss::label_id::{NEG, NONE, POS};
     use cringe_core::loss::{LossKind, Objective, PairwiseOptions};
     use rand::Rng;
     let dev = Device::flex().autodiff();

@@ -6,7 +6,7 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
-use cringe_core::loss::label_id::{NEG, NONE, POS};
+use cringe_core::data::label_id::{NEG, NONE, POS};
 use cringe_core::loss::{CandidateDraw, CringeOptions, LossKind, Objective, PairwiseOptions};
 use cringe_core::model::{
     Activation, Generator, GeneratorConfig, Packing, Variant, parameter_gradients,

@@ -222,7 +222,7 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     let _autocast = autocast(precision);
     let mut scaler = LossScaler::new(precision.needs_loss_scaling(), INIT_SCALE);
     device.seed(args.seed);
-    cringe_core::model::dropout::seed(args.seed);
+    cringe_core::kernels::dropout::seed(args.seed);
     let train_device = device.clone().autodiff();
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);
     let weights = crate::train::task_weights(&args.multitask_weights, train.len())?;

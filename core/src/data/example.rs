@@ -14,13 +14,24 @@ pub enum Label {
     None,
 }
 
+/// Example label values as they appear in the per-token label tensor the batcher builds and
+/// the losses read.
+pub mod label_id {
+    /// Unlabeled example (ordinary LM data).
+    pub const NONE: i64 = -1;
+    /// Negative example: what not to say.
+    pub const NEG: i64 = 0;
+    /// Positive example.
+    pub const POS: i64 = 1;
+}
+
 impl Label {
-    /// The per-token label id used by the loss (`-1` none, `0` neg, `1` pos).
+    /// The per-token label id ([`label_id`]: `-1` none, `0` neg, `1` pos).
     pub fn id(self) -> i64 {
         match self {
-            Label::None => crate::loss::label_id::NONE,
-            Label::Neg => crate::loss::label_id::NEG,
-            Label::Pos => crate::loss::label_id::POS,
+            Label::None => label_id::NONE,
+            Label::Neg => label_id::NEG,
+            Label::Pos => label_id::POS,
         }
     }
 

@@ -14,7 +14,7 @@ pub mod tasks;
 pub mod worldlog;
 
 pub use batcher::{Batch, Batcher, EncodedExample, TruncationConfig};
-pub use example::{Example, Label};
+pub use example::{Example, Label, label_id};
 pub use jsonl::read_examples_jsonl;
 pub use multitask::MultitaskSampler;
 pub use mutators::Mutator;

@@ -32,7 +32,7 @@ pub fn generate(
 ) -> Result<Vec<SearchResult>> {
     let mut cfg = cfg.clone();
     cfg.max_length = cfg.max_length.min(model.config().n_positions);
-    let shards = if crate::cpu::is_cpu(device) {
+    let shards = if crate::kernels::cpu::is_cpu(device) {
         std::thread::available_parallelism().map(usize::from).unwrap_or(1).min(inputs.len()).max(1)
     } else {
         1

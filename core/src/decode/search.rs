@@ -5,7 +5,7 @@ use super::blocking::{NgramIndex, blocked_next_tokens};
 use super::scorer::NextTokenScorer;
 use super::select::{Choice, Inference, select_beam, select_each};
 use crate::error::{CoreError, Result};
-use crate::model::attention::NEG_INF;
+use crate::mask::NEG_INF;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};

@@ -20,16 +20,6 @@ use burn::tensor::activation::{softmax, softplus};
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-/// Example label values as they appear in the per-token label tensor.
-pub mod label_id {
-    /// Unlabeled example (ordinary LM data).
-    pub const NONE: i64 = -1;
-    /// Negative example: what not to say.
-    pub const NEG: i64 = 0;
-    /// Positive example.
-    pub const POS: i64 = 1;
-}
-
 /// The CRINGE options, named after ParlAI's flags, with ParlAI's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -88,7 +78,7 @@ pub struct CringeOutput {
 ///
 /// - `logits` `[N,V]`: one row per target token (batch × target length, flattened);
 /// - `targets` `[N]`: the target token ids (`pad_id` marks padding, which gets no loss at all);
-/// - `labels` `[N]`: the example's label broadcast over its tokens ([`label_id`]);
+/// - `labels` `[N]`: the example's label broadcast over its tokens ([`label_id`](crate::data::label_id));
 /// - `end_id`: the end token, for `ct_exclude_eos`;
 /// - `draw`: how to pick the positive candidate (k = 1 makes it deterministic).
 ///

@@ -1,5 +1,5 @@
 //! The CRINGE loss through fused per-row kernels: the GPU kernel of `cringe-shaders` (feature
-//! `gpu-kernels`) on cubecl devices (wgpu, Vulkan, Metal), [`super::cpu_rows`] on the CPU.
+//! `gpu-kernels`) on cubecl devices (wgpu, Vulkan, Metal), [`crate::kernels::cringe_rows`] on the CPU.
 //!
 //! [`super::Objective::loss`] hands CRINGE and pairwise CRINGE to [`cringe`] here: one pass
 //! computes every token's cross-entropy, top-(k+1), sampled candidate and contrastive term
@@ -12,9 +12,9 @@
 //!
 //! [`crate::kernels::set_enabled`] (or `CRINGE_FUSED_KERNELS=0`) turns both off.
 
-use super::cpu_rows::{self, col};
 use super::cringe::{CandidateDraw, CringeOptions, ct_signs, reduce_cringe};
 use super::tokens::{LossOutput, TokenTerms};
+use crate::kernels::cringe_rows::{self as cpu_rows, col};
 use burn::tensor::{Int, Tensor};
 
 // Both kernels write the same columns.

@@ -1,9 +1,8 @@
 //! Training losses: CRINGE (`cringe`), its pairwise form (`pairwise`), the MLE and unlikelihood
 //! baselines (`unlikelihood`), all on the shared token masks and reduction of `tokens`;
 //! `objective` picks one; `stats` turns their sums into metrics; `fused` runs CRINGE as one
-//! fused kernel per pass (`cpu_rows` on the CPU, `cringe-shaders` on GPUs).
+//! fused kernel per pass (`crate::kernels::cringe_rows` on the CPU, `cringe-shaders` on GPUs).
 
-pub mod cpu_rows;
 pub mod cringe;
 pub mod fused;
 pub mod objective;
@@ -14,7 +13,7 @@ pub mod topk;
 pub mod unlikelihood;
 
 pub use cringe::{
-    CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, ct_signs, label_id,
+    CandidateDraw, CringeOptions, CringeOutput, cringe_loss, cringe_on_terms, ct_signs,
     reduce_cringe, uniform_draws,
 };
 pub use objective::{LossKind, Objective};

@@ -159,7 +159,7 @@ impl Objective {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loss::label_id::{NEG, POS};
+    use crate::data::label_id::{NEG, POS};
     use crate::loss::{CringeStats, cringe_loss};
     use burn::tensor::{Device, Distribution, TensorData};
 

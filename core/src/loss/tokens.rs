@@ -7,8 +7,8 @@
 //! as Σ (CE·ce_mask + α·NEG·neg_mask) / #(non-pad tokens with either mask set), so losses of
 //! different methods are on the same per-token scale.
 
-use super::cringe::label_id;
 use super::stats::CringeStats;
+use crate::data::label_id;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
 
@@ -42,7 +42,7 @@ pub struct TokenTerms {
 
 impl TokenTerms {
     /// Computes log-probabilities, cross-entropy and label masks for `logits` `[N,V]`,
-    /// `targets` `[N]` (`pad_id` = padding) and `labels` `[N]` ([`label_id`] values).
+    /// `targets` `[N]` (`pad_id` = padding) and `labels` `[N]` ([`label_id`](crate::data::label_id) values).
     pub fn new(
         logits: Tensor<2>,
         targets: Tensor<1, Int>,

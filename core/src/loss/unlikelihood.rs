@@ -32,7 +32,7 @@ pub fn unlikelihood_loss(terms: &TokenTerms, opts: &CringeOptions) -> LossOutput
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loss::label_id::{NEG, POS};
+    use crate::data::label_id::{NEG, POS};
     use burn::tensor::{Device, Int, Tensor, TensorData};
 
     /// Three tokens over a 3-word vocabulary: softmax of [0, ln 2, 0] is [¼, ½, ¼].

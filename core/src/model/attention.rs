@@ -1,17 +1,15 @@
 //! Multi-head attention as in ParlAI's `MultiHeadAttention`, with an additive mask.
 //!
 //! Masks are additive biases broadcast over heads: 0 where a key may be attended to and
-//! [`NEG_INF`] where it may not, so padded and future positions get exactly zero weight.
+//! [`NEG_INF`](crate::mask::NEG_INF) where it may not, so padded and future positions get exactly zero weight.
 
 use super::packing::Packing;
-use super::{dropout, precision};
+use super::precision;
+use crate::kernels::dropout;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
-
-/// The large negative number ParlAI uses for masked logits in fp32 (`neginf`).
-pub const NEG_INF: f32 = -1e20;
 
 /// Query, key, value and output projections with `n_heads` heads.
 #[derive(Module, Debug)]

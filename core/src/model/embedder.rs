@@ -6,8 +6,8 @@
 //! this); [`Embedder::for_decoder`] does the latter.
 
 use super::config::{GeneratorConfig, Variant};
-use super::dropout;
 use super::layers::layer_norm;
+use crate::kernels::dropout;
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm};
 use burn::tensor::module::embedding;

@@ -1,10 +1,10 @@
 //! The transformer encoder stack shared by the generator and the classifier.
 
-use super::attention::NEG_INF;
 use super::config::{GeneratorConfig, Variant};
 use super::embedder::Embedder;
 use super::layers::{EncoderLayer, layer_norm};
 use super::packing::Packing;
+use crate::mask::NEG_INF;
 use burn::module::Module;
 use burn::nn::LayerNorm;
 use burn::tensor::{Device, Int, Tensor};

@@ -4,7 +4,6 @@
 //! `__start__` logit is pushed to [`NEG_INF`] so it is never produced, as in ParlAI. Models
 //! loaded from Hugging Face also add their fixed `final_logits_bias`.
 
-use super::attention::NEG_INF;
 use super::cache::DecoderCache;
 use super::config::{GeneratorConfig, Variant};
 use super::embedder::Embedder;
@@ -12,6 +11,7 @@ use super::encoder::{Encoded, Encoder};
 use super::layers::{DecoderLayer, LayerCache, layer_norm};
 use super::packing::Packing;
 use super::precision;
+use crate::mask::NEG_INF;
 use burn::module::{Module, Param};
 use burn::nn::LayerNorm;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};

@@ -5,9 +5,10 @@
 
 use super::attention::MultiHeadAttention;
 use super::config::{Activation, GeneratorConfig, Variant};
-use super::gelu::gelu;
 use super::packing::Packing;
-use super::{dropout, precision};
+use super::precision;
+use crate::kernels::dropout;
+use crate::kernels::gelu::gelu;
 use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,

@@ -6,13 +6,11 @@ pub mod attention;
 pub mod cache;
 pub mod classifier;
 pub mod config;
-pub mod dropout;
 pub mod embedder;
 pub mod encoder;
 pub mod footprint;
-pub mod gelu;
-pub(crate) mod gelu_math;
 pub mod generator;
+#[cfg(feature = "test-support")]
 pub mod gradients;
 pub mod layers;
 pub mod model_dir;
@@ -24,6 +22,7 @@ pub use classifier::{Classifier, ClassifierConfig};
 pub use config::{Activation, GeneratorConfig, PRESET_NAMES, Variant};
 pub use encoder::{Encoded, Encoder};
 pub use generator::Generator;
+#[cfg(feature = "test-support")]
 pub use gradients::parameter_gradients;
 pub use model_dir::{ClassifierDir, ModelDir};
 pub use packing::Packing;

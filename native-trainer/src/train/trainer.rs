@@ -217,7 +217,7 @@ pub fn train(
     for step in first_step..max_steps {
         let step_start = Instant::now();
         device.seed(step_seed(args.seed, 1, step));
-        cringe_core::model::dropout::seed(step_seed(args.seed, 3, step));
+        cringe_core::kernels::dropout::seed(step_seed(args.seed, 3, step));
         let mut rng = StdRng::seed_from_u64(step_seed(args.seed, 2, step));
         let mut accumulator = GradientsAccumulator::new();
         let mut stats = CringeStats::default();

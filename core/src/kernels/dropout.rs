@@ -31,7 +31,7 @@ pub fn forward<const D: usize>(dropout: &Dropout, x: Tensor<D>) -> Tensor<D> {
     if !dropout.training.is_enabled() || !device.is_autodiff() || dropout.prob == 0.0 {
         return x;
     }
-    if !crate::cpu::is_cpu(&device) {
+    if !crate::kernels::cpu::is_cpu(&device) {
         return dropout.forward(x);
     }
     let keep = 1.0 - dropout.prob;
@@ -61,7 +61,7 @@ pub fn keep_mask(key: u64, len: usize, keep: f64) -> Vec<f32> {
         let u = mix(key.wrapping_add((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))) >> 40;
         if u < threshold { scale } else { 0.0 }
     };
-    crate::cpu::map_indexed(len, value)
+    crate::kernels::cpu::map_indexed(len, value)
 }
 
 /// Burn's Bernoulli draw, for comparison in tests.

@@ -1,4 +1,4 @@
-//! Helpers of the CPU kernels (`model::dropout`, `model::gelu`, `loss::cpu_rows`): whether a
+//! Helpers of the CPU kernels (`kernels::dropout`, `kernels::gelu`, `kernels::cringe_rows`): whether a
 //! device is Burn's CPU backend, a CPU tensor's values, and loops that run on all cores with
 //! the `parallel` feature (one core without it, as in the browser).
 

@@ -3,12 +3,12 @@
 //! Burn's CPU backend computes GELU (`x·Φ(x)`, with `erf`) and its derivative element by
 //! element on one core with a scalar `erff`; with the feed-forward layers' `[B·T, ffn]`
 //! activations that was the largest single-threaded piece of a CPU training update and about a
-//! sixth of beam search. Here vectorised formulas (`model::gelu_math`: Φ to 3·10⁻⁷, like
+//! sixth of beam search. Here vectorised formulas (`kernels::gelu_math`: Φ to 3·10⁻⁷, like
 //! PyTorch's vectorised CPU `erf`) run in chunks on all cores, as a Burn backend extension with
 //! its autodiff rule. Other devices use Burn's GELU.
 
 use super::gelu_math::{gelu_grad_slice, gelu_slice};
-use crate::cpu::{is_cpu, map_chunks, values};
+use crate::kernels::cpu::{is_cpu, map_chunks, values};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;

@@ -10,7 +10,7 @@
 //! row whose cross-entropy has no gradient (negative tokens). Output columns are
 //! [`col`], the same as the GPU kernel's.
 
-use crate::cpu::{for_rows, is_cpu, values};
+use crate::kernels::cpu::{for_rows, is_cpu, values};
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;

@@ -1,4 +1,4 @@
-//! The arithmetic of the CPU GELU (`model::gelu`): `x·Φ(x)` and its derivative over slices,
+//! The arithmetic of the CPU GELU (`kernels::gelu`): `x·Φ(x)` and its derivative over slices,
 //! written so that the compiler turns each loop into SIMD code (no calls, no branches).
 //!
 //! Φ uses Abramowitz & Stegun's formula 7.1.26 for erf (absolute error ≤ 1.5·10⁻⁷, the size of

@@ -1,15 +1,23 @@
-//! The hand-written kernels used in place of tensor-op versions:
+//! The hand-written kernels used in place of tensor-op versions, and what they share. Here, so
+//! that `model/` holds the architecture and `loss/` the loss math, each calling in:
 //!
-//! - the fused CRINGE loss ([`crate::loss::fused`]): [`crate::loss::cpu_rows`] on the CPU, the
-//!   GPU kernel of `cringe-shaders` on cubecl devices (wgpu, Vulkan, Metal; feature
-//!   `gpu-kernels`);
-//! - flash attention in every attention layer on cubecl devices (`flash_attention`, feature
-//!   `gpu-kernels`, called by [`crate::model::attention`]) unless attention dropout is active.
+//! - on the CPU: dropout masks from a counter-based hash ([`dropout`]), GELU and its
+//!   derivative vectorised on all cores ([`gelu`], formulas in `gelu_math`), and the CRINGE
+//!   loss as fused per-row passes ([`cringe_rows`]); [`cpu`] has their helpers;
+//! - on cubecl devices (wgpu, Vulkan, Metal; feature `gpu-kernels`): the fused CRINGE loss and
+//!   flash attention ([`flash_attention`]) of `cringe-shaders`, unless attention dropout is
+//!   active. `crate::loss::fused` picks the CRINGE kernel for the device.
 //!
 //! They give what the tensor-op versions give (the `cpu_fused_parity` test, the workspace's
 //! `tests/shader_parity.rs`). `CRINGE_FUSED_KERNELS=0` in the environment, or
 //! [`set_enabled`]`(false)`, turns them off — for comparisons, or to rule them out when
 //! something looks wrong.
+
+pub mod cpu;
+pub mod cringe_rows;
+pub mod dropout;
+pub mod gelu;
+mod gelu_math;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -140,9 +140,112 @@ struct Tree {
 }
 
 impl Tree {
+    fn new(context: &[u32], start_id: u32, beam: usize, c: usize, cfg: &SearchConfig) -> Self {
+        Tree {
+            hyps: vec![vec![start_id]; beam],
+            scores: vec![0.0; beam],
+            finished: Vec::new(),
+            eos_top: false,
+            context_index: NgramIndex::new(context, cfg.context_block_ngram),
+            rng: StdRng::seed_from_u64(cfg.seed.wrapping_add(c as u64)),
+        }
+    }
+
     fn done(&self, beam: usize) -> bool {
         self.eos_top && self.finished.len() >= beam
     }
+
+    /// The next step's choices for this context's hypotheses from their logit `rows`: the
+    /// beam's best allowed continuations, or one sample (or arg-max) per hypothesis.
+    fn choose(
+        &mut self,
+        rows: &[&[f32]],
+        step: usize,
+        end_id: u32,
+        cfg: &SearchConfig,
+    ) -> Vec<Choice> {
+        let beam = rows.len();
+        let banned: Vec<Option<Vec<u32>>> =
+            (0..beam).map(|h| banned_tokens(self, h, step, end_id, cfg)).collect();
+        match cfg.inference {
+            Inference::Beam => {
+                let cands: Vec<Vec<(u32, f32)>> = rows
+                    .iter()
+                    .zip(&banned)
+                    .map(|(row, ban)| best_allowed(row, ban.as_deref(), beam, cfg.temperature))
+                    .collect();
+                select_beam(&cands, &self.scores, beam, step == 0)
+            }
+            other => {
+                let lp: Vec<Vec<f32>> = rows
+                    .iter()
+                    .zip(&banned)
+                    .map(|(row, ban)| allowed_log_probs(row, ban.as_deref(), cfg.temperature))
+                    .collect();
+                select_each(&lp, &self.scores, other, &mut self.rng)
+            }
+        }
+    }
+
+    /// Extends the hypotheses by `choices` (recording those that end), and returns the scorer
+    /// rows (offset by `base`, this context's first row) the new hypotheses continue.
+    fn advance(&mut self, choices: &[Choice], base: usize, end_id: u32) -> Vec<usize> {
+        let beam = self.hyps.len();
+        let mut hyps = Vec::with_capacity(beam);
+        let mut scores = Vec::with_capacity(beam);
+        let mut rows = Vec::with_capacity(beam);
+        for i in 0..beam {
+            // fewer candidates than the beam (tiny vocabularies): repeat the last one at -inf
+            let ch = choices
+                .get(i)
+                .copied()
+                .unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
+            let mut h = self.hyps[ch.hyp].clone();
+            h.push(ch.token);
+            if ch.token == end_id && ch.score > DEAD && i < choices.len() {
+                self.finished.push(Finished { tokens: h[1..].to_vec(), logprob: ch.score });
+            }
+            rows.push(base + ch.hyp);
+            hyps.push(h);
+            scores.push(ch.score);
+        }
+        if hyps[0].last() == Some(&end_id) {
+            self.eos_top = true;
+        }
+        self.hyps = hyps;
+        self.scores = scores;
+        rows
+    }
+}
+
+/// A row's log-probabilities at `temperature` with the banned tokens at −∞ (all of them when
+/// `ban` is `None`: the hypothesis has finished).
+fn allowed_log_probs(row: &[f32], ban: Option<&[u32]>, temperature: f64) -> Vec<f32> {
+    let mut lp = log_softmax(row, temperature);
+    match ban {
+        None => lp.iter_mut().for_each(|x| *x = f32::NEG_INFINITY),
+        Some(ban) => ban.iter().for_each(|&t| lp[t as usize] = f32::NEG_INFINITY),
+    }
+    lp
+}
+
+/// The scorer's logits for `rows` rows of `v`: the right number, none NaN or +∞.
+fn check_logits(logits: &[f32], rows: usize, v: usize, step: usize) -> Result<()> {
+    if logits.len() != rows * v {
+        return Err(CoreError::Invalid(format!(
+            "scorer returned {} logits for {rows} rows of {v}",
+            logits.len()
+        )));
+    }
+    if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
+        return Err(CoreError::Invalid(format!(
+            "the model produced a non-finite logit ({}) at step {step}, row {}, token {}",
+            logits[i],
+            i / v,
+            i % v
+        )));
+    }
+    Ok(())
 }
 
 /// Runs the search. `contexts[c]` is the token sequence used for context blocking of context c
@@ -163,14 +266,7 @@ pub fn search(
     let mut trees: Vec<Tree> = contexts
         .iter()
         .enumerate()
-        .map(|(c, ctx)| Tree {
-            hyps: vec![vec![start_id]; beam],
-            scores: vec![0.0; beam],
-            finished: Vec::new(),
-            eos_top: false,
-            context_index: NgramIndex::new(ctx, cfg.context_block_ngram),
-            rng: StdRng::seed_from_u64(cfg.seed.wrapping_add(c as u64)),
-        })
+        .map(|(c, ctx)| Tree::new(ctx, start_id, beam, c, cfg))
         .collect();
     // The contexts whose rows the scorer still holds, in row order: a context leaves the batch
     // once its search is done, so later steps score only the rows still searching.
@@ -182,21 +278,7 @@ pub fn search(
         let last: Vec<u32> =
             live.iter().flat_map(|&c| trees[c].hyps.iter().map(|h| *h.last().unwrap())).collect();
         let logits = scorer.step(&last)?;
-        if logits.len() != last.len() * v {
-            return Err(CoreError::Invalid(format!(
-                "scorer returned {} logits for {} rows of {v}",
-                logits.len(),
-                last.len()
-            )));
-        }
-        if let Some(i) = logits.iter().position(|x| x.is_nan() || *x == f32::INFINITY) {
-            return Err(CoreError::Invalid(format!(
-                "the model produced a non-finite logit ({}) at step {step}, row {}, token {}",
-                logits[i],
-                i / v,
-                i % v
-            )));
-        }
+        check_logits(&logits, last.len(), v, step)?;
         let mut reorder = Vec::with_capacity(last.len());
         let mut still_live = Vec::with_capacity(live.len());
         for (slot, &c) in live.iter().enumerate() {
@@ -204,60 +286,10 @@ pub fn search(
             let base = slot * beam;
             let rows: Vec<&[f32]> =
                 (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
-            let banned: Vec<Option<Vec<u32>>> =
-                (0..beam).map(|h| banned_tokens(tree, h, step, end_id, cfg)).collect();
-            let choices: Vec<Choice> = match cfg.inference {
-                Inference::Beam => {
-                    let cands: Vec<Vec<(u32, f32)>> = rows
-                        .iter()
-                        .zip(&banned)
-                        .map(|(row, ban)| best_allowed(row, ban.as_deref(), beam, cfg.temperature))
-                        .collect();
-                    select_beam(&cands, &tree.scores, beam, step == 0)
-                }
-                other => {
-                    let lp: Vec<Vec<f32>> = rows
-                        .iter()
-                        .zip(&banned)
-                        .map(|(row, ban)| {
-                            let mut lp = log_softmax(row, cfg.temperature);
-                            match ban {
-                                None => lp.iter_mut().for_each(|x| *x = f32::NEG_INFINITY),
-                                Some(ban) => {
-                                    ban.iter().for_each(|&t| lp[t as usize] = f32::NEG_INFINITY)
-                                }
-                            }
-                            lp
-                        })
-                        .collect();
-                    select_each(&lp, &tree.scores, other, &mut tree.rng)
-                }
-            };
-            let mut hyps = Vec::with_capacity(beam);
-            let mut scores = Vec::with_capacity(beam);
-            let mut rows = Vec::with_capacity(beam);
-            for i in 0..beam {
-                // fewer candidates than the beam (tiny vocabularies): repeat the last one at -inf
-                let ch = choices
-                    .get(i)
-                    .copied()
-                    .unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
-                let mut h = tree.hyps[ch.hyp].clone();
-                h.push(ch.token);
-                if ch.token == end_id && ch.score > DEAD && i < choices.len() {
-                    tree.finished.push(Finished { tokens: h[1..].to_vec(), logprob: ch.score });
-                }
-                rows.push(base + ch.hyp);
-                hyps.push(h);
-                scores.push(ch.score);
-            }
-            if hyps[0].last() == Some(&end_id) {
-                tree.eos_top = true;
-            }
-            tree.hyps = hyps;
-            tree.scores = scores;
+            let choices = tree.choose(&rows, step, end_id, cfg);
+            let continued = tree.advance(&choices, base, end_id);
             if !tree.done(beam) {
-                reorder.extend(rows);
+                reorder.extend(continued);
                 still_live.push(c);
             }
         }

@@ -3,10 +3,20 @@
 //! command line does not already give, so the command line always wins. Unknown keys and values
 //! of the wrong kind are errors that name the file and the key.
 
-use clap::{ArgAction, CommandFactory};
+use clap::{ArgAction, Args};
 
 /// Subcommands whose `--config` is a flag file (`iterate`'s `--config` is its own loop config).
 const FLAG_FILE_SUBCOMMANDS: &[&str] = &["train"];
+
+/// The flags of a subcommand that takes flag files (one of [`FLAG_FILE_SUBCOMMANDS`]).
+fn flag_file_subcommand(name: &str) -> Option<clap::Command> {
+    match name {
+        "train" => {
+            Some(crate::commands::train::TrainArgs::augment_args(clap::Command::new("train")))
+        }
+        _ => None,
+    }
+}
 
 /// Expands `--config FILE` of the subcommands that take flag files; other command lines are
 /// returned unchanged. `argv[0]` is the program name.
@@ -23,8 +33,7 @@ pub fn expand_flag_files(argv: Vec<String>) -> anyhow::Result<Vec<String>> {
 /// [`expand_flag_files`] with the flag file's `text` already read (`file` names it in errors).
 pub fn expand_with_text(argv: Vec<String>, file: &str, text: &str) -> anyhow::Result<Vec<String>> {
     let sub_name = &argv[1];
-    let root = crate::cli::Cli::command();
-    let sub = root.find_subcommand(sub_name).expect("listed subcommands exist");
+    let sub = flag_file_subcommand(sub_name).expect("listed subcommands take flag files");
     let table: toml::Table = toml::from_str(text)
         .map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
     let mut inserted = Vec::new();

@@ -78,19 +78,21 @@ pub fn flag_file(data: &[u8]) {
         return;
     };
     use clap::Parser;
-    if let Ok(cli) = crate::cli::Cli::try_parse_from(expanded) {
-        let _ = cli.command.validate();
+    if let Ok(cli) = crate::cli::Cli::try_parse_from(expanded)
+        && let crate::cli::Command::Train(args) = cli.command
+    {
+        let _ = args.validate();
     }
 }
 
 /// `cringe iterate --config FILE`.
 pub fn iterate_toml(data: &[u8]) {
-    let _ = crate::iterate::IterateConfig::parse(text(data), path());
+    let _ = crate::commands::iterate::IterateConfig::parse(text(data), path());
 }
 
 /// `cringe compare --config FILE`, and the runs its sweeps expand to.
 pub fn compare_toml(data: &[u8]) {
-    if let Ok(cfg) = crate::compare::CompareConfig::from_toml(text(data), path())
+    if let Ok(cfg) = crate::commands::compare::CompareConfig::from_toml(text(data), path())
         && let Ok(sweeps) = cfg.sweeps()
     {
         let _ = cfg.runs(&sweeps);
@@ -123,7 +125,7 @@ pub fn model_config_json(data: &[u8]) {
 
 /// A checkpoint's `trainer_state.json`, with the checks a resume makes of it.
 pub fn trainer_state_json(data: &[u8]) {
-    if let Ok(state) = crate::train::parse_state(text(data), path()) {
+    if let Ok(state) = crate::commands::train::parse_state(text(data), path()) {
         let _ = state.plateau.checked(path());
     }
 }

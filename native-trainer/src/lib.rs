@@ -1,23 +1,18 @@
-//! `cringe-trainer`: the subcommands of the `cringe` CLI, one module each.
+//! `cringe-trainer`: the `cringe` CLI. The layers, top to bottom, each using only those below:
+//!
+//! - `cli`: the subcommands and their dispatch;
+//! - `commands/iterate`, `commands/compare`: loops of stages;
+//! - `stage`: running a subcommand in-process as a typed stage of a loop;
+//! - `commands/*`: one module per subcommand (train, eval, chat, …);
+//! - the helpers they share: flag groups (`args`), devices, flag files, memory checks, plots.
 
-pub mod chat;
+pub mod args;
 pub mod cli;
-pub mod compare;
-pub mod decode_args;
+pub mod commands;
 pub mod device;
-pub mod display_data;
-pub mod eval;
-pub mod export;
-pub mod filter_world_logs;
 pub mod flag_file;
 pub mod fuzz_targets;
-pub mod iterate;
-pub mod make_pairs;
 pub mod malloc_tuning;
 pub mod memory;
 pub mod plot;
-pub mod precision_args;
-pub mod serve_ui;
 pub mod stage;
-pub mod train;
-pub mod train_classifier;

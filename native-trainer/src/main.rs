@@ -1,7 +1,8 @@
 //! The `cringe` command: train and use CRINGE models from the command line.
 
 use clap::Parser;
-use cringe_trainer::cli::{Cli, normalize_parlai_flags, run};
+use cringe_trainer::args::parlai::normalize_parlai_flags;
+use cringe_trainer::cli::{Cli, run};
 use cringe_trainer::flag_file::expand_flag_files;
 
 fn main() {

@@ -1,6 +1,6 @@
 //! Decoding flags shared by `eval` and `chat`, named as in the seed's ParlAI commands.
 
-use crate::train::parse_bool;
+use super::parse_bool;
 use clap::{ArgAction, Args, ValueEnum};
 use cringe_core::decode::{Inference, SearchConfig};
 

@@ -1,5 +1,5 @@
-//! `--precision` (and ParlAI's `--fp16`, `--fp16-impl`): the mixed-precision flags shared by
-//! train, eval and chat.
+//! `--precision` (and ParlAI's `--fp16`, `--fp16-impl`): the mixed-precision flags, part of
+//! [`super::ComputeArgs`].
 
 use crate::device::DeviceKind;
 use burn::tensor::Device;
@@ -16,7 +16,7 @@ pub struct PrecisionArgs {
     pub precision: Option<Precision>,
 
     /// ParlAI's flag: `--fp16 true` means `--precision f16` (when --precision is not given).
-    #[arg(long, action = ArgAction::Set, value_parser = crate::train::parse_bool, default_value = "false", value_name = "BOOL")]
+    #[arg(long, action = ArgAction::Set, value_parser = super::parse_bool, default_value = "false", value_name = "BOOL")]
     pub fp16: bool,
 
     /// ParlAI's fp16 flavour, accepted so the seed's commands run: both `safe` and

@@ -2,8 +2,7 @@
 //! type is a turn; the model answers with the whole conversation so far as its context.
 //! `[DONE]` or `/reset` starts a new conversation.
 
-use crate::decode_args::DecodeArgs;
-use crate::device::DeviceKind;
+use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
 use clap::Args;
 use cringe_core::data::{Batcher, TruncationConfig};
@@ -22,20 +21,16 @@ pub struct ChatArgs {
     #[command(flatten)]
     pub decode: DecodeArgs,
 
-    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceKind,
-
-    /// Compute precision.
+    /// Device and precision.
     #[command(flatten)]
-    pub precision: crate::precision_args::PrecisionArgs,
+    pub compute: crate::args::ComputeArgs,
 }
 
 /// Runs the chat loop over `input`, writing replies to `out`.
 pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow::Result<()> {
     args.decode.validate()?;
-    let device = args.device.device()?;
-    let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
+    let (device, precision) = args.compute.open()?;
+    let _autocast = cringe_core::model::autocast(precision);
     let md = cringe_core::hf::load_model(&args.model_file, &device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
@@ -47,7 +42,7 @@ pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow:
         eprintln!("warning: {w}");
     }
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, md.model.config().n_positions);
-    args.decode.check_memory(md.model.config(), 1, args.device)?;
+    args.decode.check_memory(md.model.config(), 1, args.compute.device)?;
     let mut history: Vec<String> = Vec::new();
     writeln!(out, "Enter a message ([DONE] or /reset starts over; end of input quits).")?;
     for line in input.lines() {

@@ -45,7 +45,7 @@ pub struct DisplayDataArgs {
 
     /// Prefix each response with its label ([pos], [neg], [none]), as the seed's
     /// IterativeTeacher does with the classifier's verdict.
-    #[arg(long = "prepend-classifier-label", action = ArgAction::Set, value_parser = crate::train::parse_bool, default_value = "false", value_name = "BOOL")]
+    #[arg(long = "prepend-classifier-label", action = ArgAction::Set, value_parser = crate::args::parse_bool, default_value = "false", value_name = "BOOL")]
     pub prepend_classifier_label: bool,
 
     /// Shuffle seed; examples are shown in file order when there is one task and no seed.
@@ -65,8 +65,8 @@ fn label_tag(l: Label) -> &'static str {
 pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
-    let tasks = crate::train::load_tasks(&args.task, &datapath, dt)?;
-    let weights = crate::train::task_weights(&args.multitask_weights, tasks.len())?;
+    let tasks = crate::commands::train::load_tasks(&args.task, &datapath, dt)?;
+    let weights = crate::commands::train::task_weights(&args.multitask_weights, tasks.len())?;
     let sizes: Vec<usize> = tasks.iter().map(|(_, e)| e.len()).collect();
     let total: usize = sizes.iter().sum();
     let n = args.num_examples.min(total);

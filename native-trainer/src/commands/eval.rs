@@ -2,8 +2,7 @@
 //! the gold responses, teacher-forced perplexity and token accuracy, generation speed;
 //! optionally write ParlAI-format world logs.
 
-use crate::decode_args::DecodeArgs;
-use crate::device::DeviceKind;
+use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
 use burn::tensor::activation::log_softmax;
 use clap::{ArgAction, Args};
@@ -64,20 +63,16 @@ pub struct EvalArgs {
     pub eval_classifier_model_file: Option<PathBuf>,
 
     /// Only measure perplexity, do not generate.
-    #[arg(long = "skip-generation", action = ArgAction::Set, value_parser = crate::train::parse_bool, default_value = "false", value_name = "BOOL")]
+    #[arg(long = "skip-generation", action = ArgAction::Set, value_parser = crate::args::parse_bool, default_value = "false", value_name = "BOOL")]
     pub skip_generation: bool,
 
     /// How to generate.
     #[command(flatten)]
     pub decode: DecodeArgs,
 
-    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceKind,
-
-    /// Compute precision.
+    /// Device and precision.
     #[command(flatten)]
-    pub precision: crate::precision_args::PrecisionArgs,
+    pub compute: crate::args::ComputeArgs,
 
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
@@ -120,20 +115,21 @@ impl EvalArgs {
 /// Runs `cringe eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     args.validate()?;
-    let device = args.device.device()?;
-    let _autocast = cringe_core::model::autocast(args.precision.for_device(args.device, &device)?);
+    let (device, precision) = args.compute.open()?;
+    let _autocast = cringe_core::model::autocast(precision);
     let md = cringe_core::hf::load_model(&args.model_file, &device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
-    let mut examples: Vec<(String, Example)> = crate::train::load_tasks(&args.task, &datapath, dt)?
-        .into_iter()
-        // a preference pair is evaluated on its context, with the chosen response as the gold one
-        .flat_map(|(spec, ex)| {
-            ex.into_iter().map(move |e| (spec.clone(), Example { rejected: None, ..e }))
-        })
-        .collect();
+    let mut examples: Vec<(String, Example)> =
+        crate::commands::train::load_tasks(&args.task, &datapath, dt)?
+            .into_iter()
+            // a preference pair is evaluated on its context, with the chosen response as the gold one
+            .flat_map(|(spec, ex)| {
+                ex.into_iter().map(move |e| (spec.clone(), Example { rejected: None, ..e }))
+            })
+            .collect();
     if let Some(n) = args.num_examples {
         examples.truncate(n);
     }
@@ -171,7 +167,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         args.decode.check_memory(
             model.config(),
             args.batchsize.min(examples.len()),
-            args.device,
+            args.compute.device,
         )?;
     }
 

@@ -2,9 +2,9 @@
 //! neg = unsafe), trained with cross-entropy on labelled tasks and validated by F1, as the
 //! seed's DIRECTOR classifier command does.
 
-use crate::device::DeviceKind;
-use crate::train::load_tasks;
-use crate::train::loss_scale::{INIT_SCALE, LossScaler, MAX_CONSECUTIVE_SKIPS, Verdict};
+use crate::commands::train::load_tasks;
+use crate::commands::train::loss_scale::{INIT_SCALE, LossScaler, MAX_CONSECUTIVE_SKIPS};
+use crate::commands::train::update::{Outcome, Update};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::activation::log_softmax;
@@ -83,13 +83,10 @@ pub struct TrainClassifierArgs {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N].
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceKind,
 
-    /// Compute precision (f16 with dynamic loss scaling, as in `cringe train`).
+    /// Device and precision.
     #[command(flatten)]
-    pub precision: crate::precision_args::PrecisionArgs,
+    pub compute: crate::args::ComputeArgs,
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -216,8 +213,7 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     (enc_cfg.pad_id, enc_cfg.start_id, enc_cfg.end_id) =
         (sp.pad as usize, sp.start as usize, sp.end as usize);
     let trunc = args.text_truncate.min(enc_cfg.n_positions);
-    let device = args.device.device()?;
-    let precision = args.precision.for_device(args.device, &device)?;
+    let (device, precision) = args.compute.open()?;
     let mixed = precision != Precision::F32;
     let _autocast = autocast(precision);
     let mut scaler = LossScaler::new(precision.needs_loss_scaling(), INIT_SCALE);
@@ -225,7 +221,7 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     cringe_core::kernels::dropout::seed(args.seed);
     let train_device = device.clone().autodiff();
     let mut model = Classifier::new(&ClassifierConfig::safety(enc_cfg), &train_device);
-    let weights = crate::train::task_weights(&args.multitask_weights, train.len())?;
+    let weights = crate::commands::train::task_weights(&args.multitask_weights, train.len())?;
     let sizes: Vec<usize> = train_enc.iter().map(Vec::len).collect();
     let mut sampler =
         MultitaskSampler::new(&sizes, &weights, args.seed).map_err(anyhow::Error::msg)?;
@@ -255,19 +251,23 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
             running = (running.0 + value as f64, running.1 + 1);
             grads = GradientsParams::from_grads(loss.mul_scalar(scaler.scale).backward(), &model);
         }
-        if !mixed {
-            model = optim.step(args.lr, model, grads);
-        } else {
-            match scaler.unscale(&model, &mut grads, value.is_finite()).0 {
-                Verdict::Apply => model = optim.step(args.lr, model, grads),
-                Verdict::Skip if !args.quiet => println!(
-                    "step {step}: non-finite loss or gradients in {precision}; update skipped"
-                ),
-                Verdict::Skip => {}
-                Verdict::GiveUp => anyhow::bail!(
-                    "{MAX_CONSECUTIVE_SKIPS} classifier updates in a row overflowed in {precision} (step {step}); try --precision bf16 or f32"
-                ),
+        let update = Update {
+            optim: &mut optim,
+            lr: args.lr,
+            clip: 0.0,
+            scaler: mixed.then_some(&mut scaler),
+        };
+        let outcome;
+        (model, outcome) = update.apply(model, grads, value.is_finite());
+        match outcome {
+            Outcome::Applied => {}
+            Outcome::Skipped { .. } if !args.quiet => {
+                println!("step {step}: non-finite loss or gradients in {precision}; update skipped")
             }
+            Outcome::Skipped { .. } => {}
+            Outcome::GaveUp => anyhow::bail!(
+                "{MAX_CONSECUTIVE_SKIPS} classifier updates in a row overflowed in {precision} (step {step}); try --precision bf16 or f32"
+            ),
         }
         if step % args.validation_every_n_steps == 0 || step == args.max_train_steps {
             let scores = score(&model.valid(), &valid_enc, trunc, &device);

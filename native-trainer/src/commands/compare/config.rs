@@ -1,7 +1,7 @@
 //! The `cringe compare` configuration (TOML) and the list of runs it expands to: every method,
 //! times every combination of swept flag values that method uses.
 
-use crate::iterate::EvalStage;
+use crate::stage::EvalStage;
 use cringe_core::loss::LossKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

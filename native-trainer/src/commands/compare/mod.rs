@@ -13,8 +13,11 @@ mod report;
 pub use config::{CompareConfig, RunSpec, Sweep, reads_flag};
 pub use report::{CompareRow, markdown_table};
 
-use crate::cli::Command;
-use crate::stage::{Runner, check_stage, evaluate, s, train_argv};
+use crate::commands::eval::EvalArgs;
+use crate::commands::make_pairs::MakePairsArgs;
+use crate::commands::train::TrainArgs;
+use crate::commands::train_classifier::TrainClassifierArgs;
+use crate::stage::{Runner, StageLine, evaluate, path_arg, training_line};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -57,50 +60,46 @@ struct Stages<'a> {
 }
 
 impl Stages<'_> {
-    fn classifier(&self, dir: &Path) -> Vec<String> {
-        let mut argv =
-            train_argv("train-classifier", &self.cfg.classifier.args, dir, self.cfg.seed);
-        argv.push("-q".into());
-        argv
+    fn classifier(&self, dir: &Path) -> StageLine<TrainClassifierArgs> {
+        training_line(&self.cfg.classifier.args, dir, self.cfg.seed).with(["-q".into()])
     }
 
-    fn baseline(&self, dir: &Path) -> Vec<String> {
-        train_argv("train", &self.cfg.baseline.args, dir, self.cfg.seed)
+    fn baseline(&self, dir: &Path) -> StageLine<TrainArgs> {
+        training_line(&self.cfg.baseline.args, dir, self.cfg.seed)
     }
 
-    fn sample(&self, model: &Path, classifier: &Path, logs: &Path, sample: usize) -> Vec<String> {
-        let mut argv = vec![
-            "eval".to_string(),
-            "--mf".into(),
-            s(model),
-            "-t".into(),
-            self.cfg.pairs.task.clone(),
-        ];
-        argv.extend(self.cfg.pairs.args.clone());
-        argv.extend(["--seed".into(), (self.cfg.seed * 1000 + sample as u64).to_string()]);
-        argv.extend([
-            "--eval-classifier-model-file".into(),
-            s(classifier),
-            "--world-logs".into(),
-            s(logs),
-            "-q".into(),
-        ]);
-        argv
+    fn sample(
+        &self,
+        model: &Path,
+        classifier: &Path,
+        logs: &Path,
+        sample: usize,
+    ) -> StageLine<EvalArgs> {
+        let p = &self.cfg.pairs;
+        StageLine::new(vec!["--mf".into(), path_arg(model), "-t".into(), p.task.clone()])
+            .with(p.args.clone())
+            .with(["--seed".into(), (self.cfg.seed * 1000 + sample as u64).to_string()])
+            .with([
+                "--eval-classifier-model-file".into(),
+                path_arg(classifier),
+                "--world-logs".into(),
+                path_arg(logs),
+                "-q".into(),
+            ])
     }
 
-    fn make_pairs(&self, logs: &[PathBuf], pairs: &Path) -> Vec<String> {
-        let list = logs.iter().map(|p| s(p)).collect::<Vec<_>>().join(",");
-        vec![
-            "make-pairs".into(),
+    fn make_pairs(&self, logs: &[PathBuf], pairs: &Path) -> StageLine<MakePairsArgs> {
+        let list = logs.iter().map(|p| path_arg(p)).collect::<Vec<_>>().join(",");
+        StageLine::new(vec![
             "--world-logs".into(),
             list,
             "--pairs-file".into(),
-            s(pairs),
+            path_arg(pairs),
             "--max-pairs-per-context".into(),
             self.cfg.pairs.max_pairs_per_context.to_string(),
             "--seed".into(),
             self.cfg.seed.to_string(),
-        ]
+        ])
     }
 
     /// One method's fine-tuning from `baseline` on the shared tasks plus `pairs` (if any).
@@ -111,21 +110,20 @@ impl Stages<'_> {
         baseline: &Path,
         pairs: Option<&Path>,
         dir: &Path,
-    ) -> Vec<String> {
+    ) -> StageLine<TrainArgs> {
         let f = &self.cfg.finetune;
         let (mut tasks, mut weights) = (f.tasks.clone(), f.multitask_weights.clone());
         if let Some(p) = pairs {
-            tasks.push_str(&format!(",{}", s(p)));
+            tasks.push_str(&format!(",{}", path_arg(p)));
             weights.push_str(&format!(",{}", f.pairs_weight));
         }
         let mut argv = vec![
-            "train".into(),
             "-t".into(),
             tasks,
             "--multitask-weights".into(),
             weights,
             "--init-model".into(),
-            s(baseline),
+            path_arg(baseline),
         ];
         argv.extend(f.args.clone());
         argv.extend(self.cfg.method_args.get(run.loss.name()).cloned().unwrap_or_default());
@@ -133,25 +131,14 @@ impl Stages<'_> {
         for (flag, value) in &run.settings {
             argv.extend([format!("--{flag}"), value.clone()]);
         }
-        argv.extend(["--mf".into(), s(dir), "--seed".into(), seed.to_string()]);
-        argv
+        argv.extend(["--mf".into(), path_arg(dir), "--seed".into(), seed.to_string()]);
+        StageLine::new(argv)
     }
 
     /// Parses every stage's command line (and checks that a swept flag is not also fixed in the
     /// config) before anything runs.
     fn preflight(&self, runs: &[RunSpec]) -> anyhow::Result<()> {
         let (m, p) = (Path::new("model"), Path::new("file.jsonl"));
-        let mut all = vec![
-            self.classifier(m),
-            self.baseline(m),
-            self.sample(m, m, p, 1),
-            self.make_pairs(&[p.to_path_buf()], p),
-            self.cfg.eval.safety_argv(m, m, p),
-            self.cfg.eval.dialogue_argv(m),
-        ];
-        for run in runs {
-            all.push(self.finetune(run, 1, m, Some(p), m));
-        }
         // flags compare sets itself: a second value would be a clap error that hides the reason
         let own = [
             ("-t", "[finetune] tasks"),
@@ -186,8 +173,14 @@ impl Stages<'_> {
                 "the swept flag {flag} is also set in [finetune] args or [method_args]; remove it there"
             );
         }
-        for argv in all {
-            check_stage(&argv)?;
+        self.classifier(m).check()?;
+        self.baseline(m).check()?;
+        self.sample(m, m, p, 1).check()?;
+        self.make_pairs(&[p.to_path_buf()], p).check()?;
+        self.cfg.eval.safety_line(m, m, p).check()?;
+        self.cfg.eval.dialogue_line(m).check()?;
+        for run in runs {
+            self.finetune(run, 1, m, Some(p), m).check()?;
         }
         Ok(())
     }
@@ -234,9 +227,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
         Some(dir) => dir.clone(),
         None => {
             let dir = out.join("classifier");
-            if let Command::TrainClassifier(a) = runner.run(stages.classifier(&dir))? {
-                crate::train_classifier::run(a)?;
-            }
+            runner.run(&stages.classifier(&dir))?;
             dir
         }
     };
@@ -244,10 +235,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
         Some(dir) => (dir.clone(), None),
         None => {
             let dir = out.join("baseline").join("model");
-            let Command::Train(a) = runner.run(stages.baseline(&dir))? else {
-                unreachable!("train argv")
-            };
-            let summary = crate::train::run(a)?;
+            let summary = runner.run(&stages.baseline(&dir))?;
             (dir, Some(summary.seconds))
         }
     };
@@ -266,15 +254,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
     let logs: Vec<PathBuf> =
         (1..=cfg.pairs.samples).map(|i| pairs_dir.join(format!("samples{i}.jsonl"))).collect();
     for (i, log) in logs.iter().enumerate() {
-        if let Command::Eval(a) = runner.run(stages.sample(&baseline, &classifier, log, i + 1))? {
-            crate::eval::run(a)?;
-        }
+        runner.run(&stages.sample(&baseline, &classifier, log, i + 1))?;
     }
     let pairs_file = out.join("pairs.jsonl");
-    let mut n_pairs = 0;
-    if let Command::MakePairs(a) = runner.run(stages.make_pairs(&logs, &pairs_file))? {
-        n_pairs = crate::make_pairs::run(&a)?.pairs;
-    }
+    let n_pairs = runner.run(&stages.make_pairs(&logs, &pairs_file))?.pairs;
     if n_pairs == 0 {
         eprintln!(
             "warning: no preference pairs; every method trains on [finetune] tasks only, and pairwise-cringe equals cringe"
@@ -288,12 +271,8 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
             let name =
                 if seeds.len() > 1 { format!("{}_seed={seed}", run.name()) } else { run.name() };
             let dir = out.join("runs").join(name);
-            let Command::Train(a) =
-                runner.run(stages.finetune(run, seed, &baseline, pairs, &dir.join("model")))?
-            else {
-                unreachable!("train argv")
-            };
-            let summary = crate::train::run(a)?;
+            let summary =
+                runner.run(&stages.finetune(run, seed, &baseline, pairs, &dir.join("model")))?;
             let e = evaluate(
                 &mut runner,
                 &cfg.eval,
@@ -369,16 +348,10 @@ mod tests {
             loss: cringe_core::loss::LossKind::Unlikelihood,
             settings: vec![("ct-loss-weight".into(), "2".into())],
         };
-        let Command::Train(a) = crate::stage::parse_stage(&stages.finetune(
-            &run,
-            7,
-            Path::new("base"),
-            Some(Path::new("p.jsonl")),
-            Path::new("out"),
-        ))
-        .unwrap() else {
-            panic!()
-        };
+        let a = stages
+            .finetune(&run, 7, Path::new("base"), Some(Path::new("p.jsonl")), Path::new("out"))
+            .parse()
+            .unwrap();
         assert_eq!(a.seed, 7);
         assert_eq!(a.loss, cringe_core::loss::LossKind::Unlikelihood);
         assert_eq!(a.ct_loss_weight, 2.0);

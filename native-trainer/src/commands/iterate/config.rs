@@ -1,6 +1,6 @@
 //! The `cringe iterate` configuration (TOML): what each stage of the loop runs.
 
-use crate::stage::s;
+use crate::stage::EvalStage;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -54,24 +54,6 @@ pub struct CringeStage {
     pub args: Vec<String>,
 }
 
-/// The evaluation stage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvalStage {
-    /// Toxic contexts whose generations the classifier judges (safe %).
-    pub safety_task: String,
-    /// Dialogue whose gold responses give F1 and perplexity.
-    pub dialogue_task: String,
-    /// Arguments shared by both evaluations (datatype, number of examples, decoding).
-    pub args: Vec<String>,
-    /// More arguments for the safety evaluation only (e.g. its decoding), after `args`.
-    #[serde(default)]
-    pub safety_args: Vec<String>,
-    /// More arguments for the dialogue evaluation only, after `args`.
-    #[serde(default)]
-    pub dialogue_args: Vec<String>,
-}
-
 /// The generation stage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,32 +62,6 @@ pub struct GenerateStage {
     pub task: String,
     /// Arguments (datatype train, number of examples, decoding).
     pub args: Vec<String>,
-}
-
-impl EvalStage {
-    /// `cringe eval` on the safety task, judged by `classifier`, world logs to `world_logs`.
-    pub fn safety_argv(&self, model: &Path, classifier: &Path, world_logs: &Path) -> Vec<String> {
-        let mut argv =
-            vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.safety_task.clone()];
-        argv.extend(self.args.iter().chain(&self.safety_args).cloned());
-        argv.extend([
-            "--eval-classifier-model-file".into(),
-            s(classifier),
-            "--world-logs".into(),
-            s(world_logs),
-            "-q".into(),
-        ]);
-        argv
-    }
-
-    /// `cringe eval` on the dialogue task.
-    pub fn dialogue_argv(&self, model: &Path) -> Vec<String> {
-        let mut argv =
-            vec!["eval".into(), "--mf".into(), s(model), "-t".into(), self.dialogue_task.clone()];
-        argv.extend(self.args.iter().chain(&self.dialogue_args).cloned());
-        argv.push("-q".into());
-        argv
-    }
 }
 
 impl IterateConfig {

@@ -11,12 +11,15 @@ mod report;
 pub use config::IterateConfig;
 pub use report::{RoundRow, markdown_table};
 
-use crate::cli::Command;
-use crate::stage::{Runner, check_stage, evaluate, s, train_argv};
+use crate::commands::eval::EvalArgs;
+use crate::commands::filter_world_logs::FilterWorldLogsArgs;
+use crate::commands::train::TrainArgs;
+use crate::commands::train_classifier::TrainClassifierArgs;
+use crate::stage::{Runner, StageLine, evaluate, path_arg, training_line, write_report_files};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-pub use config::{EvalStage, StageArgs};
+pub use config::StageArgs;
 
 /// Run the iterative CRINGE loop.
 #[derive(Debug, Clone, Args)]
@@ -40,95 +43,81 @@ struct Stages<'a> {
 }
 
 impl Stages<'_> {
-    fn classifier(&self) -> Vec<String> {
-        let mut argv = train_argv(
-            "train-classifier",
-            &self.cfg.classifier.args,
-            &self.classifier,
-            self.cfg.seed,
-        );
-        argv.push("-q".into());
-        argv
+    fn classifier(&self) -> StageLine<TrainClassifierArgs> {
+        training_line(&self.cfg.classifier.args, &self.classifier, self.cfg.seed)
+            .with(["-q".into()])
     }
 
-    fn baseline(&self, model: &Path) -> Vec<String> {
-        train_argv("train", &self.cfg.baseline.args, model, self.cfg.seed)
+    fn baseline(&self, model: &Path) -> StageLine<TrainArgs> {
+        training_line(&self.cfg.baseline.args, model, self.cfg.seed)
     }
 
-    fn generate(&self, model: &Path, logs: &Path) -> Vec<String> {
-        let mut argv = vec![
-            "eval".to_string(),
-            "--mf".into(),
-            s(model),
-            "-t".into(),
-            self.cfg.generate.task.clone(),
-        ];
-        argv.extend(self.cfg.generate.args.clone());
-        argv.extend([
-            "--eval-classifier-model-file".into(),
-            s(&self.classifier),
-            "--world-logs".into(),
-            s(logs),
-            "-q".into(),
-        ]);
-        argv
+    fn generate(&self, model: &Path, logs: &Path) -> StageLine<EvalArgs> {
+        let g = &self.cfg.generate;
+        StageLine::new(vec!["--mf".into(), path_arg(model), "-t".into(), g.task.clone()])
+            .with(g.args.clone())
+            .with([
+                "--eval-classifier-model-file".into(),
+                path_arg(&self.classifier),
+                "--world-logs".into(),
+                path_arg(logs),
+                "-q".into(),
+            ])
     }
 
-    fn filter(&self, logs: &Path, filtered: &Path) -> Vec<String> {
-        vec![
-            "filter-world-logs".into(),
+    fn filter(&self, logs: &Path, filtered: &Path) -> StageLine<FilterWorldLogsArgs> {
+        StageLine::new(vec![
             "--world-logs-file".into(),
-            s(logs),
+            path_arg(logs),
             "--filtered-world-logs-file".into(),
-            s(filtered),
+            path_arg(filtered),
             "--seed".into(),
             self.cfg.seed.to_string(),
-        ]
+        ])
     }
 
     /// Round `round`'s fine-tuning from `init` on the configured tasks plus `generated`.
-    fn cringe(&self, round: usize, init: &Path, next: &Path, generated: &[PathBuf]) -> Vec<String> {
-        let mut tasks = self.cfg.cringe.tasks.clone();
-        let mut weights = self.cfg.cringe.multitask_weights.clone();
+    fn cringe(
+        &self,
+        round: usize,
+        init: &Path,
+        next: &Path,
+        generated: &[PathBuf],
+    ) -> StageLine<TrainArgs> {
+        let c = &self.cfg.cringe;
+        let (mut tasks, mut weights) = (c.tasks.clone(), c.multitask_weights.clone());
         for g in generated {
-            tasks.push(',');
-            tasks.push_str(&s(g));
-            weights.push_str(&format!(",{}", self.cfg.cringe.generated_weight));
+            tasks.push_str(&format!(",{}", path_arg(g)));
+            weights.push_str(&format!(",{}", c.generated_weight));
         }
-        let mut argv = vec![
-            "train".into(),
+        StageLine::new(vec![
             "-t".into(),
             tasks,
             "--multitask-weights".into(),
             weights,
             "--init-model".into(),
-            s(init),
-        ];
-        argv.extend(self.cfg.cringe.args.clone());
-        argv.extend([
+            path_arg(init),
+        ])
+        .with(c.args.clone())
+        .with([
             "--mf".into(),
-            s(next),
+            path_arg(next),
             "--seed".into(),
             (self.cfg.seed + round as u64).to_string(),
-        ]);
-        argv
+        ])
     }
 
     /// Parses every stage's command line before anything runs, so a typo in the config fails
     /// in a second rather than after the baseline has trained.
     fn preflight(&self) -> anyhow::Result<()> {
         let (m, p) = (Path::new("model"), Path::new("file.jsonl"));
-        for argv in [
-            self.classifier(),
-            self.baseline(m),
-            self.generate(m, p),
-            self.filter(p, p),
-            self.cringe(1, m, m, &[p.to_path_buf()]),
-            self.cfg.eval.safety_argv(m, &self.classifier, p),
-            self.cfg.eval.dialogue_argv(m),
-        ] {
-            check_stage(&argv)?;
-        }
+        self.classifier().check()?;
+        self.baseline(m).check()?;
+        self.generate(m, p).check()?;
+        self.filter(p, p).check()?;
+        self.cringe(1, m, m, &[p.to_path_buf()]).check()?;
+        self.cfg.eval.safety_line(m, &self.classifier, p).check()?;
+        self.cfg.eval.dialogue_line(m).check()?;
         // every model directory the loop will write must be free for it (or one of ours)
         let out = &self.cfg.out_dir;
         let models = (0..=self.cfg.rounds).map(|r| out.join(format!("round{r}")).join("model"));
@@ -154,28 +143,19 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
     std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     let mut runner = Runner::default();
 
-    if let Command::TrainClassifier(a) = runner.run(stages.classifier())? {
-        crate::train_classifier::run(a)?;
-    }
+    runner.run(&stages.classifier())?;
     let mut model = out.join("round0").join("model");
-    if let Command::Train(a) = runner.run(stages.baseline(&model))? {
-        crate::train::run(a)?;
-    }
+    runner.run(&stages.baseline(&model))?;
     let mut rows = vec![evaluate_round(&mut runner, &stages, &model, 0, 0)?];
-    report::write_report(&out, &rows, &runner.commands)?;
+    write_report(&out, &rows, &runner.commands)?;
 
     let mut generated: Vec<PathBuf> = Vec::new();
     for round in 1..=cfg.rounds {
         let prev_dir = out.join(format!("round{}", round - 1));
         let logs = prev_dir.join("generated_world_logs.jsonl");
-        if let Command::Eval(a) = runner.run(stages.generate(&model, &logs))? {
-            crate::eval::run(a)?;
-        }
+        runner.run(&stages.generate(&model, &logs))?;
         let filtered = prev_dir.join("filtered_world_logs.jsonl");
-        let mut new_examples = 0;
-        if let Command::FilterWorldLogs(a) = runner.run(stages.filter(&logs, &filtered))? {
-            new_examples = 2 * crate::filter_world_logs::balance(&a)?.kept_each;
-        }
+        let mut new_examples = 2 * runner.run(&stages.filter(&logs, &filtered))?.kept_each;
         let min = cfg.cringe.min_generated_examples.max(1);
         if new_examples >= min {
             generated.push(filtered);
@@ -187,16 +167,27 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
             new_examples = 0;
         }
         let next = out.join(format!("round{round}")).join("model");
-        if let Command::Train(a) = runner.run(stages.cringe(round, &model, &next, &generated))? {
-            crate::train::run(a)?;
-        }
+        runner.run(&stages.cringe(round, &model, &next, &generated))?;
         model = next;
         rows.push(evaluate_round(&mut runner, &stages, &model, round, new_examples)?);
-        report::write_report(&out, &rows, &runner.commands)?;
+        write_report(&out, &rows, &runner.commands)?;
     }
     println!("\n{}", markdown_table(&rows));
     println!("report: {}", out.join("report.md").display());
     Ok(rows)
+}
+
+/// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
+fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
+    write_report_files(
+        dir,
+        "cringe iterate report",
+        &markdown_table(rows),
+        "safe %, F1 and perplexity by round",
+        &plot::figure(rows)?,
+        &rows,
+        commands,
+    )
 }
 
 /// Evaluates one round's model (world logs kept in the round's folder).

@@ -1,9 +1,7 @@
-//! The `iterate` report: a markdown table, the rows as JSON, and a plot by round (PNG and SVG).
+//! The `iterate` report's rows and their markdown table (the plot: `plot.rs`).
 
-use crate::stage::write_report_files;
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::Path;
 
 /// One round's evaluation.
 #[derive(Debug, Clone, Serialize)]
@@ -38,18 +36,4 @@ pub fn markdown_table(rows: &[RoundRow]) -> String {
         );
     }
     s
-}
-
-/// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
-pub fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
-    let figure = super::plot::figure(rows)?;
-    write_report_files(
-        dir,
-        "cringe iterate report",
-        &markdown_table(rows),
-        "safe %, F1 and perplexity by round",
-        &figure,
-        &rows,
-        commands,
-    )
 }

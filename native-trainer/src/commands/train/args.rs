@@ -2,10 +2,10 @@
 //! (`--model-file`/`--mf`, `--batchsize`/`--bs`, `--lr`, `--text-truncate`, …).
 
 use super::schedule::SchedulerKind;
-use crate::device::DeviceKind;
+use crate::args::parse_bool;
 use clap::{ArgAction, Args};
 use cringe_core::loss::{CringeOptions, LossKind, Objective, PairwiseOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `--optimizer` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,13 +16,11 @@ pub enum OptimizerKind {
     Adamw,
 }
 
-/// Parses ParlAI-style booleans: true/false, True/False, 1/0, yes/no.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(format!("expected true or false, got {s:?}")),
-    }
+/// `<model-file>.checkpoint`: where a run keeps its resumable checkpoint.
+pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
+    let mut p = model_file.as_os_str().to_os_string();
+    p.push(".checkpoint");
+    PathBuf::from(p)
 }
 
 /// Train a generator with the CRINGE loss.
@@ -257,14 +255,9 @@ pub struct TrainArgs {
     #[arg(long = "metrics-file", value_name = "FILE")]
     pub metrics_file: Option<PathBuf>,
 
-    /// Compute device: cpu, wgpu[:N], vulkan[:N] or metal[:N] (N: the discrete GPU's index;
-    /// GPU devices need a build with the matching cargo feature; README, "GPUs").
-    #[arg(long, default_value = "cpu")]
-    pub device: DeviceKind,
-
-    /// Compute precision.
+    /// Device and precision.
     #[command(flatten)]
-    pub precision: crate::precision_args::PrecisionArgs,
+    pub compute: crate::args::ComputeArgs,
 
     /// Initial loss scale of f16 training (halved on every overflowing update, doubled after
     /// 2000 clean ones; PyTorch's GradScaler defaults).
@@ -385,7 +378,7 @@ impl TrainArgs {
     /// replace a model already there.
     pub fn check_outputs(&self) -> anyhow::Result<()> {
         use cringe_core::model::model_dir::MODEL_DIR;
-        let checkpoint = super::checkpoint::checkpoint_dir(&self.model_file);
+        let checkpoint = checkpoint_dir(&self.model_file);
         MODEL_DIR.check_replaceable(&self.model_file)?;
         MODEL_DIR.check_replaceable(&checkpoint)?;
         if self.max_train_steps == 0 && self.init_model.is_none() && !self.load_from_checkpoint {
@@ -421,5 +414,15 @@ impl TrainArgs {
             p.push(".train.jsonl");
             PathBuf::from(p)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_sits_beside_the_model_with_a_suffix() {
+        assert_eq!(checkpoint_dir(Path::new("runs/m")), PathBuf::from("runs/m.checkpoint"));
     }
 }

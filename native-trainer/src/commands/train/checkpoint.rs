@@ -53,13 +53,6 @@ impl TrainerState {
     }
 }
 
-/// `<model-file>.checkpoint`.
-pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
-    let mut p = model_file.as_os_str().to_os_string();
-    p.push(".checkpoint");
-    PathBuf::from(p)
-}
-
 /// The flags that decide which examples, candidates and updates a run makes; a resume must
 /// use the same values to continue the same run.
 pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
@@ -80,7 +73,7 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
         ("train-ce-on-positive-examples", o.train_ce_on_positive_examples.to_string()),
         ("ct-exclude-eos", o.ct_exclude_eos.to_string()),
         ("loss", args.loss.name().to_string()),
-        ("precision", args.precision.get().name().to_string()),
+        ("precision", args.compute.precision.get().name().to_string()),
         ("pairwise-margin", args.pairwise_margin.to_string()),
         ("pairwise-temperature", args.pairwise_temperature.to_string()),
     ]
@@ -233,10 +226,5 @@ mod tests {
         std::fs::write(aside.join(STATE_FILE), "{}").unwrap();
         assert!(recover(&dir).unwrap());
         assert!(dir.join(STATE_FILE).is_file() && !aside.exists());
-    }
-
-    #[test]
-    fn checkpoint_dir_appends_suffix() {
-        assert_eq!(checkpoint_dir(Path::new("runs/m")), PathBuf::from("runs/m.checkpoint"));
     }
 }

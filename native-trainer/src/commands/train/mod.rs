@@ -8,16 +8,18 @@ mod interrupt;
 mod log;
 pub mod loss_scale;
 mod progress;
+mod resume;
 mod schedule;
 mod trainer;
+pub mod update;
 mod validate;
 
-pub use args::{TrainArgs, parse_bool};
+pub use args::TrainArgs;
 pub use checkpoint::parse_state;
 pub use schedule::PlateauState;
 pub use trainer::TrainSummary;
 
-use checkpoint::checkpoint_dir;
+use args::checkpoint_dir;
 
 use anyhow::Context;
 use cringe_core::data::{Batcher, Datatype, Example, Label, TaskSpec, TruncationConfig};
@@ -80,7 +82,7 @@ fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Resu
     let what =
         format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
     crate::memory::ensure_fits(
-        args.device,
+        args.compute.device,
         needed,
         &what,
         "reduce -bs (and raise --update-freq to keep the update size) or the model's size",
@@ -109,8 +111,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             );
         }
     }
-    let device = args.device.device()?;
-    args.precision.for_device(args.device, &device)?;
+    let (device, _) = args.compute.open()?;
     device.seed(args.seed);
     let train_device = device.autodiff();
 
@@ -119,7 +120,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     let (model, tokenizer) = match &args.init_model {
         _ if args.load_from_checkpoint && checkpoint::recover(&ckpt_dir)? => {
             let ckpt = checkpoint::load(&ckpt_dir, &train_device)?;
-            resume = Some(trainer::Resume { optimizer: ckpt.optimizer, state: ckpt.state });
+            resume = Some(resume::Resume { optimizer: ckpt.optimizer, state: ckpt.state });
             (ckpt.model.model, ckpt.model.tokenizer)
         }
         Some(dir) => {

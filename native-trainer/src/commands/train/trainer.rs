@@ -3,30 +3,35 @@
 //! validation by steps or seconds, best/last checkpoints written atomically, exact resume,
 //! a progress bar, and a checkpoint on Ctrl-C.
 //!
+//! Each update is a sequence of named steps on [`Run`]: [`Run::gradients`] (the micro-batches),
+//! [`Run::apply`] (the optimizer update, with or without loss scaling), [`Run::record`]
+//! (metrics, progress, the log) and [`Run::validate_and_save`] (validation, checkpoints, stop).
+//!
 //! Exact resume: every random choice of update `s` (dropout masks, CRINGE candidates) is seeded
 //! from `(--seed, s)`, and the data sampler is replayed to its saved position, so a run resumed
 //! from a checkpoint makes the same updates as one that never stopped.
 
-use super::args::{OptimizerKind, TrainArgs};
+use super::args::{OptimizerKind, TrainArgs, checkpoint_dir};
 use super::checkpoint::{self, TrainerState};
-use super::clip::{clip_global_norm, clip_to_norm};
 use super::interrupt::InterruptGuard;
 use super::log::{MetricsLog, StepRecord, console_line, live_message};
-use super::loss_scale::{LossScaler, Verdict};
+use super::loss_scale::LossScaler;
 use super::progress::{Progress, format_duration};
+pub use super::resume::Resume;
 use super::schedule::LrSchedule;
+use super::update::{Outcome, Update};
 use super::validate::{batch_loss, improves, metric_value, validate};
 use burn::module::Module;
 use burn::optim::{
     AdamConfig, AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer,
-    OptimizerRecord,
 };
 use burn::tensor::Device;
 use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
-use cringe_core::loss::{CringeMetrics, CringeStats};
+use cringe_core::loss::{CringeMetrics, CringeStats, Objective};
 use cringe_core::model::{Generator, ModelDir, Precision, autocast};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// What a training run did and measured.
@@ -49,18 +54,21 @@ impl TrainSummary {
     }
 }
 
-/// Where a resumed run starts from.
-pub struct Resume {
-    /// The optimizer state of the checkpoint.
-    pub optimizer: OptimizerRecord,
-    /// The trainer state of the checkpoint.
-    pub state: TrainerState,
+/// The random streams of an update, each seeded from (`--seed`, stream, update).
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    /// The device's generator: Burn's own random ops (dropout on GPU devices).
+    Device = 1,
+    /// CRINGE's candidate draws.
+    Candidates = 2,
+    /// Our CPU dropout masks (`kernels::dropout`).
+    Dropout = 3,
 }
 
 /// Seed of the random stream `stream` at update `step` (SplitMix64 of the three).
-fn step_seed(seed: u64, stream: u64, step: usize) -> u64 {
+fn step_seed(seed: u64, stream: Stream, step: usize) -> u64 {
     let mut z = seed
-        ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ (step as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -92,6 +100,68 @@ fn total_steps(args: &TrainArgs, n_examples: usize) -> usize {
     }
 }
 
+/// The gradients of one update and what its micro-batches measured.
+struct Accumulated {
+    grads: GradientsParams,
+    stats: CringeStats,
+    tokens: usize,
+    /// A reduced-precision forward was not finite: the update is skipped.
+    overflow: bool,
+}
+
+/// Running totals: over the whole run, and over the window since the last log line.
+struct Meters {
+    run: CringeStats,
+    window: CringeStats,
+    run_tokens: usize,
+    window_tokens: usize,
+    start: Instant,
+    window_start: Instant,
+    last_valid: Instant,
+    last_save: Instant,
+    peak_device_bytes: Option<u64>,
+}
+
+impl Meters {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            run: CringeStats::default(),
+            window: CringeStats::default(),
+            run_tokens: 0,
+            window_tokens: 0,
+            start: now,
+            window_start: now,
+            last_valid: now,
+            last_save: now,
+            peak_device_bytes: None,
+        }
+    }
+}
+
+/// A training run between updates.
+struct Run<'a> {
+    args: &'a TrainArgs,
+    batcher: &'a Batcher,
+    tasks: &'a [(String, Vec<EncodedExample>)],
+    valid: &'a [EncodedExample],
+    device: &'a Device,
+    objective: Objective,
+    precision: Precision,
+    sampler: MultitaskSampler,
+    optim: ModuleOptimizer,
+    schedule: LrSchedule,
+    scaler: LossScaler,
+    st: TrainerState,
+    log: MetricsLog,
+    progress: Progress,
+    ckpt_dir: PathBuf,
+    n_examples: usize,
+    max_steps: usize,
+    first_step: usize,
+    meters: Meters,
+}
+
 /// Trains `model` on the encoded `tasks`, validating on `valid`, and saves it to `--model-file`
 /// (and its checkpoint to `<model-file>.checkpoint`).
 pub fn train(
@@ -103,144 +173,178 @@ pub fn train(
     device: &Device,
     resume: Option<Resume>,
 ) -> anyhow::Result<TrainSummary> {
-    let cfg = model.config().clone();
-    let objective = args.objective();
-    let opts = &objective.cringe;
-    anyhow::ensure!(
-        !objective.kind.samples_candidates() || opts.num_pos_predictions < cfg.vocab_size,
-        "--num-pos-predictions {} must be smaller than the vocabulary ({})",
-        opts.num_pos_predictions,
-        cfg.vocab_size
-    );
-    if args.validating() {
-        metric_value(&CringeStats::default().metrics(), &args.validation_metric)?;
-    }
-    let n: usize = tasks.iter().map(|(_, d)| d.len()).sum();
-    let bs = args.batchsize;
-    let max_steps = total_steps(args, n);
-    let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
-    let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1))
-        .map_err(anyhow::Error::msg)?;
-    let mut optim = new_optimizer(args);
-    let mut schedule = LrSchedule::new(
-        args.lr,
-        args.warmup_updates,
-        args.lr_scheduler,
-        args.lr_scheduler_decay,
-        args.lr_scheduler_patience,
-        max_steps,
-    );
-    let ckpt_dir = checkpoint::checkpoint_dir(&args.model_file);
-    let resuming = resume.is_some();
-    let mut st = TrainerState::new(checkpoint::fingerprint(args));
-    if let Some(r) = resume {
-        checkpoint::check_fingerprint(&ckpt_dir, &r.state.fingerprint, &st.fingerprint)?;
-        let state_file = ckpt_dir.join(checkpoint::STATE_FILE);
-        let expected_draws = r.state.step as u64 * (bs * args.update_freq) as u64;
-        anyhow::ensure!(
-            r.state.sampler_draws == expected_draws,
-            "{}: `sampler_draws` is {} but {} steps of batch {bs} × --update-freq {} drew {expected_draws}; the checkpoint is corrupt",
-            state_file.display(),
-            r.state.sampler_draws,
-            r.state.step,
-            args.update_freq
-        );
-        let (plateau, warning) = r.state.plateau.clone().checked(&state_file)?;
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
-        st = TrainerState { fingerprint: st.fingerprint, plateau, ..r.state };
-        optim = optim.load_record(r.optimizer);
-        sampler.skip(st.sampler_draws);
-        schedule.state = st.plateau.clone();
-    }
-    let mut log = MetricsLog::open(&args.metrics_path(), resuming)?;
-    let progress = Progress::new(args.quiet, st.step, max_steps);
-    if resuming {
-        progress.println(&format!(
-            "resuming from {} at step {}/{max_steps}",
-            ckpt_dir.display(),
-            st.step
-        ));
-    }
-    progress.println(&format!(
-        "training {} parameters with the {} loss for {max_steps} steps, batch {bs}, on:",
-        cfg.num_params(),
-        objective.kind.name()
-    ));
-    for ((name, d), w) in tasks.iter().zip(args.weights()) {
-        let count = |l: Label| d.iter().filter(|e| e.label == l).count();
-        let pairs = d.iter().filter(|e| e.rejected.is_some()).count();
-        progress.println(&format!(
-            "  {name}: {} examples ({} pos, {} neg, {} none{}), weight {w}",
-            d.len(),
-            count(Label::Pos),
-            count(Label::Neg),
-            count(Label::None),
-            if pairs > 0 {
-                format!("; {pairs} of the pos are pairs with a rejected response")
-            } else {
-                String::new()
-            }
-        ));
-    }
-
-    let precision = args.precision.get();
-    let mixed = precision != Precision::F32;
-    let _autocast = autocast(precision);
-    let mut scaler = st
-        .loss_scale
-        .clone()
-        .unwrap_or_else(|| LossScaler::new(precision.needs_loss_scaling(), args.init_loss_scale));
-    if mixed {
-        progress.println(&format!(
-            "mixed precision: products in {precision}, weights and optimizer state in f32{}",
-            if scaler.dynamic {
-                format!(", dynamic loss scale (now {})", scaler.scale)
-            } else {
-                String::new()
-            }
-        ));
-    }
-
+    let mut run = Run::start(args, &model, batcher, &tasks, valid, device, resume)?;
+    let _autocast = autocast(run.precision);
     let interrupt = InterruptGuard::install();
-    let first_step = st.step;
-    let mut run_stats = CringeStats::default();
-    let mut window = CringeStats::default();
-    let (mut run_tokens, mut window_tokens) = (0usize, 0usize);
-    let start = Instant::now();
-    let mut window_start = Instant::now();
-    let (mut last_valid, mut last_save) = (Instant::now(), Instant::now());
-    let tokenizer = batcher.tokenizer();
-    let mut stop_early = false;
-    let mut peak_device_bytes: Option<u64> = None;
-    for step in first_step..max_steps {
+    for step in run.first_step..run.max_steps {
         let step_start = Instant::now();
-        device.seed(step_seed(args.seed, 1, step));
-        cringe_core::kernels::dropout::seed(step_seed(args.seed, 3, step));
-        let mut rng = StdRng::seed_from_u64(step_seed(args.seed, 2, step));
+        let acc = run.gradients(&model, step)?;
+        let lr = run.schedule.lr(step);
+        model = run.apply(model, acc.grads, acc.overflow, lr, step)?;
+        run.record(step, step_start, lr, &acc.stats, acc.tokens)?;
+        if run.validate_and_save(&model, step + 1, &interrupt)? {
+            break;
+        }
+    }
+    run.finish(&model)
+}
+
+impl<'a> Run<'a> {
+    /// Checks the options, builds the sampler, optimizer, schedule and log, and applies a
+    /// checkpoint's state when resuming.
+    fn start(
+        args: &'a TrainArgs,
+        model: &Generator,
+        batcher: &'a Batcher,
+        tasks: &'a [(String, Vec<EncodedExample>)],
+        valid: &'a [EncodedExample],
+        device: &'a Device,
+        resume: Option<Resume>,
+    ) -> anyhow::Result<Self> {
+        let cfg = model.config();
+        let objective = args.objective();
+        let opts = &objective.cringe;
+        anyhow::ensure!(
+            !objective.kind.samples_candidates() || opts.num_pos_predictions < cfg.vocab_size,
+            "--num-pos-predictions {} must be smaller than the vocabulary ({})",
+            opts.num_pos_predictions,
+            cfg.vocab_size
+        );
+        if args.validating() {
+            metric_value(&CringeStats::default().metrics(), &args.validation_metric)?;
+        }
+        let n_examples: usize = tasks.iter().map(|(_, d)| d.len()).sum();
+        let max_steps = total_steps(args, n_examples);
+        let sizes: Vec<usize> = tasks.iter().map(|(_, d)| d.len()).collect();
+        let mut sampler = MultitaskSampler::new(&sizes, &args.weights(), args.seed.wrapping_add(1))
+            .map_err(anyhow::Error::msg)?;
+        let mut optim = new_optimizer(args);
+        let mut schedule = LrSchedule::new(
+            args.lr,
+            args.warmup_updates,
+            args.lr_scheduler,
+            args.lr_scheduler_decay,
+            args.lr_scheduler_patience,
+            max_steps,
+        );
+        let ckpt_dir = checkpoint_dir(&args.model_file);
+        let resuming = resume.is_some();
+        let mut st = TrainerState::new(checkpoint::fingerprint(args));
+        if let Some(r) = resume {
+            st = r.checked_state(args, &ckpt_dir, st)?;
+            optim = optim.load_record(r.optimizer);
+            sampler.skip(st.sampler_draws);
+            schedule.state = st.plateau.clone();
+        }
+        let log = MetricsLog::open(&args.metrics_path(), resuming)?;
+        let progress = Progress::new(args.quiet, st.step, max_steps);
+        if resuming {
+            progress.println(&format!(
+                "resuming from {} at step {}/{max_steps}",
+                ckpt_dir.display(),
+                st.step
+            ));
+        }
+        let precision = args.compute.precision.get();
+        let scaler = st.loss_scale.clone().unwrap_or_else(|| {
+            LossScaler::new(precision.needs_loss_scaling(), args.init_loss_scale)
+        });
+        let first_step = st.step;
+        let run = Self {
+            args,
+            batcher,
+            tasks,
+            valid,
+            device,
+            objective,
+            precision,
+            sampler,
+            optim,
+            schedule,
+            scaler,
+            st,
+            log,
+            progress,
+            ckpt_dir,
+            n_examples,
+            max_steps,
+            first_step,
+            meters: Meters::new(),
+        };
+        run.announce(model);
+        Ok(run)
+    }
+
+    fn mixed(&self) -> bool {
+        self.precision != Precision::F32
+    }
+
+    /// Prints what is trained, on what data, in what precision.
+    fn announce(&self, model: &Generator) {
+        let p = &self.progress;
+        p.println(&format!(
+            "training {} parameters with the {} loss for {} steps, batch {}, on:",
+            model.config().num_params(),
+            self.objective.kind.name(),
+            self.max_steps,
+            self.args.batchsize
+        ));
+        for ((name, d), w) in self.tasks.iter().zip(self.args.weights()) {
+            let count = |l: Label| d.iter().filter(|e| e.label == l).count();
+            let pairs = d.iter().filter(|e| e.rejected.is_some()).count();
+            p.println(&format!(
+                "  {name}: {} examples ({} pos, {} neg, {} none{}), weight {w}",
+                d.len(),
+                count(Label::Pos),
+                count(Label::Neg),
+                count(Label::None),
+                if pairs > 0 {
+                    format!("; {pairs} of the pos are pairs with a rejected response")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if self.mixed() {
+            p.println(&format!(
+                "mixed precision: products in {}, weights and optimizer state in f32{}",
+                self.precision,
+                if self.scaler.dynamic {
+                    format!(", dynamic loss scale (now {})", self.scaler.scale)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+
+    /// Seeds update `step`'s random streams and accumulates the gradients of its
+    /// `--update-freq` micro-batches (the loss scaled for mixed precision).
+    fn gradients(&mut self, model: &Generator, step: usize) -> anyhow::Result<Accumulated> {
+        let (args, device) = (self.args, self.device);
+        device.seed(step_seed(args.seed, Stream::Device, step));
+        cringe_core::kernels::dropout::seed(step_seed(args.seed, Stream::Dropout, step));
+        let mut rng = StdRng::seed_from_u64(step_seed(args.seed, Stream::Candidates, step));
         let mut accumulator = GradientsAccumulator::new();
-        let mut stats = CringeStats::default();
-        let mut tokens = 0;
-        let mut overflow = false;
+        let (mut stats, mut tokens, mut overflow) = (CringeStats::default(), 0, false);
         for _ in 0..args.update_freq {
-            let items: Vec<EncodedExample> = (0..bs)
+            let items: Vec<EncodedExample> = (0..args.batchsize)
                 .map(|_| {
-                    let (t, i) = sampler.next_pair();
-                    tasks[t].1[i].clone()
+                    let (t, i) = self.sampler.next_pair();
+                    self.tasks[t].1[i].clone()
                 })
                 .collect();
-            let batch = batcher.collate(&items, device);
+            let batch = self.batcher.collate(&items, device);
             tokens += batch.context_tokens() + batch.target_tokens();
-            let out = batch_loss(&model, batch, &objective, &mut rng, device);
+            let out = batch_loss(model, batch, &self.objective, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
-            if !micro.loss_sum.is_finite() && mixed {
-                // An overflow in the reduced-precision forward: the update is skipped below.
+            if !micro.loss_sum.is_finite() && self.mixed() {
+                // An overflow in the reduced-precision forward: the update is skipped.
                 overflow = true;
                 continue;
             }
             if !micro.loss_sum.is_finite() {
-                progress.finish();
+                self.progress.finish();
                 anyhow::bail!(
                     "the loss became non-finite at step {}; try a lower --lr (the model in {} and its last checkpoint were not overwritten)",
                     step + 1,
@@ -248,189 +352,242 @@ pub fn train(
                 );
             }
             stats.merge(&micro);
-            let loss = out.loss.mul_scalar(scaler.scale / args.update_freq as f64);
-            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+            let loss = out.loss.mul_scalar(self.scaler.scale / args.update_freq as f64);
+            accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
         }
-        let mut grads = accumulator.grads();
-        let lr = schedule.lr(step);
-        if mixed {
-            let scale_before = scaler.scale;
-            let (verdict, norm) = scaler.unscale(&model, &mut grads, !overflow);
-            match verdict {
-                Verdict::Apply => {
-                    if args.gradient_clip > 0.0 {
-                        clip_to_norm(&model, &mut grads, norm, args.gradient_clip);
-                    }
-                    model = optim.step(lr, model, grads);
-                }
-                Verdict::Skip => progress.println(&format!(
-                    "step {}: non-finite {} in {precision} at loss scale {scale_before}; update skipped{}",
-                    step + 1,
-                    if overflow { "loss" } else { "gradients" },
-                    if scaler.dynamic { format!(", loss scale now {}", scaler.scale) } else { String::new() }
-                )),
-                Verdict::GiveUp => {
-                    progress.finish();
-                    anyhow::bail!(
-                        "{} updates in a row overflowed in {precision} (step {}); try --precision bf16 or f32, or a lower --lr \
-                         (the model in {} and its last checkpoint were not overwritten)",
-                        scaler.consecutive_skips,
-                        step + 1,
-                        args.model_file.display()
-                    );
-                }
-            }
-            st.loss_scale = Some(scaler.clone());
-        } else {
-            if args.gradient_clip > 0.0 {
-                clip_global_norm(&model, &mut grads, args.gradient_clip);
-            }
-            model = optim.step(lr, model, grads);
-        }
+        Ok(Accumulated { grads: accumulator.grads(), stats, tokens, overflow })
+    }
 
-        let done = step + 1;
-        if let Some(usage) = device.memory_pool_usage() {
-            peak_device_bytes = Some(peak_device_bytes.unwrap_or(0).max(usage.bytes_reserved));
+    /// The optimizer update at learning rate `lr`; in mixed precision an overflowing update is
+    /// skipped and reported, and too many in a row stop training.
+    fn apply(
+        &mut self,
+        model: Generator,
+        grads: GradientsParams,
+        overflow: bool,
+        lr: f64,
+        step: usize,
+    ) -> anyhow::Result<Generator> {
+        let mixed = self.mixed();
+        let update = Update {
+            optim: &mut self.optim,
+            lr,
+            clip: self.args.gradient_clip,
+            scaler: mixed.then_some(&mut self.scaler),
+        };
+        let (model, outcome) = update.apply(model, grads, !overflow);
+        let precision = self.precision;
+        match outcome {
+            Outcome::Applied => {}
+            Outcome::Skipped { scale } => self.progress.println(&format!(
+                "step {}: non-finite {} in {precision} at loss scale {scale}; update skipped{}",
+                step + 1,
+                if overflow { "loss" } else { "gradients" },
+                if self.scaler.dynamic {
+                    format!(", loss scale now {}", self.scaler.scale)
+                } else {
+                    String::new()
+                }
+            )),
+            Outcome::GaveUp => {
+                self.progress.finish();
+                anyhow::bail!(
+                    "{} updates in a row overflowed in {precision} (step {}); try --precision bf16 or f32, or a lower --lr \
+                     (the model in {} and its last checkpoint were not overwritten)",
+                    self.scaler.consecutive_skips,
+                    step + 1,
+                    self.args.model_file.display()
+                );
+            }
         }
-        if step == first_step && !args.device.is_cpu() {
-            progress.println(&format!(
+        if mixed {
+            self.st.loss_scale = Some(self.scaler.clone());
+        }
+        Ok(model)
+    }
+
+    /// Books update `step`: the trainer state, the meters, the progress bar, and every
+    /// `--log-every-n-steps` a metrics line in the log and on the console.
+    fn record(
+        &mut self,
+        step: usize,
+        step_start: Instant,
+        lr: f64,
+        stats: &CringeStats,
+        tokens: usize,
+    ) -> anyhow::Result<()> {
+        let (done, m) = (step + 1, &mut self.meters);
+        if let Some(usage) = self.device.memory_pool_usage() {
+            m.peak_device_bytes = Some(m.peak_device_bytes.unwrap_or(0).max(usage.bytes_reserved));
+        }
+        if step == self.first_step && !self.args.compute.device.is_cpu() {
+            self.progress.println(&format!(
                 "first update took {:.1}s on {} (kernel compilation and autotuning; kept in {} for the next run)",
                 step_start.elapsed().as_secs_f64(),
-                args.device,
+                self.args.compute.device,
                 crate::device::kernel_cache_dir().display()
             ));
         }
+        let st = &mut self.st;
         st.step = done;
-        st.sampler_draws = sampler.draws();
+        st.sampler_draws = self.sampler.draws();
         st.tokens += tokens;
         st.seconds += step_start.elapsed().as_secs_f64();
-        run_stats.merge(&stats);
-        window.merge(&stats);
-        run_tokens += tokens;
-        window_tokens += tokens;
-        let secs = window_start.elapsed().as_secs_f64();
-        let tokens_per_sec = if secs > 0.0 { window_tokens as f64 / secs } else { 0.0 };
-        progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
-        if done % args.log_every_n_steps == 0 || done == max_steps {
+        m.run.merge(stats);
+        m.window.merge(stats);
+        m.run_tokens += tokens;
+        m.window_tokens += tokens;
+        let secs = m.window_start.elapsed().as_secs_f64();
+        let tokens_per_sec = if secs > 0.0 { m.window_tokens as f64 / secs } else { 0.0 };
+        self.progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
+        if done % self.args.log_every_n_steps == 0 || done == self.max_steps {
+            let mixed = self.precision != Precision::F32;
             let rec = StepRecord {
                 step: done,
-                epoch: st.sampler_draws as f64 / n as f64,
+                epoch: st.sampler_draws as f64 / self.n_examples as f64,
                 lr,
                 tokens_per_sec,
-                metrics: window.metrics(),
-                loss_scale: mixed.then_some(scaler.scale),
-                skipped_updates: mixed.then_some(scaler.skipped),
-                peak_device_mib: peak_device_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
+                metrics: m.window.metrics(),
+                loss_scale: mixed.then_some(self.scaler.scale),
+                skipped_updates: mixed.then_some(self.scaler.skipped),
+                peak_device_mib: m.peak_device_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
             };
-            log.write(&rec)?;
-            progress.println(&console_line(&rec, max_steps, &format_duration(progress.eta(done))));
-            window = CringeStats::default();
-            window_tokens = 0;
-            window_start = Instant::now();
+            self.log.write(&rec)?;
+            let eta = format_duration(self.progress.eta(done));
+            self.progress.println(&console_line(&rec, self.max_steps, &eta));
+            m.window = CringeStats::default();
+            m.window_tokens = 0;
+            m.window_start = Instant::now();
         }
+        Ok(())
+    }
 
-        let mut save_checkpoint = (args.save_every_n_steps > 0
-            && done % args.save_every_n_steps == 0)
-            || (args.save_every_n_secs > 0.0
-                && last_save.elapsed().as_secs_f64() >= args.save_every_n_secs);
-        let validate_now = (args.validation_every_n_steps > 0
-            && done % args.validation_every_n_steps == 0)
-            || (args.validation_every_n_secs > 0.0
-                && last_valid.elapsed().as_secs_f64() >= args.validation_every_n_secs)
-            || (args.validating() && done == max_steps);
+    /// After update `done`: validates when due (saving a better model), writes the checkpoint
+    /// when due, and stops on Ctrl-C (an error, with the checkpoint saved). Returns whether the
+    /// validation patience ran out.
+    fn validate_and_save(
+        &mut self,
+        model: &Generator,
+        done: usize,
+        interrupt: &InterruptGuard,
+    ) -> anyhow::Result<bool> {
+        let a = self.args;
+        let due = |every: usize| every > 0 && done.is_multiple_of(every);
+        let since = |t: Instant, secs: f64| secs > 0.0 && t.elapsed().as_secs_f64() >= secs;
+        let mut save =
+            due(a.save_every_n_steps) || since(self.meters.last_save, a.save_every_n_secs);
+        let validate_now = due(a.validation_every_n_steps)
+            || since(self.meters.last_valid, a.validation_every_n_secs)
+            || (a.validating() && done == self.max_steps);
+        let mut stop_early = false;
         if validate_now {
-            let m = validate(
-                &model.valid(),
-                batcher,
-                valid,
-                bs,
-                &objective,
-                &device.clone().without_autodiff(),
-            );
-            let value = metric_value(&m, &args.validation_metric)?;
-            let better = improves(value, st.best, args.validation_metric_mode);
-            if better {
-                st.best = Some(value);
-                st.validations_since_best = 0;
-                ModelDir::save(&model, tokenizer, &args.model_file)?;
-            } else {
-                st.validations_since_best += 1;
-            }
-            let decayed = schedule.on_validation(done, value, args.validation_metric_mode);
-            st.plateau = schedule.state.clone();
-            log.write_valid(done, &m)?;
-            progress.println(&format!(
-                "valid  {done:>6} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | ppl_pos {:.2} | ppl_ct {:.2} | {} {value:.4}{}{}",
-                m.loss,
-                m.ce_loss,
-                m.ct_loss,
-                m.ppl_pos,
-                m.ppl_ct,
-                args.validation_metric,
-                if better { " (best, saved)" } else { "" },
-                if decayed { format!(" | lr decayed to {:.2e}", schedule.lr(done)) } else { String::new() }
-            ));
-            if args.validation_patience > 0 && st.validations_since_best >= args.validation_patience
-            {
-                progress.println(&format!(
-                    "stopping: {} validations without a better {}",
-                    st.validations_since_best, args.validation_metric
-                ));
-                stop_early = true;
-            }
-            last_valid = Instant::now();
-            save_checkpoint = true;
+            stop_early = self.validation(model, done)?;
+            self.meters.last_valid = Instant::now();
+            save = true;
         }
         let interrupted = interrupt.requested();
-        if save_checkpoint || interrupted || stop_early || done == max_steps {
-            st.plateau = schedule.state.clone();
-            checkpoint::save(&ckpt_dir, &model, tokenizer, &optim, &st)?;
-            last_save = Instant::now();
+        if save || interrupted || stop_early || done == self.max_steps {
+            self.st.plateau = self.schedule.state.clone();
+            let tokenizer = self.batcher.tokenizer();
+            checkpoint::save(&self.ckpt_dir, model, tokenizer, &self.optim, &self.st)?;
+            self.meters.last_save = Instant::now();
         }
         if interrupted {
-            progress.finish();
+            self.progress.finish();
             anyhow::bail!(
-                "interrupted after step {done}/{max_steps}; checkpoint saved in {} — run the same command with --load-from-checkpoint true to continue",
-                ckpt_dir.display()
+                "interrupted after step {done}/{}; checkpoint saved in {} — run the same command with --load-from-checkpoint true to continue",
+                self.max_steps,
+                self.ckpt_dir.display()
             );
         }
-        if stop_early {
-            break;
-        }
+        Ok(stop_early)
     }
-    progress.finish();
-    let seconds = start.elapsed().as_secs_f64();
-    if !args.validating() || max_steps == 0 {
-        ModelDir::save(&model, tokenizer, &args.model_file)?;
-    }
-    let summary = TrainSummary {
-        steps: st.step - first_step,
-        tokens: run_tokens,
-        seconds,
-        metrics: run_stats.metrics(),
-    };
-    if !args.quiet {
-        println!(
-            "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",
-            args.model_file.display(),
-            st.step,
-            summary.seconds,
-            summary.tokens_per_sec()
+
+    /// One validation: the metrics on the valid split, the model saved when better, the
+    /// schedule told; returns whether `--validation-patience` ran out.
+    fn validation(&mut self, model: &Generator, done: usize) -> anyhow::Result<bool> {
+        let a = self.args;
+        let eval_device = self.device.clone().without_autodiff();
+        let m = validate(
+            &model.valid(),
+            self.batcher,
+            self.valid,
+            a.batchsize,
+            &self.objective,
+            &eval_device,
         );
+        let value = metric_value(&m, &a.validation_metric)?;
+        let better = improves(value, self.st.best, a.validation_metric_mode);
+        if better {
+            self.st.best = Some(value);
+            self.st.validations_since_best = 0;
+            ModelDir::save(model, self.batcher.tokenizer(), &a.model_file)?;
+        } else {
+            self.st.validations_since_best += 1;
+        }
+        let decayed = self.schedule.on_validation(done, value, a.validation_metric_mode);
+        self.st.plateau = self.schedule.state.clone();
+        self.log.write_valid(done, &m)?;
+        self.progress.println(&format!(
+            "valid  {done:>6} | loss {:.4} | ce_loss {:.4} | ct_loss {:.4} | ppl_pos {:.2} | ppl_ct {:.2} | {} {value:.4}{}{}",
+            m.loss,
+            m.ce_loss,
+            m.ct_loss,
+            m.ppl_pos,
+            m.ppl_ct,
+            a.validation_metric,
+            if better { " (best, saved)" } else { "" },
+            if decayed { format!(" | lr decayed to {:.2e}", self.schedule.lr(done)) } else { String::new() }
+        ));
+        let out_of_patience =
+            a.validation_patience > 0 && self.st.validations_since_best >= a.validation_patience;
+        if out_of_patience {
+            self.progress.println(&format!(
+                "stopping: {} validations without a better {}",
+                self.st.validations_since_best, a.validation_metric
+            ));
+        }
+        Ok(out_of_patience)
     }
-    Ok(summary)
+
+    /// Ends the run: the model saved (unless validation already saved the best one), and the
+    /// summary.
+    fn finish(self, model: &Generator) -> anyhow::Result<TrainSummary> {
+        self.progress.finish();
+        let seconds = self.meters.start.elapsed().as_secs_f64();
+        let args = self.args;
+        if !args.validating() || self.max_steps == 0 {
+            ModelDir::save(model, self.batcher.tokenizer(), &args.model_file)?;
+        }
+        let summary = TrainSummary {
+            steps: self.st.step - self.first_step,
+            tokens: self.meters.run_tokens,
+            seconds,
+            metrics: self.meters.run.metrics(),
+        };
+        if !args.quiet {
+            println!(
+                "saved {} after {} steps in {:.1}s ({:.0} tokens/s)",
+                args.model_file.display(),
+                self.st.step,
+                summary.seconds,
+                summary.tokens_per_sec()
+            );
+        }
+        Ok(summary)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::step_seed;
+    use super::{Stream, step_seed};
 
     #[test]
     fn step_seeds_differ_by_stream_and_step() {
-        let a = step_seed(42, 1, 0);
-        assert_eq!(a, step_seed(42, 1, 0));
-        assert_ne!(a, step_seed(42, 2, 0));
-        assert_ne!(a, step_seed(42, 1, 1));
-        assert_ne!(a, step_seed(43, 1, 0));
+        let a = step_seed(42, Stream::Device, 0);
+        assert_eq!(a, step_seed(42, Stream::Device, 0));
+        assert_ne!(a, step_seed(42, Stream::Candidates, 0));
+        assert_ne!(a, step_seed(42, Stream::Device, 1));
+        assert_ne!(a, step_seed(43, Stream::Device, 0));
     }
 }

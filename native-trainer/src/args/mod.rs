@@ -1,0 +1,22 @@
+//! Flag groups more than one subcommand takes, declared once and flattened into each
+//! (`#[command(flatten)]`), and the value parsers they share: where and in what precision a
+//! command computes ([`ComputeArgs`]: train, train-classifier, eval, chat), decoding
+//! ([`DecodeArgs`]: eval, chat), and ParlAI's spellings of flags and booleans.
+
+pub mod compute;
+pub mod decoding;
+pub mod parlai;
+pub mod precision;
+
+pub use compute::ComputeArgs;
+pub use decoding::{DecodeArgs, InferenceKind};
+pub use precision::PrecisionArgs;
+
+/// Parses ParlAI-style booleans: true/false, True/False, 1/0, yes/no.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("expected true or false, got {s:?}")),
+    }
+}

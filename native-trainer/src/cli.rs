@@ -28,13 +28,13 @@ pub enum Command {
     /// Talk to a model: each input line is a turn.
     Chat(crate::commands::chat::ChatArgs),
     /// Run the whole iterative CRINGE loop from a config file and write a report.
-    Iterate(crate::commands::iterate::IterateArgs),
+    Iterate(crate::loops::iterate::IterateArgs),
     /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
     FilterWorldLogs(crate::commands::filter_world_logs::FilterWorldLogsArgs),
     /// Build preference pairs {context, chosen, rejected} from labelled generations.
     MakePairs(crate::commands::make_pairs::MakePairsArgs),
     /// Train several losses from one baseline on the same data and budget, and compare them.
-    Compare(crate::commands::compare::CompareArgs),
+    Compare(crate::loops::compare::CompareArgs),
     /// Write a model as a Hugging Face Blenderbot checkpoint that `transformers` loads.
     Export(crate::commands::export::ExportArgs),
     /// Serve the browser UI (label world logs in the browser) over HTTP.
@@ -50,12 +50,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::TrainClassifier(args) => crate::commands::train_classifier::run(args).map(|_| ()),
         Command::Eval(args) => crate::commands::eval::run(args).map(|_| ()),
-        Command::Iterate(args) => crate::commands::iterate::run(args).map(|_| ()),
+        Command::Iterate(args) => crate::loops::iterate::run(args).map(|_| ()),
         Command::FilterWorldLogs(args) => {
             crate::commands::filter_world_logs::run(&args).map(|_| ())
         }
         Command::MakePairs(args) => crate::commands::make_pairs::run(&args).map(|_| ()),
-        Command::Compare(args) => crate::commands::compare::run(args).map(|_| ()),
+        Command::Compare(args) => crate::loops::compare::run(args).map(|_| ()),
         Command::ServeUi(args) => crate::commands::serve_ui::run(&args),
         Command::Export(args) => crate::commands::export::run(&args, &mut std::io::stdout().lock()),
         Command::Chat(args) => {

@@ -87,12 +87,12 @@ pub fn flag_file(data: &[u8]) {
 
 /// `cringe iterate --config FILE`.
 pub fn iterate_toml(data: &[u8]) {
-    let _ = crate::commands::iterate::IterateConfig::parse(text(data), path());
+    let _ = crate::loops::iterate::IterateConfig::parse(text(data), path());
 }
 
 /// `cringe compare --config FILE`, and the runs its sweeps expand to.
 pub fn compare_toml(data: &[u8]) {
-    if let Ok(cfg) = crate::commands::compare::CompareConfig::from_toml(text(data), path())
+    if let Ok(cfg) = crate::loops::compare::CompareConfig::from_toml(text(data), path())
         && let Ok(sweeps) = cfg.sweeps()
     {
         let _ = cfg.runs(&sweeps);

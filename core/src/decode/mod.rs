@@ -2,11 +2,13 @@
 //! nucleus sampling, n-gram blocking, on the generator's key/value cache.
 
 pub mod blocking;
+pub mod causal;
 pub mod scorer;
 pub mod search;
 pub mod select;
 pub mod stream;
 
+pub use causal::CausalScorer;
 pub use scorer::{GeneratorScorer, NextTokenScorer};
 pub use search::{Hypothesis, SearchConfig, SearchResult, search};
 pub use select::Inference;

@@ -8,8 +8,10 @@
 //!
 //! Command-line tools mark such a directory with the [`HF_PREFIX`]: `--init-model hf:DIR`.
 
+pub mod causal;
 pub mod config;
 pub mod names;
+pub mod safetensors;
 pub mod tokenizer;
 pub mod weights;
 

@@ -1,249 +1,87 @@
-//! Weights: reading `model.safetensors` (or a sharded set) into the generator, and writing the
-//! generator's parameters as a `model.safetensors` that `transformers` loads.
+//! Weights: a model's parameters ⇄ the tensors of a safetensors checkpoint, under a naming
+//! that maps each parameter's module path to its Hugging Face name and layout. The BB1
+//! generator's naming is [`hf_name`]; the causal LM's paths are the names themselves
+//! (`super::causal`).
 
 use super::names::{Layout, SHARED_ALIASES, hf_name};
+pub use super::safetensors::{INDEX_FILE, WEIGHTS_FILE, WeightFiles, parse_header};
 use crate::error::{CoreError, Result};
 use crate::model::Generator;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
-/// Single-file weights name.
-pub const WEIGHTS_FILE: &str = "model.safetensors";
-/// Index of sharded weights.
-pub const INDEX_FILE: &str = "model.safetensors.index.json";
+/// A parameter's module path (dot-separated) → its checkpoint name and layout.
+pub type Naming<'a> = &'a dyn Fn(&str) -> Option<(String, Layout)>;
 
-/// Where one tensor lies: its file, element type, shape and byte range there.
-struct Entry {
-    file: usize,
-    dtype: String,
-    shape: Vec<usize>,
-    range: (u64, u64),
-}
-
-/// The tensors of a checkpoint, by name, across one or more safetensors files. Only the
-/// headers are held in memory; each tensor is read from disk when asked for, so loading a
-/// model needs little more memory than the model itself.
-pub struct WeightFiles {
-    files: Vec<PathBuf>,
-    index: HashMap<String, Entry>,
-}
-
-impl WeightFiles {
-    /// Opens `dir/model.safetensors`, or the shards listed in `dir/model.safetensors.index.json`.
-    pub fn open(dir: &Path) -> Result<Self> {
-        let single = dir.join(WEIGHTS_FILE);
-        let index_path = dir.join(INDEX_FILE);
-        let files: Vec<PathBuf> = if single.is_file() {
-            vec![single]
-        } else if index_path.is_file() {
-            let text =
-                std::fs::read_to_string(&index_path).map_err(|e| CoreError::io(&index_path, e))?;
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| CoreError::file(&index_path, e.to_string()))?;
-            let map = v["weight_map"]
-                .as_object()
-                .ok_or_else(|| CoreError::file(&index_path, "has no `weight_map` object"))?;
-            let names: BTreeSet<&str> = map.values().filter_map(|f| f.as_str()).collect();
-            names.into_iter().map(|f| dir.join(f)).collect()
-        } else {
-            let hint = if dir.join("pytorch_model.bin").is_file() {
-                " (this checkpoint has only pytorch_model.bin: convert it with transformers, e.g. \
-                 `AutoModelForSeq2SeqLM.from_pretrained(DIR).save_pretrained(DIR)`)"
-            } else {
-                ""
-            };
-            return Err(CoreError::file(
-                dir,
-                format!("has no {WEIGHTS_FILE} or {INDEX_FILE}{hint}"),
-            ));
-        };
-        let mut index = HashMap::new();
-        for (i, path) in files.iter().enumerate() {
-            for (name, (dtype, shape, range)) in read_header(path)? {
-                index.insert(name, Entry { file: i, dtype, shape, range });
-            }
-        }
-        Ok(Self { files, index })
-    }
-
-    /// Bytes of tensor data the files hold in all (from their headers).
-    pub fn data_bytes(&self) -> u64 {
-        self.index.values().map(|e| e.range.1.saturating_sub(e.range.0)).sum()
-    }
-
-    /// Names of all tensors.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.index.keys().map(String::as_str)
-    }
-
+/// Where tensors are read from by their Hugging Face names: safetensors files, or a GGUF
+/// file that translates names and layouts (`crate::gguf`).
+pub trait TensorSource {
     /// Whether a tensor exists.
-    pub fn contains(&self, name: &str) -> bool {
-        self.index.contains_key(name)
+    fn contains(&self, name: &str) -> bool;
+    /// A tensor as f32 values with its shape (PyTorch's order).
+    fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)>;
+    /// The file that holds `name`, or the main file when there is none (for messages).
+    fn file_for(&self, name: &str) -> std::path::PathBuf;
+}
+
+impl TensorSource for WeightFiles {
+    fn contains(&self, name: &str) -> bool {
+        WeightFiles::contains(self, name)
     }
 
-    /// The file holding `name` (for error messages).
-    pub fn file_of(&self, name: &str) -> Option<&Path> {
-        self.index.get(name).map(|e| self.files[e.file].as_path())
+    fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
+        WeightFiles::read_f32(self, name)
     }
 
-    /// A tensor as f32 values with its shape (f32, f16, bf16 and f64 are read).
-    pub fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>)> {
-        use std::io::{Read, Seek, SeekFrom};
-        let entry =
-            self.index.get(name).ok_or_else(|| CoreError::Invalid(format!("no tensor {name}")))?;
-        let path = &self.files[entry.file];
-        let (a, b) = entry.range;
-        let mut bytes = vec![0u8; (b - a) as usize];
-        let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-        f.seek(SeekFrom::Start(a))
-            .and_then(|_| f.read_exact(&mut bytes))
-            .map_err(|e| CoreError::io(path, e))?;
-        let values: Vec<f32> = match entry.dtype.as_str() {
-            "F32" => bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            "F16" => bytes
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            "BF16" => bytes
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            "F64" => bytes
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                .collect(),
-            other => {
-                return Err(CoreError::file(
-                    path,
-                    format!("tensor `{name}` has dtype {other}; expected F32, F16, BF16 or F64"),
-                ));
-            }
-        };
-        Ok((values, entry.shape.clone()))
+    fn file_for(&self, name: &str) -> std::path::PathBuf {
+        self.file_of(name).or(self.first_file()).map(Path::to_path_buf).unwrap_or_default()
     }
 }
 
-/// Bytes per element of the element types [`WeightFiles::read_f32`] reads (others: 1, so
-/// their sizes are still checked loosely and the read fails with the dtype's name).
-fn dtype_size(dtype: &str) -> u64 {
-    match dtype {
-        "F64" => 8,
-        "F32" => 4,
-        "F16" | "BF16" => 2,
-        _ => 1,
+/// Loads every parameter of `model` from `files` under `naming`, checking each shape (a
+/// tensor named in `zero_if_missing` may be absent: it is zeros, as in `transformers`).
+/// Returns the model and the names of the tensors it read.
+pub fn load_params<M: Module>(
+    model: M,
+    files: &dyn TensorSource,
+    naming: Naming,
+    zero_if_missing: &[&str],
+) -> Result<(M, BTreeSet<String>)> {
+    let mut loader = Loader {
+        files,
+        naming,
+        zero_if_missing,
+        path: Vec::new(),
+        used: BTreeSet::new(),
+        error: None,
+    };
+    let model = model.map(&mut loader);
+    match loader.error {
+        Some(e) => Err(e),
+        None => Ok((model, loader.used)),
     }
 }
 
-/// Name → (dtype, shape, absolute byte range) of every tensor in a safetensors file.
-pub type Header = Vec<(String, (String, Vec<usize>, (u64, u64)))>;
-
-/// Reads and checks a safetensors header: 8-byte little-endian length, then JSON.
-fn read_header(path: &Path) -> Result<Header> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| CoreError::io(path, e))?;
-    let file_len = f.metadata().map_err(|e| CoreError::io(path, e))?.len();
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len).map_err(|e| not_safetensors(path, format!("no header ({e})")))?;
-    let n = header_len(len, file_len, path)?;
-    let mut header = vec![0u8; n as usize];
-    f.read_exact(&mut header).map_err(|e| CoreError::io(path, e))?;
-    header_entries(&header, file_len, path)
-}
-
-/// The header of a whole safetensors file held in memory (tests and fuzzing; loading reads
-/// only the header from disk).
-pub fn parse_header(file: &[u8], path: &Path) -> Result<Header> {
-    let len: [u8; 8] = file
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| not_safetensors(path, "no header".into()))?;
-    let n = header_len(len, file.len() as u64, path)?;
-    header_entries(&file[8..8 + n as usize], file.len() as u64, path)
-}
-
-fn not_safetensors(path: &Path, m: String) -> CoreError {
-    CoreError::file(path, format!("not a valid safetensors file: {m}"))
-}
-
-/// The header length the first eight bytes give, checked against the file's length.
-fn header_len(len: [u8; 8], file_len: u64, path: &Path) -> Result<u64> {
-    let n = u64::from_le_bytes(len);
-    if n > 100 << 20 || n > file_len.saturating_sub(8) {
-        return Err(not_safetensors(
-            path,
-            format!("header length {n} does not fit a file of {file_len} bytes"),
-        ));
-    }
-    Ok(n)
-}
-
-/// The tensors the header JSON describes, each checked to lie inside a file of `file_len`
-/// bytes with as many bytes as its shape and dtype need (all arithmetic checked: the numbers
-/// come from the file).
-fn header_entries(header: &[u8], file_len: u64, path: &Path) -> Result<Header> {
-    let bad = |m: String| not_safetensors(path, m);
-    let n = header.len() as u64;
-    let v: BTreeMap<String, serde_json::Value> =
-        serde_json::from_slice(header).map_err(|e| bad(format!("header is not JSON ({e})")))?;
-    let mut out = Vec::new();
-    for (name, info) in v.into_iter().filter(|(k, _)| k != "__metadata__") {
-        let dtype = info["dtype"]
-            .as_str()
-            .ok_or_else(|| bad(format!("tensor `{name}` has no dtype")))?
-            .to_string();
-        let shape: Vec<usize> = info["shape"]
-            .as_array()
-            .and_then(|a| {
-                a.iter().map(|x| x.as_u64().and_then(|x| usize::try_from(x).ok())).collect()
-            })
-            .ok_or_else(|| bad(format!("tensor `{name}` has no shape")))?;
-        let offsets: Vec<u64> = info["data_offsets"]
-            .as_array()
-            .and_then(|a| a.iter().map(serde_json::Value::as_u64).collect())
-            .filter(|o: &Vec<u64>| o.len() == 2 && o[0] <= o[1])
-            .ok_or_else(|| bad(format!("tensor `{name}` has no valid data_offsets")))?;
-        let mismatch = || {
-            bad(format!(
-                "tensor `{name}`: its bytes do not match its shape {shape:?} and dtype {dtype} (truncated file?)"
-            ))
-        };
-        let (a, b) = (
-            (8 + n).checked_add(offsets[0]).ok_or_else(mismatch)?,
-            (8 + n).checked_add(offsets[1]).ok_or_else(mismatch)?,
-        );
-        let bytes = shape.iter().try_fold(dtype_size(&dtype), |acc, &d| acc.checked_mul(d as u64));
-        if b > file_len || (dtype_size(&dtype) > 1 && bytes != Some(b - a)) {
-            return Err(mismatch());
-        }
-        out.push((name, (dtype, shape, (a, b))));
-    }
-    Ok(out)
-}
-
-/// Loads every parameter of `model` from `files`, checking names and shapes; tensors of the
-/// checkpoint that the model has no place for are an error (they mean another architecture).
+/// Loads every parameter of the generator from `files`, checking names and shapes; tensors
+/// of the checkpoint that the model has no place for are an error (they mean another
+/// architecture).
 pub fn load_into(model: Generator, files: &WeightFiles) -> Result<Generator> {
     let shared = SHARED_ALIASES
         .iter()
         .find(|n| files.contains(n))
         .ok_or_else(|| missing(files, SHARED_ALIASES[0]))?
         .to_string();
-    let mut loader = Loader {
-        files,
-        shared: shared.clone(),
-        path: Vec::new(),
-        used: BTreeSet::new(),
-        error: None,
+    let naming = |path: &str| {
+        hf_name(path).map(|(name, layout)| {
+            match layout == Layout::Same && name == SHARED_ALIASES[0] {
+                true => (shared.clone(), layout),
+                false => (name, layout),
+            }
+        })
     };
-    let model = model.map(&mut loader);
-    if let Some(e) = loader.error {
-        return Err(e);
-    }
+    let (model, mut used) = load_params(model, files, &naming, &["final_logits_bias"])?;
     // Tied copies of the shared embeddings must really be copies.
     let (table, _) = files.read_f32(&shared)?;
     for alias in SHARED_ALIASES.iter().filter(|&&a| a != shared && files.contains(a)) {
@@ -257,19 +95,30 @@ pub fn load_into(model: Generator, files: &WeightFiles) -> Result<Generator> {
                 ),
             ));
         }
-        loader.used.insert(alias.to_string());
+        used.insert(alias.to_string());
     }
-    if let Some(extra) = files.names().filter(|n| !loader.used.contains(*n)).min() {
-        return Err(file_error(
+    refuse_unused(files, files.names(), &used, variant_name(&model))?;
+    Ok(model)
+}
+
+/// An error naming the first of `names` (every tensor of the checkpoint) not in `used`, if
+/// any: it has no place in a model of `model_type`.
+pub fn refuse_unused<'a>(
+    files: &dyn TensorSource,
+    names: impl Iterator<Item = &'a str>,
+    used: &BTreeSet<String>,
+    model_type: &str,
+) -> Result<()> {
+    match names.filter(|n| !used.contains(*n)).min() {
+        Some(extra) => Err(file_error(
             files,
             extra,
             format!(
-                "tensor `{extra}` has no place in a {} model: is this checkpoint another architecture?",
-                variant_name(&model)
+                "tensor `{extra}` has no place in a {model_type} model: is this checkpoint another architecture?"
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(model)
 }
 
 fn variant_name(model: &Generator) -> &'static str {
@@ -278,18 +127,20 @@ fn variant_name(model: &Generator) -> &'static str {
         .unwrap_or("aiayn")
 }
 
-fn missing(files: &WeightFiles, name: &str) -> CoreError {
-    let file = files.files.first().cloned().unwrap_or_default();
-    CoreError::file(file, format!("has no tensor `{name}`"))
+/// "has no tensor `name`", on the checkpoint's (first) file.
+pub fn missing(files: &dyn TensorSource, name: &str) -> CoreError {
+    CoreError::file(files.file_for(name), format!("has no tensor `{name}`"))
 }
 
-fn file_error(files: &WeightFiles, name: &str, message: String) -> CoreError {
-    CoreError::file(files.file_of(name).map(Path::to_path_buf).unwrap_or_default(), message)
+/// An error on the file that holds tensor `name`.
+pub fn file_error(files: &dyn TensorSource, name: &str, message: String) -> CoreError {
+    CoreError::file(files.file_for(name), message)
 }
 
 struct Loader<'a> {
-    files: &'a WeightFiles,
-    shared: String,
+    files: &'a dyn TensorSource,
+    naming: Naming<'a>,
+    zero_if_missing: &'a [&'a str],
     path: Vec<String>,
     used: BTreeSet<String>,
     error: Option<CoreError>,
@@ -297,25 +148,17 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn fetch(&mut self, ours: &str, want: &[usize]) -> Result<Vec<f32>> {
-        let (mut name, layout) = hf_name(ours).ok_or_else(|| {
+        let (name, layout) = (self.naming)(ours).ok_or_else(|| {
             CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`"))
         })?;
-        if layout == Layout::Same && name == SHARED_ALIASES[0] {
-            name = self.shared.clone();
-        }
         if !self.files.contains(&name) {
-            if name == "final_logits_bias" {
-                // transformers treats a missing bias as zeros.
+            if self.zero_if_missing.contains(&name.as_str()) {
                 return Ok(vec![0.0; want.iter().product()]);
             }
             return Err(missing(self.files, &name));
         }
         let (values, shape) = self.files.read_f32(&name)?;
-        let expected: Vec<usize> = match layout {
-            Layout::Same => want.to_vec(),
-            Layout::Transposed => vec![want[1], want[0]],
-            Layout::LeadingOne => [&[1], want].concat(),
-        };
+        let expected = hf_shape(layout, want);
         if shape != expected {
             return Err(file_error(
                 self.files,
@@ -361,7 +204,7 @@ impl ModuleMapper for Loader<'_> {
 }
 
 /// `[rows, cols]` row-major → `[cols, rows]`.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0f32; values.len()];
     for r in 0..rows {
         for c in 0..cols {
@@ -371,21 +214,24 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     out
 }
 
-/// Writes the generator's parameters under their Hugging Face names, in `transformers`'
-/// layouts (f32), as a `model.safetensors` file to `out`, one tensor at a time. A model
-/// without a logits bias gets a zero one.
-pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Result<()> {
+/// A tensor written after the model's parameters: name, shape, f32 values.
+pub type ExtraTensor = (String, Vec<usize>, Vec<f32>);
+
+/// Writes `model`'s parameters under `naming`, in `transformers`' layouts (f32), then
+/// `extra`, as one safetensors file to `out`, one tensor at a time.
+pub fn write_params<M: Module>(
+    model: &M,
+    naming: Naming,
+    extra: &[ExtraTensor],
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     // Pass 1: names and shapes, to lay out the header.
-    let mut shapes = ShapeCollector { path: Vec::new(), shapes: Vec::new(), error: None };
+    let mut shapes = ShapeCollector { naming, path: Vec::new(), shapes: Vec::new(), error: None };
     model.visit(&mut shapes);
     if let Some(e) = shapes.error {
         return Err(e);
     }
-    let v = model.config().vocab_size;
-    let zero_bias = !shapes.shapes.iter().any(|(n, _)| n == "final_logits_bias");
-    if zero_bias {
-        shapes.shapes.push(("final_logits_bias".into(), vec![1, v]));
-    }
+    shapes.shapes.extend(extra.iter().map(|(n, s, _)| (n.clone(), s.clone())));
     let mut header = serde_json::Map::new();
     header.insert("__metadata__".into(), serde_json::json!({ "format": "pt" }));
     let mut offset = 0usize;
@@ -405,21 +251,34 @@ pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Res
     out.write_all(&(text.len() as u64).to_le_bytes()).map_err(io)?;
     out.write_all(text.as_bytes()).map_err(io)?;
     // Pass 2: the data, in the same order.
-    let mut writer = TensorWriter { path: Vec::new(), out, error: None };
+    let mut writer = TensorWriter { naming, path: Vec::new(), out, error: None };
     model.visit(&mut writer);
     if let Some(e) = writer.error {
         return Err(e);
     }
-    if zero_bias {
-        writer.out.write_all(&vec![0u8; 4 * v]).map_err(io)?;
+    for (_, _, values) in extra {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        writer.out.write_all(&bytes).map_err(io)?;
     }
     Ok(())
 }
 
-/// The Hugging Face name and layout of our parameter at `path`.
-fn hf_layout(path: &[String]) -> Result<(String, Layout)> {
+/// Writes the generator's parameters under their Hugging Face names as a
+/// `model.safetensors` that `transformers` loads. A model without a logits bias gets a zero
+/// one.
+pub fn write_safetensors(model: &Generator, out: &mut dyn std::io::Write) -> Result<()> {
+    let v = model.config().vocab_size;
+    let extra = match model.config().final_logits_bias {
+        true => Vec::new(),
+        false => vec![("final_logits_bias".to_string(), vec![1, v], vec![0.0; v])],
+    };
+    write_params(model, &hf_name, &extra, out)
+}
+
+/// The checkpoint name and layout of our parameter at `path`.
+fn hf_layout(naming: Naming, path: &[String]) -> Result<(String, Layout)> {
     let ours = path.join(".");
-    hf_name(&ours)
+    naming(&ours)
         .ok_or_else(|| CoreError::Invalid(format!("no Hugging Face name for parameter `{ours}`")))
 }
 
@@ -445,13 +304,14 @@ fn hf_bytes<const D: usize>(layout: Layout, param: &Param<Tensor<D>>) -> Vec<u8>
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-struct ShapeCollector {
+struct ShapeCollector<'a> {
+    naming: Naming<'a>,
     path: Vec<String>,
     shapes: Vec<(String, Vec<usize>)>,
     error: Option<CoreError>,
 }
 
-impl ModuleVisitor for ShapeCollector {
+impl ModuleVisitor for ShapeCollector<'_> {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
         self.path.push(name.to_string());
     }
@@ -461,7 +321,7 @@ impl ModuleVisitor for ShapeCollector {
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        match hf_layout(&self.path) {
+        match hf_layout(self.naming, &self.path) {
             Ok((name, layout)) => {
                 self.shapes.push((name, hf_shape(layout, &param.lazy_shape().dims::<D>())))
             }
@@ -473,6 +333,7 @@ impl ModuleVisitor for ShapeCollector {
 }
 
 struct TensorWriter<'a> {
+    naming: Naming<'a>,
     path: Vec<String>,
     out: &'a mut dyn std::io::Write,
     error: Option<CoreError>,
@@ -491,7 +352,7 @@ impl ModuleVisitor for TensorWriter<'_> {
         if self.error.is_some() {
             return;
         }
-        let result = hf_layout(&self.path).and_then(|(_, layout)| {
+        let result = hf_layout(self.naming, &self.path).and_then(|(_, layout)| {
             let bytes = hf_bytes(layout, param);
             self.out
                 .write_all(&bytes)

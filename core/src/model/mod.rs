@@ -4,6 +4,7 @@
 
 pub mod attention;
 pub mod cache;
+pub mod causal;
 pub mod classifier;
 pub mod config;
 pub mod embedder;

@@ -189,3 +189,95 @@ fn classifier_trains_and_judges_generations_in_eval() {
     assert_eq!(judged.len(), 20);
     assert!((judged.iter().sum::<f64>() / 20.0 - share).abs() < 1e-9);
 }
+
+/// SmolLM2-135M-Instruct's GGUF from the model cache (`scripts/ensure-model.sh`, which the
+/// test command runs), or `$CRINGE_SMOLLM2_GGUF`.
+fn smollm2() -> std::path::PathBuf {
+    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("CRINGE_MODEL_CACHE")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::env::var_os("XDG_CACHE_HOME")
+                        .map(std::path::PathBuf::from)
+                        .unwrap_or_else(|| {
+                            std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
+                                .join(".cache")
+                        })
+                        .join("cringe-rs/models")
+                });
+            cache.join("SmolLM2-135M-Instruct.Q4_1.gguf")
+        });
+    assert!(path.is_file(), "{} is missing: run scripts/ensure-model.sh", path.display());
+    path
+}
+
+#[test]
+fn chat_with_a_gguf_chat_model_answers_through_its_template_as_transformers_does() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["chat", "--inference", "greedy", "--label-truncate", "24", "--mf"])
+        .arg(smollm2())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the second question only makes sense with the first turn kept
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"What is the capital of France?\nAnd of Italy?\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (text, err) =
+        (String::from_utf8(out.stdout).unwrap(), String::from_utf8_lossy(&out.stderr).to_string());
+    assert!(out.status.success(), "{err}");
+    let replies: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("[cringe]: ")).collect();
+    // transformers' greedy `generate` on the same template gives this first reply
+    // (core/tests/fixtures/smollm2_gguf/expected.json)
+    assert_eq!(replies[0], "The capital of France is Paris.", "{text}");
+    assert_eq!(replies.len(), 2, "{text}");
+    assert!(replies[1].contains("Rome"), "the second reply should use the first turn: {text}");
+    assert!(err.contains("loaded") && err.contains("30 layers"), "{err}");
+}
+
+#[test]
+fn system_prompt_on_a_bb1_model_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model(tmp.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["chat", "--mf", &model, "--system-prompt", "be nice"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--system-prompt needs a causal chat model")
+    );
+}
+
+#[test]
+fn a_gguf_exported_as_a_hugging_face_checkpoint_chats_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hf = tmp.path().join("smollm2-hf");
+    let gguf = smollm2();
+    let out = cringe(&["export", "--mf", gguf.to_str().unwrap(), "--hf", hf.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains("llama") && said.contains("with its chat template"), "{said}");
+    let chat = |model: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+            .args(["chat", "--inference", "greedy", "--label-truncate", "16", "--mf", model])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"How do I boil an egg?\n").unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let (a, b) = (chat(gguf.to_str().unwrap()), chat(&format!("hf:{}", hf.display())));
+    assert!(a.contains("[cringe]: "), "{a}");
+    assert_eq!(a, b);
+}

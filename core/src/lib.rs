@@ -9,6 +9,7 @@
 //! - [`hf`]: loading and exporting Hugging Face checkpoints (Blenderbot / BlenderbotSmall, and
 //!   the causal `llama`, `qwen2`, `qwen3`);
 //! - [`gguf`]: llama.cpp's GGUF files as causal LMs (dequantized to f32);
+//! - [`pretrained`]: a causal LM with its tokenizer and chat template, from either source;
 //! - [`kernels`]: the switch for the fused kernels (the CRINGE loss on the CPU and GPUs, and
 //!   flash attention on GPUs with feature `gpu-kernels`).
 //!
@@ -26,6 +27,7 @@ pub mod loss;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod pretrained;
 pub mod tokenizer;
 
 pub use error::{CoreError, Result};

@@ -10,7 +10,7 @@ pub mod stream;
 
 pub use causal::CausalScorer;
 pub use scorer::{GeneratorScorer, NextTokenScorer};
-pub use search::{Hypothesis, SearchConfig, SearchResult, search};
+pub use search::{Hypothesis, SearchConfig, SearchResult, search, search_until};
 pub use select::Inference;
 pub use stream::TokenStream;
 

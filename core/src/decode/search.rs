@@ -161,12 +161,12 @@ impl Tree {
         &mut self,
         rows: &[&[f32]],
         step: usize,
-        end_id: u32,
+        end_ids: &[u32],
         cfg: &SearchConfig,
     ) -> Vec<Choice> {
         let beam = rows.len();
         let banned: Vec<Option<Vec<u32>>> =
-            (0..beam).map(|h| banned_tokens(self, h, step, end_id, cfg)).collect();
+            (0..beam).map(|h| banned_tokens(self, h, step, end_ids, cfg)).collect();
         match cfg.inference {
             Inference::Beam => {
                 let cands: Vec<Vec<(u32, f32)>> = rows
@@ -189,7 +189,7 @@ impl Tree {
 
     /// Extends the hypotheses by `choices` (recording those that end), and returns the scorer
     /// rows (offset by `base`, this context's first row) the new hypotheses continue.
-    fn advance(&mut self, choices: &[Choice], base: usize, end_id: u32) -> Vec<usize> {
+    fn advance(&mut self, choices: &[Choice], base: usize, end_ids: &[u32]) -> Vec<usize> {
         let beam = self.hyps.len();
         let mut hyps = Vec::with_capacity(beam);
         let mut scores = Vec::with_capacity(beam);
@@ -202,14 +202,14 @@ impl Tree {
                 .unwrap_or(Choice { score: f64::NEG_INFINITY, ..choices[choices.len() - 1] });
             let mut h = self.hyps[ch.hyp].clone();
             h.push(ch.token);
-            if ch.token == end_id && ch.score > DEAD && i < choices.len() {
+            if end_ids.contains(&ch.token) && ch.score > DEAD && i < choices.len() {
                 self.finished.push(Finished { tokens: h[1..].to_vec(), logprob: ch.score });
             }
             rows.push(base + ch.hyp);
             hyps.push(h);
             scores.push(ch.score);
         }
-        if hyps[0].last() == Some(&end_id) {
+        if hyps[0].last().is_some_and(|t| end_ids.contains(t)) {
             self.eos_top = true;
         }
         self.hyps = hyps;
@@ -260,6 +260,18 @@ pub fn search(
     end_id: u32,
     cfg: &SearchConfig,
 ) -> Result<Vec<SearchResult>> {
+    search_until(scorer, contexts, start_id, &[end_id], cfg)
+}
+
+/// [`search`] with several end tokens (a chat model's `eos_token_id` list): a hypothesis
+/// finishes at any of them.
+pub fn search_until(
+    scorer: &mut dyn NextTokenScorer,
+    contexts: &[Vec<u32>],
+    start_id: u32,
+    end_ids: &[u32],
+    cfg: &SearchConfig,
+) -> Result<Vec<SearchResult>> {
     cfg.validate()?;
     let beam = if cfg.inference == Inference::Greedy { 1 } else { cfg.beam_size };
     let v = scorer.vocab_size();
@@ -286,8 +298,8 @@ pub fn search(
             let base = slot * beam;
             let rows: Vec<&[f32]> =
                 (0..beam).map(|h| &logits[(base + h) * v..(base + h + 1) * v]).collect();
-            let choices = tree.choose(&rows, step, end_id, cfg);
-            let continued = tree.advance(&choices, base, end_id);
+            let choices = tree.choose(&rows, step, end_ids, cfg);
+            let continued = tree.advance(&choices, base, end_ids);
             if !tree.done(beam) {
                 reorder.extend(continued);
                 still_live.push(c);
@@ -311,16 +323,16 @@ fn banned_tokens(
     tree: &Tree,
     h: usize,
     step: usize,
-    end_id: u32,
+    end_ids: &[u32],
     cfg: &SearchConfig,
 ) -> Option<Vec<u32>> {
     let hyp = &tree.hyps[h];
-    if step > 0 && hyp.last() == Some(&end_id) {
+    if step > 0 && hyp.last().is_some_and(|t| end_ids.contains(t)) {
         return None;
     }
     let mut ban = Vec::new();
     if step < cfg.min_length {
-        ban.push(end_id);
+        ban.extend_from_slice(end_ids);
     }
     if cfg.block_ngram > 0 {
         ban.extend(blocked_next_tokens(hyp, hyp, cfg.block_ngram));

@@ -68,31 +68,10 @@ impl MultiHeadAttention {
         let [b, tq, d] = query.dims();
         let dh = d / self.n_heads;
         let q = self.split(precision::linear(&self.q_lin, query)).div_scalar((dh as f64).sqrt());
-        let out = self.context(q, keys, values, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
+        let out = context(q, keys, values, mask_bias, &self.attn_dropout)
+            .swap_dims(1, 2)
+            .reshape([b, tq, d]);
         precision::linear(&self.out_lin, out)
-    }
-
-    /// `softmax(q·kᵀ + bias)·v` per head: flash attention on GPU devices (feature
-    /// `gpu-kernels`), else the score matrix, softmax and attention dropout as tensor ops.
-    fn context(
-        &self,
-        q: Tensor<4>,
-        keys: Tensor<4>,
-        values: Tensor<4>,
-        mask_bias: Option<Tensor<4>>,
-    ) -> Tensor<4> {
-        #[cfg(feature = "gpu-kernels")]
-        if let Some(out) =
-            crate::kernels::flash_attention(&q, &keys, &values, &mask_bias, self.attn_dropout.prob)
-        {
-            return out;
-        }
-        let mut scores = precision::matmul(q, keys.swap_dims(2, 3));
-        if let Some(bias) = mask_bias {
-            scores = scores + bias;
-        }
-        let weights = dropout::forward(&self.attn_dropout, softmax(scores, 3));
-        precision::matmul(weights, values)
     }
 
     /// Full attention over packed rows: `query` `[Nq,D]` holds the real positions of a
@@ -115,7 +94,33 @@ impl MultiHeadAttention {
             .split(query_rows.unpack(precision::linear(&self.q_lin, query)))
             .div_scalar((dh as f64).sqrt());
         let [b, tq] = [query_rows.batch(), query_rows.padded_len()];
-        let out = self.context(q, k, v, mask_bias).swap_dims(1, 2).reshape([b, tq, d]);
+        let out =
+            context(q, k, v, mask_bias, &self.attn_dropout).swap_dims(1, 2).reshape([b, tq, d]);
         precision::linear(&self.out_lin, query_rows.pack(out))
     }
+}
+
+/// `softmax(q·kᵀ + bias)·v` per head for already-scaled `q` `[B,H,Tq,D]` and `keys`, `values`
+/// `[B,H,Tk,D]`: flash attention on GPU devices (feature `gpu-kernels`), else the score
+/// matrix, softmax and attention dropout as tensor ops. Shared by the BB1 generator and the
+/// causal LM.
+pub(crate) fn context(
+    q: Tensor<4>,
+    keys: Tensor<4>,
+    values: Tensor<4>,
+    mask_bias: Option<Tensor<4>>,
+    attn_dropout: &Dropout,
+) -> Tensor<4> {
+    #[cfg(feature = "gpu-kernels")]
+    if let Some(out) =
+        crate::kernels::flash_attention(&q, &keys, &values, &mask_bias, attn_dropout.prob)
+    {
+        return out;
+    }
+    let mut scores = precision::matmul(q, keys.swap_dims(2, 3));
+    if let Some(bias) = mask_bias {
+        scores = scores + bias;
+    }
+    let weights = dropout::forward(attn_dropout, softmax(scores, 3));
+    precision::matmul(weights, values)
 }

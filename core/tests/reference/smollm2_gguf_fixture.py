@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the SmolLM2 GGUF parity fixture (tests in core/tests/gguf_smollm2.rs).
+"""Builds the SmolLM2 GGUF parity fixture (tests in core/tests/gguf.rs).
 
 Reads SmolLM2-135M-Instruct.Q4_1.gguf (from `scripts/ensure-model.sh`) twice, with two
 independent readers, and writes what the Rust side must reproduce into

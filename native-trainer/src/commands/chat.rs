@@ -1,6 +1,11 @@
 //! `cringe chat`: talk to a model in the terminal (or pipe lines through it). Each line you
 //! type is a turn; the model answers with the whole conversation so far as its context.
 //! `[DONE]` or `/reset` starts a new conversation.
+//!
+//! A causal chat LM (a `.gguf` file, or `hf:DIR` of a Llama / Qwen checkpoint) gets the
+//! conversation through its own chat template, with `--system-prompt` as the first turn, and
+//! its reply ends at any of its end tokens; the oldest turns are dropped when the prompt would
+//! exceed `--text-truncate` tokens.
 
 use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
@@ -13,9 +18,14 @@ use std::path::PathBuf;
 /// Chat with a model.
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
-    /// The model directory (`hf:DIR`: a Hugging Face Blenderbot checkpoint).
+    /// The model directory (`hf:DIR`: a Hugging Face checkpoint; a `.gguf` file or
+    /// `gguf:PATH`: a causal LM in llama.cpp's format).
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
+
+    /// A system message opening the conversation (causal chat models only).
+    #[arg(long = "system-prompt", value_name = "TEXT")]
+    pub system_prompt: Option<String>,
 
     /// How to generate.
     #[command(flatten)]
@@ -31,6 +41,14 @@ pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow:
     args.decode.validate()?;
     let (device, precision) = args.compute.open()?;
     let _autocast = cringe_core::model::autocast(precision);
+    if cringe_core::pretrained::is_causal(&args.model_file) {
+        return super::chat_causal::run(&args, &device, input, out);
+    }
+    if args.system_prompt.is_some() {
+        anyhow::bail!(
+            "--system-prompt needs a causal chat model (a .gguf file or hf:DIR of a Llama / Qwen checkpoint)"
+        );
+    }
     let md = cringe_core::hf::load_model(&args.model_file, &device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let cfg = args.decode.search_config();

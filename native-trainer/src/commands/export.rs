@@ -1,5 +1,7 @@
 //! `cringe export --hf DIR`: a model directory (or another Hugging Face checkpoint) written
 //! as a Hugging Face Blenderbot checkpoint, so a CRINGE-trained model loads in `transformers`.
+//! A causal LM (a `.gguf` file or `hf:DIR` of a Llama / Qwen checkpoint) is written as the
+//! same family's checkpoint, with its tokenizer and chat template.
 
 use anyhow::Context;
 use clap::Args;
@@ -13,7 +15,8 @@ use std::path::PathBuf;
     after_help = "Example:\n  cringe export --mf runs/model --hf runs/model-hf\n  python -c \"from transformers import AutoModelForSeq2SeqLM, AutoTokenizer; \\\n    m = AutoModelForSeq2SeqLM.from_pretrained('runs/model-hf'); t = AutoTokenizer.from_pretrained('runs/model-hf')\""
 )]
 pub struct ExportArgs {
-    /// The model to export: a model directory written by `cringe train` (or `hf:DIR`).
+    /// The model to export: a model directory written by `cringe train`, `hf:DIR`, or a
+    /// causal LM's `.gguf` file.
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
 
@@ -27,6 +30,23 @@ pub struct ExportArgs {
 pub fn run(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()> {
     hf::EXPORT_DIR.check_replaceable(&args.hf).context("--hf")?;
     let device = burn::tensor::Device::flex();
+    if cringe_core::pretrained::is_causal(&args.model_file) {
+        let lm = cringe_core::pretrained::load(&args.model_file, &device)
+            .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+        lm.export_hf(&args.hf)
+            .with_context(|| format!("exporting to --hf {}", args.hf.display()))?;
+        let cfg = lm.model.config();
+        writeln!(
+            out,
+            "wrote {} ({}, {} parameters, {} tokens, {}): config.json, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json",
+            args.hf.display(),
+            cfg.family.model_type(),
+            cfg.num_params(),
+            lm.tokenizer.get_vocab_size(true),
+            if lm.template.is_some() { "with its chat template" } else { "no chat template" },
+        )?;
+        return Ok(());
+    }
     let md = hf::load_model(&args.model_file, &device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
     let caveat = hf::export(&md.model, &md.tokenizer, &args.hf)

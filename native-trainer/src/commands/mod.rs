@@ -2,6 +2,7 @@
 //! its `run`. (`iterate` and `compare`, which run these as stages, are in `crate::loops`.)
 
 pub mod chat;
+pub mod chat_causal;
 pub mod display_data;
 pub mod eval;
 pub mod export;

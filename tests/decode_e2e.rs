@@ -193,22 +193,10 @@ fn classifier_trains_and_judges_generations_in_eval() {
 /// SmolLM2-135M-Instruct's GGUF from the model cache (`scripts/ensure-model.sh`, which the
 /// test command runs), or `$CRINGE_SMOLLM2_GGUF`.
 fn smollm2() -> std::path::PathBuf {
-    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            let cache = std::env::var_os("CRINGE_MODEL_CACHE")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|| {
-                    std::env::var_os("XDG_CACHE_HOME")
-                        .map(std::path::PathBuf::from)
-                        .unwrap_or_else(|| {
-                            std::path::PathBuf::from(std::env::var_os("HOME").unwrap())
-                                .join(".cache")
-                        })
-                        .join("cringe-rs/models")
-                });
-            cache.join("SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
+    let path =
+        std::env::var_os("CRINGE_SMOLLM2_GGUF").map(std::path::PathBuf::from).unwrap_or_else(
+            || cringe_core::pretrained::model_cache().join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        );
     assert!(path.is_file(), "{} is missing: run scripts/ensure-model.sh", path.display());
     path
 }

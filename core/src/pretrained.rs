@@ -23,6 +23,18 @@ pub struct Pretrained {
     pub template: Option<ChatTemplate>,
 }
 
+/// The model cache `scripts/ensure-model.sh` fills: `$CRINGE_MODEL_CACHE`, else
+/// `$XDG_CACHE_HOME/cringe-rs/models`, else `~/.cache/cringe-rs/models`.
+pub fn model_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CRINGE_MODEL_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+    });
+    base.join("cringe-rs/models")
+}
+
 /// The Hugging Face directory `spec` names, if it is `hf:DIR` with a causal `config.json`.
 fn causal_hf_dir(spec: &Path) -> Option<PathBuf> {
     let dir = PathBuf::from(spec.to_str()?.strip_prefix(HF_PREFIX)?);
@@ -39,11 +51,9 @@ pub fn is_causal(spec: &Path) -> bool {
 pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
     if let Some(path) = crate::gguf::gguf_path(spec) {
         let (source, cfg) = crate::gguf::open(&path)?;
-        let names = source.hf_names()?;
-        let model = crate::hf::causal::load_weights(&cfg, &source, &names, device)?;
-        let file = crate::gguf::GgufFile::open(&path)?;
-        let tokenizer = crate::gguf::tokenizer::build(&file)?;
-        let template = match crate::gguf::tokenizer::chat_template(&file) {
+        let model = crate::gguf::load_weights(&source, &cfg, device)?;
+        let tokenizer = crate::gguf::tokenizer::build(source.file())?;
+        let template = match crate::gguf::tokenizer::chat_template(source.file()) {
             Some(source) => Some(template_with_tokens(&source, &tokenizer, &model, &path)?),
             None => None,
         };

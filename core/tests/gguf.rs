@@ -20,17 +20,9 @@ const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// The model file: `$CRINGE_SMOLLM2_GGUF`, else the model cache `scripts/ensure-model.sh`
 /// fills. Missing, the tests fail saying how to fetch it (the test command always does).
 fn model_path() -> PathBuf {
-    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
-        let cache =
-            std::env::var_os("CRINGE_MODEL_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-                let base =
-                    std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-                        PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache")
-                    });
-                base.join("cringe-rs/models")
-            });
-        cache.join(FILE)
-    });
+    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cringe_core::pretrained::model_cache().join(FILE));
     assert!(
         path.is_file(),
         "{} is missing: run scripts/ensure-model.sh (the test command does)",

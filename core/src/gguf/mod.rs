@@ -39,6 +39,11 @@ pub struct GgufSource {
 }
 
 impl GgufSource {
+    /// The file (its metadata: tokenizer, chat template).
+    pub fn file(&self) -> &GgufFile {
+        &self.file
+    }
+
     /// Every tensor's Hugging Face name; a tensor without one is an error naming it.
     pub fn hf_names(&self) -> Result<Vec<String>> {
         self.file
@@ -174,6 +179,10 @@ pub fn open(path: &Path) -> Result<(GgufSource, CausalConfig)> {
 /// Loads the model of the GGUF file at `path` onto `device` (weights dequantized to f32).
 pub fn load_model(path: &Path, device: &Device) -> Result<CausalLm> {
     let (source, cfg) = open(path)?;
-    let names = source.hf_names()?;
-    crate::hf::causal::load_weights(&cfg, &source, &names, device)
+    load_weights(&source, &cfg, device)
+}
+
+/// Loads the weights of an opened file ([`open`]) into a model of `cfg` on `device`.
+pub fn load_weights(source: &GgufSource, cfg: &CausalConfig, device: &Device) -> Result<CausalLm> {
+    crate::hf::causal::load_weights(cfg, source, &source.hf_names()?, device)
 }

@@ -1,9 +1,11 @@
 //! A pretrained causal LM with what it takes to talk to it: the model, its tokenizer, its
 //! chat template and its end tokens, from a GGUF file (`gguf:PATH` or a path ending in
-//! `.gguf`) or a Hugging Face directory (`hf:DIR` whose `config.json` is `llama`, `qwen2` or
-//! `qwen3`, with `tokenizer.json` and `tokenizer_config.json`).
+//! `.gguf`) or a Hugging Face directory (`hf:DIR`, or a plain `DIR` as `cringe train` writes
+//! one, whose `config.json` is `llama`, `qwen2` or `qwen3`, with `tokenizer.json` and
+//! `tokenizer_config.json`).
 
-use crate::chat::{ChatTemplate, Message};
+use crate::chat::ChatTemplate;
+use crate::data::CausalText;
 use crate::error::{CoreError, Result};
 use crate::fsutil::{FileContent, write_dir_atomic_streamed};
 use crate::hf::HF_PREFIX;
@@ -13,14 +15,12 @@ use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
-/// A causal LM ready to chat.
+/// A causal LM ready to chat or train.
 pub struct Pretrained {
     /// The model.
     pub model: CausalLm,
-    /// Its tokenizer.
-    pub tokenizer: Tokenizer,
-    /// Its chat template, if it has one (base models often do not).
-    pub template: Option<ChatTemplate>,
+    /// Its tokenizer, chat template (base models often have none) and end tokens.
+    pub text: CausalText,
 }
 
 /// The model cache `scripts/ensure-model.sh` fills: `$CRINGE_MODEL_CACHE`, else
@@ -35,9 +35,11 @@ pub fn model_cache() -> PathBuf {
     base.join("cringe-rs/models")
 }
 
-/// The Hugging Face directory `spec` names, if it is `hf:DIR` with a causal `config.json`.
+/// The Hugging Face directory `spec` names, if it is `hf:DIR` or a plain `DIR` (what
+/// `cringe train` writes for a causal LM) with a causal `config.json`.
 fn causal_hf_dir(spec: &Path) -> Option<PathBuf> {
-    let dir = PathBuf::from(spec.to_str()?.strip_prefix(HF_PREFIX)?);
+    let text = spec.to_str()?;
+    let dir = PathBuf::from(text.strip_prefix(HF_PREFIX).unwrap_or(text));
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
     crate::hf::causal::is_causal_config(&text).then_some(dir)
 }
@@ -57,7 +59,7 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
             Some(source) => Some(template_with_tokens(&source, &tokenizer, &model, &path)?),
             None => None,
         };
-        return Ok(Pretrained { model, tokenizer, template });
+        return Pretrained::new(model, tokenizer, template);
     }
     let dir = causal_hf_dir(spec).ok_or_else(|| {
         CoreError::file(spec, "is not a causal LM (expected a .gguf file or hf:DIR of a llama, qwen2 or qwen3 checkpoint)")
@@ -81,7 +83,7 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
         }
         Err(_) => None,
     };
-    Ok(Pretrained { model, tokenizer, template })
+    Pretrained::new(model, tokenizer, template)
 }
 
 /// `tokenizer_config.json`'s `chat_template`: a string, or a list of named templates of
@@ -111,32 +113,26 @@ fn template_with_tokens(
 }
 
 impl Pretrained {
+    /// The model with its tokenizer and template, in chat form when it has a template.
+    pub fn new(
+        model: CausalLm,
+        tokenizer: Tokenizer,
+        template: Option<ChatTemplate>,
+    ) -> Result<Self> {
+        let cfg = model.config();
+        let text = CausalText::new(
+            tokenizer,
+            template,
+            cfg.eos_token_ids.clone(),
+            cfg.bos_token_id,
+            cfg.max_position_embeddings,
+        )?;
+        Ok(Self { model, text })
+    }
+
     /// The tokens that end a reply.
     pub fn eos_ids(&self) -> &[u32] {
         &self.model.config().eos_token_ids
-    }
-
-    /// Token ids of `text` (special tokens written in the text are matched whole; no BOS is
-    /// added, as `apply_chat_template` adds none).
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let enc =
-            self.tokenizer.encode(text, false).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
-        Ok(enc.get_ids().to_vec())
-    }
-
-    /// The text of `ids`, special tokens left out.
-    pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.tokenizer.decode(ids, true).map_err(|e| CoreError::Tokenizer(e.to_string()))
-    }
-
-    /// The prompt for the model's next turn in `messages`: the chat template with the
-    /// generation prompt, or, for a model without one, the turns' text one per line.
-    pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>> {
-        let text = match &self.template {
-            Some(t) => t.render(messages, true)?,
-            None => messages.iter().map(|m| format!("{}\n", m.content)).collect(),
-        };
-        self.encode(&text)
     }
 }
 
@@ -146,40 +142,52 @@ impl Pretrained {
     /// this tool wrote before atomically: `config.json`, `generation_config.json`,
     /// `model.safetensors` (f32), `tokenizer.json`, `tokenizer_config.json`.
     pub fn export_hf(&self, dir: &Path) -> Result<()> {
-        let cfg = self.model.config();
-        let config = serde_json::to_string_pretty(&crate::hf::causal::config_json(cfg))
-            .expect("config serialises");
-        let generation = serde_json::to_string_pretty(&serde_json::json!({
-            "bos_token_id": cfg.bos_token_id,
-            "eos_token_id": cfg.eos_token_ids,
-            "pad_token_id": cfg.pad_token_id,
-        }))
-        .expect("generation config serialises");
-        let tokenizer = self
-            .tokenizer
-            .to_string(false)
-            .map_err(|e| CoreError::Tokenizer(format!("writing tokenizer.json: {e}")))?;
-        let token = |id: Option<u32>| id.and_then(|i| self.tokenizer.id_to_token(i));
-        let tokenizer_config = serde_json::to_string_pretty(&serde_json::json!({
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "chat_template": self.template.as_ref().map(ChatTemplate::source),
-            "bos_token": token(cfg.bos_token_id),
-            "eos_token": token(cfg.eos_token_ids.first().copied()),
-            "pad_token": token(cfg.pad_token_id),
-            "add_bos_token": false,
-            "clean_up_tokenization_spaces": false,
-            "model_max_length": cfg.max_position_embeddings,
-        }))
-        .expect("tokenizer config serialises");
-        let weights =
-            |out: &mut dyn std::io::Write| crate::hf::causal::write_safetensors(&self.model, out);
-        let files: Vec<(&str, FileContent)> = vec![
-            ("config.json", FileContent::Bytes(config.as_bytes())),
-            ("generation_config.json", FileContent::Bytes(generation.as_bytes())),
-            (crate::hf::weights::WEIGHTS_FILE, FileContent::Writer(&weights)),
-            ("tokenizer.json", FileContent::Bytes(tokenizer.as_bytes())),
-            ("tokenizer_config.json", FileContent::Bytes(tokenizer_config.as_bytes())),
-        ];
-        write_dir_atomic_streamed(dir, &crate::hf::EXPORT_DIR, &files)
+        export_hf(&self.model, &self.text, dir, &[])
     }
+}
+
+/// Writes `model` and `text` as a Hugging Face checkpoint directory (see
+/// [`Pretrained::export_hf`]), with `extra` files (name, bytes) in the same atomic swap — how a
+/// training checkpoint keeps its optimizer and trainer state consistent with its weights.
+pub fn export_hf(
+    model: &CausalLm,
+    text: &CausalText,
+    dir: &Path,
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
+    let cfg = model.config();
+    let config = serde_json::to_string_pretty(&crate::hf::causal::config_json(cfg))
+        .expect("config serialises");
+    let generation = serde_json::to_string_pretty(&serde_json::json!({
+        "bos_token_id": cfg.bos_token_id,
+        "eos_token_id": cfg.eos_token_ids,
+        "pad_token_id": cfg.pad_token_id,
+    }))
+    .expect("generation config serialises");
+    let tokenizer = text
+        .tokenizer
+        .to_string(false)
+        .map_err(|e| CoreError::Tokenizer(format!("writing tokenizer.json: {e}")))?;
+    let token = |id: Option<u32>| id.and_then(|i| text.tokenizer.id_to_token(i));
+    let tokenizer_config = serde_json::to_string_pretty(&serde_json::json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "chat_template": text.template.as_ref().map(ChatTemplate::source),
+        "bos_token": token(cfg.bos_token_id),
+        "eos_token": token(cfg.eos_token_ids.first().copied()),
+        "pad_token": token(cfg.pad_token_id),
+        "add_bos_token": false,
+        "clean_up_tokenization_spaces": false,
+        "model_max_length": cfg.max_position_embeddings,
+    }))
+    .expect("tokenizer config serialises");
+    let weights = |out: &mut dyn std::io::Write| crate::hf::causal::write_safetensors(model, out);
+    let mut files: Vec<(&str, FileContent)> = vec![
+        ("config.json", FileContent::Bytes(config.as_bytes())),
+        ("generation_config.json", FileContent::Bytes(generation.as_bytes())),
+        (crate::hf::weights::WEIGHTS_FILE, FileContent::Writer(&weights)),
+        ("tokenizer.json", FileContent::Bytes(tokenizer.as_bytes())),
+        ("tokenizer_config.json", FileContent::Bytes(tokenizer_config.as_bytes())),
+    ];
+    files.extend(extra.iter().map(|&(name, bytes)| (name, FileContent::Bytes(bytes))));
+    write_dir_atomic_streamed(dir, &crate::hf::EXPORT_DIR, &files)
 }

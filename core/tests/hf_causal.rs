@@ -130,6 +130,43 @@ fn packed_rows_equal_each_sequence_alone() {
 }
 
 #[test]
+fn the_trainers_target_logits_are_transformers_logits_at_the_positions_before_each_target() {
+    use cringe_core::data::{CausalBatch, EncodedExample, Label};
+    let dev = Device::flex();
+    for name in FAMILIES {
+        let model = load_model(&fixture(name), &dev).unwrap();
+        let seqs = ids(&expected(name)["sequences"]);
+        // each sequence as a prompt (its first third, at least one token) and a target
+        let items: Vec<EncodedExample> = seqs
+            .iter()
+            .map(|s| {
+                let p = (s.len() / 3).max(1);
+                EncodedExample {
+                    context: s[..p].to_vec(),
+                    target: s[p..].to_vec(),
+                    label: Label::Pos,
+                    rejected: None,
+                }
+            })
+            .collect();
+        let batch = CausalBatch::collate(&items, &dev);
+        let rows = batch.input_rows(&dev);
+        let got = values(model.forward_picked(batch.tokens, &rows, batch.picks));
+        let v = model.config().vocab_size;
+        let mut offset = 0;
+        for (i, e) in items.iter().enumerate() {
+            let full = reference_logits(name, i);
+            // positions p−1 … len−2 predict the target tokens
+            let want = &full[(e.context.len() - 1) * v..(e.context.len() + e.target.len() - 1) * v];
+            let part = &got[offset * v..(offset + e.target.len()) * v];
+            assert!(relative_error(part, want) < 1e-4, "{name}: sequence {i}'s target logits");
+            offset += e.target.len();
+        }
+        assert_eq!(offset * v, got.len());
+    }
+}
+
+#[test]
 fn configs_read_each_family_switch_and_the_generation_configs_end_tokens() {
     let dev = Device::flex();
     let cfg = |name| load_model(&fixture(name), &dev).unwrap().config().clone();

@@ -37,6 +37,9 @@ pub const EXPORT_DIR: DirKind = DirKind {
         "tokenizer.json",
         "tokenizer_config.json",
         "special_tokens_map.json",
+        // a causal LM's training checkpoint is such a directory plus the trainer's state
+        "optimizer.bpk",
+        "trainer_state.json",
     ],
     signature: &[weights::WEIGHTS_FILE],
 };

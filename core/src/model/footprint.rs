@@ -6,6 +6,7 @@
 //! element), not exact accounting: they only need to tell a run that fits from one that is off
 //! by orders of magnitude.
 
+use super::causal::CausalConfig;
 use super::config::GeneratorConfig;
 
 const F32: u64 = 4;
@@ -48,6 +49,24 @@ pub fn training_bytes(
     F32 * (4 * cfg.num_params_u64() + b * (encoder + decoder + logits))
 }
 
+/// Bytes that one training update of a causal LM on `batch` rows of `prompt_len` +
+/// `target_len` tokens needs: weights, gradients and the two Adam moments, each block's
+/// activations kept for the backward pass (attention scores included), and the logits of the
+/// target positions with their gradient.
+pub fn causal_training_bytes(
+    cfg: &CausalConfig,
+    batch: usize,
+    prompt_len: usize,
+    target_len: usize,
+) -> u64 {
+    let (d, f, v) = (cfg.hidden_size as u64, cfg.intermediate_size as u64, cfg.vocab_size as u64);
+    let h = cfg.num_attention_heads as u64;
+    let (b, len, tgt) = (batch as u64, (prompt_len + target_len) as u64, target_len as u64);
+    let per_layer = len * (12 * d + 3 * f + h * len);
+    let logits = 3 * tgt * v;
+    F32 * (4 * cfg.num_params() as u64 + b * (cfg.num_hidden_layers as u64 * per_layer + logits))
+}
+
 /// `bytes` as "28.3 GB".
 pub fn format_bytes(bytes: u64) -> String {
     match bytes {
@@ -71,6 +90,10 @@ mod tests {
         assert!(decoding_bytes(&small, 8 * 1_000_000, 128, 128) > 1 << 40);
         assert!(training_bytes(&small, 100_000_000, 128, 128) > 1 << 40);
         assert!(decoding_bytes(&small, 20, 64, 24) > decoding_bytes(&small, 10, 64, 24));
+        let smollm2 = CausalConfig::smollm2_135m();
+        let causal = causal_training_bytes(&smollm2, 8, 128, 128);
+        assert!(causal > 4 * 4 * 134_000_000 && causal < 8 << 30, "{}", format_bytes(causal));
+        assert!(causal_training_bytes(&smollm2, 100_000, 128, 128) > 1 << 40);
         assert_eq!(format_bytes(28_300_000_000), "28.3 GB");
         assert_eq!(format_bytes(5_000_000), "5 MB");
     }

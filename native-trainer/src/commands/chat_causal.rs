@@ -21,19 +21,13 @@ pub fn run(
     let started = std::time::Instant::now();
     let lm = cringe_core::pretrained::load(&args.model_file, device)
         .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
-    if lm.eos_ids().is_empty() {
-        anyhow::bail!(
-            "{}: the model names no end token (eos_token_id); a reply would never end",
-            args.model_file.display()
-        );
-    }
     eprintln!(
         "loaded {} ({} layers, {} parameters) in {:.1} s{}",
         args.model_file.display(),
         lm.model.config().num_hidden_layers,
         lm.model.config().num_params(),
         started.elapsed().as_secs_f64(),
-        if lm.template.is_none() {
+        if lm.text.template.is_none() {
             "; it has no chat template: turns are joined as plain text"
         } else {
             ""
@@ -65,7 +59,7 @@ fn respond(
 ) -> anyhow::Result<String> {
     let prompt = loop {
         let messages: Vec<Message> = system.iter().chain(turns.iter()).cloned().collect();
-        let prompt = lm.chat_prompt(&messages)?;
+        let prompt = lm.text.chat_prompt(&messages)?;
         if prompt.len() <= args.decode.text_truncate || turns.len() <= 1 {
             break prompt;
         }
@@ -79,5 +73,5 @@ fn respond(
     if tokens.last().is_some_and(|t| lm.eos_ids().contains(t)) {
         tokens.pop();
     }
-    Ok(lm.decode(&tokens)?.trim().to_string())
+    Ok(lm.text.decode(&tokens)?.trim().to_string())
 }

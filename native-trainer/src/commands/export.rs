@@ -42,8 +42,8 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> anyhow::Result<()> {
             args.hf.display(),
             cfg.family.model_type(),
             cfg.num_params(),
-            lm.tokenizer.get_vocab_size(true),
-            if lm.template.is_some() { "with its chat template" } else { "no chat template" },
+            lm.text.tokenizer.get_vocab_size(true),
+            if lm.text.template.is_some() { "with its chat template" } else { "no chat template" },
         )?;
         return Ok(());
     }

@@ -78,6 +78,22 @@ impl CausalLm {
     /// [`CausalLm::forward`] for the positions `rows` keeps only: logits `[N,V]` in `rows`'
     /// order. Pads (after each row's tokens) are neither computed nor scored.
     pub fn forward_rows(&self, tokens: Tensor<2, Int>, rows: &Packing) -> Tensor<2> {
+        self.output(self.hidden_rows(tokens, rows))
+    }
+
+    /// The logits of the packed positions `picks` (indices into `rows`' order) only: what
+    /// training needs, the prompt positions' output projection skipped.
+    pub fn forward_picked(
+        &self,
+        tokens: Tensor<2, Int>,
+        rows: &Packing,
+        picks: Tensor<1, Int>,
+    ) -> Tensor<2> {
+        self.output(self.hidden_rows(tokens, rows).select(0, picks))
+    }
+
+    /// The final hidden states (before the last norm) of the positions `rows` keeps.
+    fn hidden_rows(&self, tokens: Tensor<2, Int>, rows: &Packing) -> Tensor<2> {
         let [_, t] = tokens.dims();
         let device = tokens.device();
         let (cos, sin) = self.rope.tables(&Positions::shared(0, t), &device);
@@ -87,7 +103,7 @@ impl CausalLm {
         for block in &self.model.layers {
             x = block.forward_rows(x, rows, &inputs, None);
         }
-        self.output(x)
+        x
     }
 
     /// An empty cache for prompts whose rows start with `pads[r]` pad columns.

@@ -1,0 +1,326 @@
+//! Examples as token sequences for a causal LM: what the model reads (the prompt) and what it
+//! is trained to write (the target), the counterpart of [`Batcher`](super::Batcher)'s
+//! encoding for the BB1 generator.
+//!
+//! Two forms. A chat model sees each example as a conversation: the context's turns (the
+//! example's role-tagged turns where the data has them, else its lines, the last one the
+//! user's, alternating back to the first) rendered with the model's
+//! own chat template and its generation prompt, and the response as the assistant's turn —
+//! the tokens the template writes for that turn up to and including its end token, which is
+//! what the model itself generates. A base LM (`--chat-template none`, or a model without a
+//! template) sees plain continuation: the context's text and a newline, then the response
+//! and the first end token. The loss is on the target tokens only.
+//!
+//! Truncation follows ParlAI: the prompt keeps its last `text_truncate` tokens, the target its
+//! first `label_truncate`; together they are capped at the model's positions, the prompt
+//! giving way first.
+
+use super::batcher::{EncodedExample, TruncationConfig};
+use super::example::Example;
+use crate::chat::{ChatTemplate, Message};
+use crate::error::{CoreError, Result};
+use tokenizers::Tokenizer;
+
+/// How examples become prompts: through the chat template, or as plain text continuation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptForm {
+    /// The model's chat template (context → user turns, response → assistant turn).
+    Chat,
+    /// Plain continuation: the context's text, a newline, the response.
+    Continuation,
+}
+
+impl PromptForm {
+    /// The name on the command line (`--chat-template auto|none` picks between them).
+    pub fn name(self) -> &'static str {
+        match self {
+            PromptForm::Chat => "chat",
+            PromptForm::Continuation => "continuation",
+        }
+    }
+}
+
+/// A causal LM's tokenizer, chat template and end tokens, and how examples are encoded.
+#[derive(Debug, Clone)]
+pub struct CausalText {
+    /// The tokenizer.
+    pub tokenizer: Tokenizer,
+    /// The chat template, if the model has one.
+    pub template: Option<ChatTemplate>,
+    /// The tokens that end a reply (the first is appended to continuation targets).
+    pub eos_ids: Vec<u32>,
+    /// The token a continuation prompt with no context starts with (BOS, else the first eos).
+    pub start_id: u32,
+    form: PromptForm,
+    trunc: TruncationConfig,
+    max_positions: usize,
+}
+
+impl CausalText {
+    /// The text side of a model with `max_positions` positions, in chat form when it has a
+    /// template; no truncation beyond the model's positions.
+    pub fn new(
+        tokenizer: Tokenizer,
+        template: Option<ChatTemplate>,
+        eos_ids: Vec<u32>,
+        bos_id: Option<u32>,
+        max_positions: usize,
+    ) -> Result<Self> {
+        let first_eos = *eos_ids.first().ok_or_else(|| {
+            CoreError::Config(
+                "the model names no end token (eos_token_id); a reply would never end".into(),
+            )
+        })?;
+        let form = if template.is_some() { PromptForm::Chat } else { PromptForm::Continuation };
+        let trunc =
+            TruncationConfig { text_truncate: max_positions, label_truncate: max_positions };
+        Ok(Self {
+            tokenizer,
+            template,
+            eos_ids,
+            start_id: bos_id.unwrap_or(first_eos),
+            form,
+            trunc,
+            max_positions: max_positions.max(2),
+        })
+    }
+
+    /// The same text side with truncation `trunc` (each length at least 1).
+    pub fn with_truncation(mut self, trunc: TruncationConfig) -> Self {
+        self.trunc = TruncationConfig {
+            text_truncate: trunc.text_truncate.max(1),
+            label_truncate: trunc.label_truncate.max(1),
+        };
+        self
+    }
+
+    /// The same text side in `form`; chat form needs a chat template.
+    pub fn with_form(mut self, form: PromptForm) -> Result<Self> {
+        if form == PromptForm::Chat && self.template.is_none() {
+            return Err(CoreError::Config(
+                "the model has no chat template; use --chat-template none for plain continuation"
+                    .into(),
+            ));
+        }
+        self.form = form;
+        Ok(self)
+    }
+
+    /// The form examples are encoded in.
+    pub fn form(&self) -> PromptForm {
+        self.form
+    }
+
+    /// Token ids of `text` (special tokens written in the text are matched whole; no BOS is
+    /// added, as `apply_chat_template` adds none).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let enc =
+            self.tokenizer.encode(text, false).map_err(|e| CoreError::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
+    /// The text of `ids`, special tokens left out.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        self.tokenizer.decode(ids, true).map_err(|e| CoreError::Tokenizer(e.to_string()))
+    }
+
+    /// The prompt for the model's next turn in `messages`: the chat template with the
+    /// generation prompt, or, for a model without one, the turns' text one per line.
+    pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        self.encode(&self.prompt_text(messages)?)
+    }
+
+    fn prompt_text(&self, messages: &[Message]) -> Result<String> {
+        match (&self.template, self.form) {
+            (Some(t), PromptForm::Chat) => t.render(messages, true),
+            _ => Ok(messages.iter().map(|m| format!("{}\n", m.content)).collect()),
+        }
+    }
+
+    /// The prompt ids for a context (turns joined by `\n`), truncated from the left.
+    pub fn encode_context(&self, context: &str) -> Result<Vec<u32>> {
+        self.encode_prompt(&context_turns(context))
+    }
+
+    /// The prompt ids for a conversation, truncated from the left.
+    pub fn encode_prompt(&self, turns: &[Message]) -> Result<Vec<u32>> {
+        let mut ids = self.encode(&self.prompt_text(turns)?)?;
+        if ids.is_empty() {
+            ids.push(self.start_id);
+        }
+        keep_last(&mut ids, self.trunc.text_truncate);
+        Ok(ids)
+    }
+
+    /// Tokenises one example: its prompt and target (and a pair's rejected target).
+    pub fn encode_example(&self, ex: &Example) -> Result<EncodedExample> {
+        let turns = ex.turns.clone().unwrap_or_else(|| context_turns(&ex.context));
+        let mut context = self.encode_prompt(&turns)?;
+        let mut target = self.encode_target(&turns, &ex.response)?;
+        let mut rejected =
+            ex.rejected.as_deref().map(|r| self.encode_target(&turns, r)).transpose()?;
+        let longest = rejected.as_ref().map_or(target.len(), |r| r.len().max(target.len()));
+        // the input is prompt + target minus its last token, within the model's positions
+        let room = self.max_positions + 1;
+        target.truncate(room - 1);
+        if let Some(r) = &mut rejected {
+            r.truncate(room - 1);
+        }
+        keep_last(&mut context, room.saturating_sub(longest.min(room - 1)).max(1));
+        Ok(EncodedExample { context, target, label: ex.label, rejected })
+    }
+
+    /// The target of `response` after `turns`: the assistant turn's tokens up to its end
+    /// token (chat), or the response and the first end token (continuation); right-truncated.
+    fn encode_target(&self, turns: &[Message], response: &str) -> Result<Vec<u32>> {
+        let mut ids = match (&self.template, self.form) {
+            (Some(t), PromptForm::Chat) => self.assistant_turn(t, turns, response)?,
+            _ => {
+                let mut ids = self.encode(response)?;
+                ids.push(self.eos_ids[0]);
+                ids
+            }
+        };
+        ids.truncate(self.trunc.label_truncate);
+        Ok(ids)
+    }
+
+    /// What `template` writes for the assistant's `response` after `turns` beyond the
+    /// generation prompt, cut after its first end token. A template whose full conversation
+    /// does not start with its generation prompt gets the response and the first end token.
+    fn assistant_turn(
+        &self,
+        template: &ChatTemplate,
+        turns: &[Message],
+        response: &str,
+    ) -> Result<Vec<u32>> {
+        let prompt = template.render(turns, true)?;
+        let mut all = turns.to_vec();
+        all.push(Message::new("assistant", response));
+        let full = template.render(&all, false)?;
+        let mut ids = match full.strip_prefix(prompt.as_str()) {
+            Some(turn) => self.encode(turn)?,
+            None => self.encode(response)?,
+        };
+        match ids.iter().position(|id| self.eos_ids.contains(id)) {
+            Some(end) => ids.truncate(end + 1),
+            None => ids.push(self.eos_ids[0]),
+        }
+        Ok(ids)
+    }
+}
+
+/// The conversation of a context: its lines as turns, the last one the user's and the roles
+/// alternating back from it (ParlAI's history convention); an empty context is one empty
+/// user turn.
+pub fn context_turns(context: &str) -> Vec<Message> {
+    let lines: Vec<&str> = context.split('\n').collect();
+    let n = lines.len();
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            Message::new(if (n - 1 - i).is_multiple_of(2) { "user" } else { "assistant" }, line)
+        })
+        .collect()
+}
+
+/// Keeps the last `n` of `ids`.
+fn keep_last(ids: &mut Vec<u32>, n: usize) {
+    if ids.len() > n {
+        ids.drain(..ids.len() - n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Label;
+
+    const CHATML: &str = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+    /// A word-level tokenizer: `<|im_start|>` 0, `<|im_end|>` 1, then the words.
+    fn text(max_positions: usize) -> CausalText {
+        let words = ["[UNK]", "user", "assistant", "hello", "there", "hi", "friend", "system"];
+        let mut vocab = serde_json::json!({"<|im_start|>": 0, "<|im_end|>": 1});
+        for (i, w) in words.iter().enumerate() {
+            vocab[*w] = serde_json::json!(i + 2);
+        }
+        let special = |id: u32, content: &str| {
+            serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+                "rstrip": false, "normalized": false, "special": true})
+        };
+        let json = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null,
+            "added_tokens": [special(0, "<|im_start|>"), special(1, "<|im_end|>")],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"}
+        });
+        let tokenizer =
+            crate::tokenizer::parse_tokenizer_json(json.to_string().as_bytes()).unwrap();
+        let template = ChatTemplate::new(CHATML, None, Some("<|im_end|>".into())).unwrap();
+        CausalText::new(tokenizer, Some(template), vec![1], None, max_positions).unwrap()
+    }
+
+    fn example(context: &str, response: &str) -> Example {
+        Example {
+            context: context.into(),
+            response: response.into(),
+            label: Label::Pos,
+            source: String::new(),
+            rejected: Some("hello".into()),
+            turns: None,
+        }
+    }
+
+    #[test]
+    fn a_chat_example_is_the_generation_prompt_then_the_assistant_turn_to_its_end_token() {
+        let t = text(64);
+        assert_eq!(t.form(), PromptForm::Chat);
+        let e = t.encode_example(&example("hello there", "hi friend")).unwrap();
+        // <|im_start|> user hello there <|im_end|> <|im_start|> assistant
+        assert_eq!(e.context, vec![0, 3, 5, 6, 1, 0, 4]);
+        assert_eq!(e.target, vec![7, 8, 1], "hi friend <|im_end|>, the newline after it dropped");
+        assert_eq!(e.rejected, Some(vec![5, 1]));
+        assert_eq!(e.context, t.chat_prompt(&context_turns("hello there")).unwrap());
+    }
+
+    #[test]
+    fn continuation_is_the_context_then_the_response_and_the_end_token() {
+        let t = text(64).with_form(PromptForm::Continuation).unwrap();
+        let e = t.encode_example(&example("hello there", "hi friend")).unwrap();
+        assert_eq!((e.context, e.target), (vec![5, 6], vec![7, 8, 1]));
+        let empty = t.encode_example(&example("", "hi")).unwrap();
+        assert_eq!(empty.context, vec![1], "an empty prompt starts from the start token");
+    }
+
+    #[test]
+    fn chat_form_needs_a_template() {
+        let mut t = text(64);
+        t.template = None;
+        let e = t.with_form(PromptForm::Chat).unwrap_err().to_string();
+        assert!(e.contains("--chat-template none"), "{e}");
+    }
+
+    #[test]
+    fn prompts_keep_their_end_targets_their_start_and_both_fit_the_positions() {
+        let trunc = TruncationConfig { text_truncate: 3, label_truncate: 2 };
+        let t = text(64).with_truncation(trunc);
+        let e = t.encode_example(&example("hello there", "hi friend")).unwrap();
+        assert_eq!((e.context, e.target), (vec![1, 0, 4], vec![7, 8]));
+        // 4 positions: the input (prompt + target − 1) must fit, the prompt giving way
+        let e = text(4).encode_example(&example("hello there", "hi friend")).unwrap();
+        assert_eq!((e.context, e.target), (vec![0, 4], vec![7, 8, 1]));
+    }
+
+    #[test]
+    fn a_context_s_last_line_is_the_user_s_turn() {
+        let roles: Vec<String> = context_turns("a\nb\nc")
+            .into_iter()
+            .map(|m| format!("{}:{}", m.role, m.content))
+            .collect();
+        assert_eq!(roles, ["user:a", "assistant:b", "user:c"]);
+        assert_eq!(context_turns("")[0], Message::new("user", ""));
+    }
+}

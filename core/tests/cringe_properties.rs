@@ -134,6 +134,7 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
         label: Label::Neg,
         source: String::new(),
         rejected: None,
+        turns: None,
     };
     let before = response_logprob(&model.valid(), &batcher, &neg, &dev);
 

@@ -1,5 +1,5 @@
 //! One libFuzzer binary for every target of `cringe_trainer::fuzz_targets` (one link of the
-//! instrumented build instead of twelve); `CRINGE_FUZZ_TARGET` names the one to run.
+//! instrumented build instead of one per target); `CRINGE_FUZZ_TARGET` names the one to run.
 #![no_main]
 
 use cringe_trainer::fuzz_targets::TARGETS;

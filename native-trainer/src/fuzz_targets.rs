@@ -8,6 +8,7 @@ use cringe_core::data::jsonl::parse_examples_jsonl;
 use cringe_core::data::labeling::{LabelSession, Status};
 use cringe_core::data::pairs::parse_pairs_jsonl;
 use cringe_core::data::parlai_text::parse_parlai_text;
+use cringe_core::data::trl::parse_trl_jsonl;
 use cringe_core::data::worldlog::parse_world_logs;
 use std::path::Path;
 
@@ -19,6 +20,7 @@ pub const TARGETS: &[Target] = &[
     ("examples_jsonl", examples_jsonl),
     ("world_logs", world_logs),
     ("pairs_jsonl", pairs_jsonl),
+    ("trl_jsonl", trl_jsonl),
     ("parlai_text", parlai_text),
     ("flag_file", flag_file),
     ("iterate_toml", iterate_toml),
@@ -46,6 +48,11 @@ fn text(data: &[u8]) -> &str {
 /// JSONL examples (`{context, response, label}`).
 pub fn examples_jsonl(data: &[u8]) {
     let _ = parse_examples_jsonl(data, path());
+}
+
+/// TRL's dataset formats (`messages`, `prompt`/`completion`, `chosen`/`rejected`).
+pub fn trl_jsonl(data: &[u8]) {
+    let _ = parse_trl_jsonl(data, path());
 }
 
 /// World logs: parsed, then every exchange judged as the filters and training tasks judge it.

@@ -219,6 +219,7 @@ mod tests {
                 label: Label::Neg,
                 source: String::new(),
                 rejected: None,
+                turns: None,
             })
             .unwrap(),
             b.encode(&Example {
@@ -227,6 +228,7 @@ mod tests {
                 label: Label::Pos,
                 source: String::new(),
                 rejected: None,
+                turns: None,
             })
             .unwrap(),
         ];
@@ -259,6 +261,7 @@ mod tests {
             label: Label::Pos,
             source: String::new(),
             rejected: Some("you idiot".into()),
+            turns: None,
         };
         let plain = Example {
             context: "hi".into(),
@@ -266,6 +269,7 @@ mod tests {
             label: Label::None,
             source: String::new(),
             rejected: None,
+            turns: None,
         };
         let items = vec![b.encode(&plain).unwrap(), b.encode(&pair).unwrap()];
         let batch = b.collate(&items, &Device::flex());
@@ -307,6 +311,7 @@ mod tests {
                 label: Label::Pos,
                 source: String::new(),
                 rejected: None,
+                turns: None,
             })
             .unwrap();
         let sp = b.tokenizer().special();

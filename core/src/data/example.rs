@@ -65,6 +65,11 @@ pub struct Example {
     /// is then the chosen one and `label` is [`Label::Pos`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected: Option<String>,
+    /// The context as role-tagged chat turns, where the data has them (TRL's conversational
+    /// formats, a system message included); `context` is then their texts joined by `\n`. A
+    /// chat model's prompt is rendered from these; without them, from `context`'s lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<Vec<crate::chat::Message>>,
 }
 
 impl Example {

@@ -121,6 +121,7 @@ mod tests {
             label: Label::None,
             source: "t".into(),
             rejected: None,
+            turns: None,
         }
     }
 

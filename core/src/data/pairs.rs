@@ -44,6 +44,7 @@ pub fn parse_pairs_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
             label: Label::Pos,
             source: source.clone(),
             rejected: Some(rejected),
+            turns: None,
         });
     }
     Ok(out)

@@ -98,6 +98,7 @@ pub fn parse_parlai_text(bytes: &[u8], path: &Path) -> Result<Vec<Episode>> {
             label: Label::None,
             source: source.clone(),
             rejected: None,
+            turns: None,
         });
         if msg.episode_done {
             episodes.push(std::mem::take(&mut current));

@@ -4,14 +4,16 @@
 //! Built-in tasks live under the datapath (`data/` in the repository):
 //! `safety-mini:chitchat`, `safety-mini:toxic`, `safety-mini:toxic-eval` (ParlAI text files)
 //! and `safety-mini:pretrain` (JSONL). Any other name is a file: `.txt` is ParlAI text; `.jsonl`
-//! is a world log if its first line has a `dialog` field, preference pairs if it has
-//! `chosen`, else JSONL examples.
+//! is a world log if its first line has a `dialog` field, TRL data if it has `messages` or
+//! `prompt` (or `chosen` without `context`), preference pairs if it has `chosen`, else JSONL
+//! examples.
 
 use super::example::Example;
 use super::jsonl::read_examples_jsonl;
 use super::mutators::{Mutator, apply_all};
 use super::pairs::read_pairs_jsonl;
 use super::parlai_text::{Episode, read_parlai_text};
+use super::trl::{is_trl_line, read_trl_jsonl};
 use super::worldlog::world_log_examples;
 use crate::error::{CoreError, Result};
 use std::path::{Path, PathBuf};
@@ -136,6 +138,7 @@ impl TaskSpec {
                     note = left_out.summary(&path);
                     examples
                 }
+                JsonlKind::Trl => read_trl_jsonl(&path)?,
                 JsonlKind::Pairs => read_pairs_jsonl(&path)?,
                 JsonlKind::Examples => read_examples_jsonl(&path)?,
             }
@@ -162,6 +165,8 @@ impl TaskSpec {
 enum JsonlKind {
     /// ParlAI world logs (`dialog`).
     WorldLog,
+    /// TRL's formats (`messages`, `prompt`, or `chosen` without `context`).
+    Trl,
     /// Preference pairs (`chosen`).
     Pairs,
     /// Labeled examples (`context`, `response`, `label`).
@@ -178,6 +183,8 @@ fn jsonl_kind(path: &Path) -> Result<JsonlKind> {
     let first = serde_json::from_str::<serde_json::Value>(first.trim()).unwrap_or_default();
     Ok(if first.get("dialog").is_some() {
         JsonlKind::WorldLog
+    } else if is_trl_line(&first) {
+        JsonlKind::Trl
     } else if first.get("chosen").is_some() {
         JsonlKind::Pairs
     } else {

@@ -275,6 +275,7 @@ pub fn world_log_examples(path: &Path) -> Result<(Vec<Example>, LeftOut)> {
                     label: j.label,
                     source: source.clone(),
                     rejected: None,
+                    turns: None,
                 });
             }
         }

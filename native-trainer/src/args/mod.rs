@@ -12,6 +12,27 @@ pub use compute::ComputeArgs;
 pub use decoding::{DecodeArgs, InferenceKind};
 pub use precision::PrecisionArgs;
 
+/// `--chat-template` values: how a causal LM sees examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TemplateChoice {
+    /// The model's chat template when it has one (context → user turns, response →
+    /// assistant turn), else plain continuation.
+    Auto,
+    /// Plain continuation (a base LM): the context's text, a newline, the response.
+    None,
+}
+
+impl TemplateChoice {
+    /// The form examples take for a model that has (`has_template`) a chat template or not.
+    pub fn form(self, has_template: bool) -> cringe_core::data::PromptForm {
+        use cringe_core::data::PromptForm;
+        match (self, has_template) {
+            (TemplateChoice::Auto, true) => PromptForm::Chat,
+            _ => PromptForm::Continuation,
+        }
+    }
+}
+
 /// Parses ParlAI-style booleans: true/false, True/False, 1/0, yes/no.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {

@@ -4,6 +4,7 @@
 use super::schedule::SchedulerKind;
 use crate::args::parse_bool;
 use clap::{ArgAction, Args};
+use cringe_core::data::TruncationConfig;
 use cringe_core::loss::{CringeOptions, LossKind, Objective, PairwiseOptions};
 use std::path::{Path, PathBuf};
 
@@ -30,9 +31,9 @@ pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
 )]
 pub struct TrainArgs {
     /// Training tasks, comma-separated: built-in names (safety-mini:chitchat, safety-mini:toxic,
-    /// safety-mini:pretrain, safety-mini:toxic-eval) or files (.jsonl examples or world logs,
-    /// .txt ParlAI text), each optionally with `:mutators=a+b` (flatten, relabel, ltr_empty,
-    /// pos_only, neg_only).
+    /// safety-mini:pretrain, safety-mini:toxic-eval) or files (.jsonl examples, TRL's formats,
+    /// pairs or world logs; .txt ParlAI text), each optionally with `:mutators=a+b` (flatten,
+    /// relabel, ltr_empty, pos_only, neg_only).
     #[arg(
         short = 't',
         long = "task",
@@ -61,9 +62,17 @@ pub struct TrainArgs {
     pub model_file: PathBuf,
 
     /// Start from this model directory's weights and tokenizer instead of a fresh model;
-    /// `hf:DIR` starts from a Hugging Face Blenderbot or BlenderbotSmall checkpoint.
+    /// `hf:DIR` starts from a Hugging Face Blenderbot or BlenderbotSmall checkpoint, or from a
+    /// causal LM (`model_type` llama, qwen2, qwen3); a `.gguf` file (or `gguf:PATH`) from a
+    /// causal LM in GGUF. A causal LM's --mf is a Hugging Face directory.
     #[arg(long = "init-model", value_name = "DIR", conflicts_with_all = ["preset", "model_config", "tokenizer"])]
     pub init_model: Option<PathBuf>,
+
+    /// How a causal LM sees examples: `auto` (its chat template when it has one: context →
+    /// user turns, response → the assistant turn, the loss on that turn) or `none` (plain
+    /// continuation, for a base LM).
+    #[arg(long = "chat-template", value_enum, default_value_t = crate::args::TemplateChoice::Auto)]
+    pub chat_template: crate::args::TemplateChoice,
 
     /// Model shape preset: tiny, small, bb1_90m or bb1_3b (the seed command's 3B shape).
     #[arg(long, default_value = "small")]
@@ -377,10 +386,13 @@ impl TrainArgs {
     /// before any training; `--max-train-steps 0` (an initialised, untrained model) may not
     /// replace a model already there.
     pub fn check_outputs(&self) -> anyhow::Result<()> {
-        use cringe_core::model::model_dir::MODEL_DIR;
+        let kind = match self.is_causal() {
+            true => cringe_core::hf::EXPORT_DIR,
+            false => cringe_core::model::model_dir::MODEL_DIR,
+        };
         let checkpoint = checkpoint_dir(&self.model_file);
-        MODEL_DIR.check_replaceable(&self.model_file)?;
-        MODEL_DIR.check_replaceable(&checkpoint)?;
+        kind.check_replaceable(&self.model_file)?;
+        kind.check_replaceable(&checkpoint)?;
         if self.max_train_steps == 0 && self.init_model.is_none() && !self.load_from_checkpoint {
             anyhow::ensure!(
                 !self.model_file.join(cringe_core::model::model_dir::WEIGHTS_FILE).exists(),
@@ -389,6 +401,21 @@ impl TrainArgs {
             );
         }
         Ok(())
+    }
+
+    /// Whether this run trains a causal LM: its `--init-model` is one, or, without one, the
+    /// checkpoint it resumes from is.
+    pub fn is_causal(&self) -> bool {
+        use cringe_core::pretrained::is_causal;
+        match &self.init_model {
+            Some(init) => is_causal(init),
+            None => self.load_from_checkpoint && is_causal(&checkpoint_dir(&self.model_file)),
+        }
+    }
+
+    /// `--text-truncate` and `--label-truncate`.
+    pub fn truncation(&self) -> TruncationConfig {
+        TruncationConfig { text_truncate: self.text_truncate, label_truncate: self.label_truncate }
     }
 
     /// Whether validation runs at all (by steps or by seconds).

@@ -1,15 +1,14 @@
-//! Training checkpoints for exact resume: `<model-file>.checkpoint/` holds a model directory plus
-//! the optimizer state (`optimizer.bpk`) and the trainer's own state (`trainer_state.json`: step,
+//! Training checkpoints for exact resume: `<model-file>.checkpoint/` holds a model directory
+//! (Burn's for the generator, a Hugging Face one for a causal LM) plus the optimizer state (`optimizer.bpk`) and the trainer's own state (`trainer_state.json`: step,
 //! data-sampler position, best validation value, schedule state, and the flags a resume must
 //! share). All of it is written in one atomic directory swap, so a checkpoint is never torn.
 
 use super::args::TrainArgs;
 use super::schedule::PlateauState;
+use super::trainee::Trainee;
 use anyhow::Context;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
-use burn::tensor::{Bytes, Device};
-use cringe_core::model::{Generator, ModelDir};
-use cringe_core::tokenizer::CringeTokenizer;
+use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,6 +43,10 @@ pub struct TrainerState {
     /// The loss scaler of mixed-precision training (absent in f32 runs and older checkpoints).
     #[serde(default)]
     pub loss_scale: Option<super::loss_scale::LossScaler>,
+    /// The model's parameter ids in module order, which the optimizer state is keyed by
+    /// (absent in older checkpoints, whose Burn weight files keep them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param_ids: Option<Vec<u64>>,
 }
 
 impl TrainerState {
@@ -76,6 +79,7 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
         ("precision", args.compute.precision.get().name().to_string()),
         ("pairwise-margin", args.pairwise_margin.to_string()),
         ("pairwise-temperature", args.pairwise_temperature.to_string()),
+        ("chat-template", format!("{:?}", args.chat_template).to_lowercase()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -83,10 +87,10 @@ pub fn fingerprint(args: &TrainArgs) -> BTreeMap<String, String> {
 }
 
 /// Writes the checkpoint (weights, tokenizer, optimizer, state) atomically.
-pub fn save(
+pub fn save<M: Trainee>(
     dir: &Path,
-    model: &Generator,
-    tokenizer: &CringeTokenizer,
+    model: &M,
+    text: &M::Text,
     optim: &ModuleOptimizer,
     state: &TrainerState,
 ) -> anyhow::Result<()> {
@@ -94,13 +98,7 @@ pub fn save(
         anyhow::anyhow!("{}: cannot serialise the optimizer state: {e}", dir.display())
     })?;
     let state_json = serde_json::to_vec_pretty(state)?;
-    ModelDir::save_with_extra_files(
-        model,
-        tokenizer,
-        dir,
-        &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)],
-    )?;
-    Ok(())
+    model.save(text, dir, &[(OPTIMIZER_FILE, &optim_bytes[..]), (STATE_FILE, &state_json)])
 }
 
 /// Puts back the previous checkpoint when a save was killed between its two renames (the
@@ -141,30 +139,20 @@ fn restore(dir: &Path) -> anyhow::Result<bool> {
     }
 }
 
-/// A loaded checkpoint.
-pub struct Checkpoint {
-    /// The model and tokenizer.
-    pub model: ModelDir,
-    /// The optimizer state.
-    pub optimizer: OptimizerRecord,
-    /// The trainer state.
-    pub state: TrainerState,
-}
-
-/// Loads the checkpoint in `dir` onto `device`.
-pub fn load(dir: &Path, device: &Device) -> anyhow::Result<Checkpoint> {
+/// The optimizer and trainer state of the checkpoint in `dir` (its model is loaded by family:
+/// a model directory or a Hugging Face one).
+pub fn load_state(dir: &Path) -> anyhow::Result<(OptimizerRecord, TrainerState)> {
     let spath = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&spath).with_context(|| {
         format!("{}: not a training checkpoint (cannot read {STATE_FILE})", dir.display())
     })?;
     let state = parse_state(&text, &spath)?;
-    let model = ModelDir::load(dir, device)?;
     let opath = dir.join(OPTIMIZER_FILE);
     let bytes = std::fs::read(&opath)
         .with_context(|| format!("{}: cannot read the optimizer state", opath.display()))?;
     let optimizer = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes))
         .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e}", opath.display()))?;
-    Ok(Checkpoint { model, optimizer, state })
+    Ok((optimizer, state))
 }
 
 /// Parses a `trainer_state.json` (`path` names it in errors).

@@ -1,4 +1,5 @@
-//! `cringe train`: loads the data, builds or loads the model and tokenizer, runs the training
+//! `cringe train`: loads the data, builds or loads the model and tokenizer (the BB1
+//! generator, or a causal LM from a GGUF file or a Hugging Face directory), runs the training
 //! loop and saves the model directory.
 
 mod args;
@@ -7,9 +8,11 @@ mod clip;
 mod interrupt;
 mod log;
 pub mod loss_scale;
+mod param_ids;
 mod progress;
 mod resume;
 mod schedule;
+mod trainee;
 mod trainer;
 pub mod update;
 mod validate;
@@ -22,8 +25,9 @@ pub use trainer::TrainSummary;
 use args::checkpoint_dir;
 
 use anyhow::Context;
-use cringe_core::data::{Batcher, Datatype, Example, Label, TaskSpec, TruncationConfig};
-use cringe_core::model::{Generator, GeneratorConfig};
+use burn::tensor::Device;
+use cringe_core::data::{Batcher, Datatype, EncodedExample, Example, Label, PromptForm, TaskSpec};
+use cringe_core::model::{Generator, GeneratorConfig, ModelDir};
 use cringe_core::tokenizer::CringeTokenizer;
 
 /// The sampling weight of each of `n_tasks` tasks: `weights` as given (one per task), or all 1
@@ -114,17 +118,37 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     let (device, _) = args.compute.open()?;
     device.seed(args.seed);
     let train_device = device.autodiff();
-
     let ckpt_dir = checkpoint_dir(&args.model_file);
-    let mut resume = None;
+    let resume = match args.load_from_checkpoint && checkpoint::recover(&ckpt_dir)? {
+        true => {
+            let (optimizer, state) = checkpoint::load_state(&ckpt_dir)?;
+            Some(resume::Resume { optimizer, state })
+        }
+        false => None,
+    };
+    if args.is_causal() {
+        run_causal(&args, tasks, resume, &train_device)
+    } else {
+        run_generator(&args, tasks, resume, &train_device)
+    }
+}
+
+/// `cringe train` on the BB1 generator: from a checkpoint, an `--init-model`, or a fresh model
+/// of `--preset`/`--model-config` with a given or freshly trained tokenizer.
+fn run_generator(
+    args: &TrainArgs,
+    tasks: Vec<(String, Vec<Example>)>,
+    resume: Option<resume::Resume>,
+    train_device: &Device,
+) -> anyhow::Result<TrainSummary> {
+    let ckpt_dir = checkpoint_dir(&args.model_file);
     let (model, tokenizer) = match &args.init_model {
-        _ if args.load_from_checkpoint && checkpoint::recover(&ckpt_dir)? => {
-            let ckpt = checkpoint::load(&ckpt_dir, &train_device)?;
-            resume = Some(resume::Resume { optimizer: ckpt.optimizer, state: ckpt.state });
-            (ckpt.model.model, ckpt.model.tokenizer)
+        _ if resume.is_some() => {
+            let dir = ModelDir::load(&ckpt_dir, train_device)?;
+            (dir.model, dir.tokenizer)
         }
         Some(dir) => {
-            let loaded = cringe_core::hf::load_model(dir, &train_device)
+            let loaded = cringe_core::hf::load_model(dir, train_device)
                 .with_context(|| format!("loading --init-model {}", dir.display()))?;
             (loaded.model, loaded.tokenizer)
         }
@@ -149,37 +173,116 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
             cfg.start_id = sp.start as usize;
             cfg.end_id = sp.end as usize;
             cfg.validate()?;
-            ensure_training_fits(&args, &cfg)?; // before the model is allocated
-            (Generator::new(&cfg, &train_device), tokenizer)
+            ensure_training_fits(args, &cfg)?; // before the model is allocated
+            (Generator::new(&cfg, train_device), tokenizer)
         }
     };
-    let trunc =
-        TruncationConfig { text_truncate: args.text_truncate, label_truncate: args.label_truncate };
+    let trunc = args.truncation();
     if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
         eprintln!("warning: {w}");
     }
     let batcher = Batcher::new(tokenizer, trunc, model.config().n_positions);
     if args.init_model.is_some() || resume.is_some() {
-        ensure_training_fits(&args, model.config())?;
+        ensure_training_fits(args, model.config())?;
     }
-    let encoded = tasks
+    let encoded = encode_tasks(&tasks, |e| Ok(batcher.encode(e)?))?;
+    let valid = load_valid(args, |e| Ok(batcher.encode(e)?))?;
+    trainer::train(args, model, &batcher, encoded, &valid, train_device, resume)
+}
+
+/// `cringe train` on a causal LM: from a checkpoint or the `--init-model` (a GGUF file or a
+/// Hugging Face directory), its examples encoded as chat turns or plain continuation.
+fn run_causal(
+    args: &TrainArgs,
+    tasks: Vec<(String, Vec<Example>)>,
+    resume: Option<resume::Resume>,
+    train_device: &Device,
+) -> anyhow::Result<TrainSummary> {
+    let ckpt_dir = checkpoint_dir(&args.model_file);
+    let (spec, what) = match (&resume, &args.init_model) {
+        (Some(_), _) => (ckpt_dir.clone(), "the checkpoint"),
+        (None, Some(init)) => (init.clone(), "--init-model"),
+        (None, None) => anyhow::bail!("a causal LM is trained from --init-model or a checkpoint"),
+    };
+    let started = std::time::Instant::now();
+    let lm = cringe_core::pretrained::load(&spec, train_device)
+        .with_context(|| format!("loading {what} {}", spec.display()))?;
+    let mut model = lm.model;
+    if let Some(r) = &resume {
+        let ids = r.state.param_ids.as_deref().ok_or_else(|| {
+            anyhow::anyhow!("{}: the trainer state lists no parameter ids", ckpt_dir.display())
+        })?;
+        model = param_ids::with_param_ids(model, ids)
+            .with_context(|| format!("resuming from {}", ckpt_dir.display()))?;
+    }
+    let form = args.chat_template.form(lm.text.template.is_some());
+    let text = lm.text.with_form(form)?.with_truncation(args.truncation());
+    if !args.quiet {
+        eprintln!(
+            "loaded {} ({} parameters) in {:.1} s; examples as {}",
+            spec.display(),
+            model.config().num_params(),
+            started.elapsed().as_secs_f64(),
+            match form {
+                PromptForm::Chat => "chat turns (the model's template, loss on the assistant turn)",
+                PromptForm::Continuation => "plain continuation (loss on the response)",
+            }
+        );
+    }
+    let encoded = encode_tasks(&tasks, |e| Ok(text.encode_example(e)?))?;
+    let longest = |f: fn(&EncodedExample) -> usize| {
+        encoded.iter().flat_map(|(_, ex)| ex).map(f).max().unwrap_or(1)
+    };
+    let (prompt_len, target_len) = (longest(|e| e.context.len()), longest(|e| e.target.len()));
+    let needed = cringe_core::model::footprint::causal_training_bytes(
+        model.config(),
+        args.batchsize,
+        prompt_len,
+        target_len,
+    );
+    crate::memory::ensure_fits(
+        args.compute.device,
+        needed,
+        &format!(
+            "training a {}-parameter model with batch {}",
+            model.config().num_params(),
+            args.batchsize
+        ),
+        "reduce -bs (and raise --update-freq to keep the update size), --text-truncate or --label-truncate",
+    )?;
+    let valid = load_valid(args, |e| Ok(text.encode_example(e)?))?;
+    trainer::train(args, model, &text, encoded, &valid, train_device, resume)
+}
+
+/// Every task's examples encoded with `encode`.
+fn encode_tasks(
+    tasks: &[(String, Vec<Example>)],
+    encode: impl Fn(&Example) -> anyhow::Result<EncodedExample>,
+) -> anyhow::Result<Vec<(String, Vec<EncodedExample>)>> {
+    tasks
         .iter()
         .map(|(name, ex)| {
-            Ok((name.clone(), ex.iter().map(|e| batcher.encode(e)).collect::<Result<Vec<_>, _>>()?))
+            Ok((name.clone(), ex.iter().map(&encode).collect::<anyhow::Result<_>>()?))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let valid = if args.validating() {
-        let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));
-        let mut v = Vec::new();
-        for (_, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
-            for e in ex.iter().take(per_task) {
-                v.push(batcher.encode(e)?);
-            }
+        .collect()
+}
+
+/// The validation examples (at most `--validation-max-exs`, shared among the tasks), encoded;
+/// none when the run does not validate.
+fn load_valid(
+    args: &TrainArgs,
+    encode: impl Fn(&Example) -> anyhow::Result<EncodedExample>,
+) -> anyhow::Result<Vec<EncodedExample>> {
+    if !args.validating() {
+        return Ok(Vec::new());
+    }
+    let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));
+    let mut v = Vec::new();
+    for (_, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
+        for e in ex.iter().take(per_task) {
+            v.push(encode(e)?);
         }
-        v.truncate(args.validation_max_exs);
-        v
-    } else {
-        Vec::new()
-    };
-    trainer::train(&args, model, &batcher, encoded, &valid, &train_device, resume)
+    }
+    v.truncate(args.validation_max_exs);
+    Ok(v)
 }

@@ -1,9 +1,10 @@
 //! Validation during training: teacher-forced CRINGE metrics on the tasks' valid split, and the
 //! choice of the best checkpoint by one of those metrics.
 
+use super::trainee::Trainee;
 use burn::tensor::Device;
 use clap::ValueEnum;
-use cringe_core::data::{Batch, Batcher, EncodedExample};
+use cringe_core::data::{Batch, EncodedExample};
 use cringe_core::loss::{
     CandidateDraw, CringeMetrics, CringeStats, LossOutput, Objective, uniform_draws,
 };
@@ -64,9 +65,9 @@ pub fn batch_loss(
 
 /// Loss metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
 /// so successive validations are comparable.
-pub fn validate(
-    model: &Generator,
-    batcher: &Batcher,
+pub fn validate<M: Trainee>(
+    model: &M,
+    text: &M::Text,
     data: &[EncodedExample],
     bs: usize,
     objective: &Objective,
@@ -75,8 +76,7 @@ pub fn validate(
     let mut rng = StdRng::seed_from_u64(0);
     let mut stats = CringeStats::default();
     for chunk in data.chunks(bs.max(1)) {
-        let batch = batcher.collate(chunk, device);
-        let out = batch_loss(model, batch, objective, &mut rng, device);
+        let out = model.loss(text, chunk, objective, &mut rng, device);
         stats.merge(&CringeStats::from_tensor(out.stats));
     }
     stats.metrics()

@@ -21,12 +21,13 @@ use super::loss_scale::LossScaler;
 use super::progress::Progress;
 pub use super::resume::Resume;
 use super::schedule::LrSchedule;
+use super::trainee::Trainee;
 use super::validate::metric_value;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use cringe_core::data::{Batcher, EncodedExample, Label, MultitaskSampler};
+use cringe_core::data::{EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CringeMetrics, CringeStats, Objective};
-use cringe_core::model::{Generator, Precision, autocast};
+use cringe_core::model::{Precision, autocast};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -138,9 +139,9 @@ impl Meters {
 }
 
 /// A training run between updates.
-struct Run<'a> {
+struct Run<'a, M: Trainee> {
     args: &'a TrainArgs,
-    batcher: &'a Batcher,
+    text: &'a M::Text,
     tasks: &'a [(String, Vec<EncodedExample>)],
     valid: &'a [EncodedExample],
     device: &'a Device,
@@ -162,16 +163,16 @@ struct Run<'a> {
 
 /// Trains `model` on the encoded `tasks`, validating on `valid`, and saves it to `--model-file`
 /// (and its checkpoint to `<model-file>.checkpoint`).
-pub fn train(
+pub fn train<M: Trainee>(
     args: &TrainArgs,
-    mut model: Generator,
-    batcher: &Batcher,
+    mut model: M,
+    text: &M::Text,
     tasks: Vec<(String, Vec<EncodedExample>)>,
     valid: &[EncodedExample],
     device: &Device,
     resume: Option<Resume>,
 ) -> anyhow::Result<TrainSummary> {
-    let mut run = Run::start(args, &model, batcher, &tasks, valid, device, resume)?;
+    let mut run = Run::start(args, &model, text, &tasks, valid, device, resume)?;
     let _autocast = autocast(run.precision);
     let interrupt = InterruptGuard::install();
     for step in run.first_step..run.max_steps {
@@ -187,26 +188,25 @@ pub fn train(
     run.finish(&model)
 }
 
-impl<'a> Run<'a> {
+impl<'a, M: Trainee> Run<'a, M> {
     /// Checks the options, builds the sampler, optimizer, schedule and log, and applies a
     /// checkpoint's state when resuming.
     fn start(
         args: &'a TrainArgs,
-        model: &Generator,
-        batcher: &'a Batcher,
+        model: &M,
+        text: &'a M::Text,
         tasks: &'a [(String, Vec<EncodedExample>)],
         valid: &'a [EncodedExample],
         device: &'a Device,
         resume: Option<Resume>,
     ) -> anyhow::Result<Self> {
-        let cfg = model.config();
         let objective = args.objective();
         let opts = &objective.cringe;
+        let vocab_size = model.vocab_size();
         anyhow::ensure!(
-            !objective.kind.samples_candidates() || opts.num_pos_predictions < cfg.vocab_size,
-            "--num-pos-predictions {} must be smaller than the vocabulary ({})",
+            !objective.kind.samples_candidates() || opts.num_pos_predictions < vocab_size,
+            "--num-pos-predictions {} must be smaller than the vocabulary ({vocab_size})",
             opts.num_pos_predictions,
-            cfg.vocab_size
         );
         if args.validating() {
             metric_value(&CringeStats::default().metrics(), &args.validation_metric)?;
@@ -250,7 +250,7 @@ impl<'a> Run<'a> {
         let first_step = st.step;
         let run = Self {
             args,
-            batcher,
+            text,
             tasks,
             valid,
             device,
@@ -278,11 +278,11 @@ impl<'a> Run<'a> {
     }
 
     /// Prints what is trained, on what data, in what precision.
-    fn announce(&self, model: &Generator) {
+    fn announce(&self, model: &M) {
         let p = &self.progress;
         p.println(&format!(
             "training {} parameters with the {} loss for {} steps, batch {}, on:",
-            model.config().num_params(),
+            model.param_count(),
             self.objective.kind.name(),
             self.max_steps,
             self.args.batchsize

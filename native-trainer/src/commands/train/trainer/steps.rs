@@ -4,27 +4,24 @@
 use super::super::checkpoint;
 use super::super::interrupt::InterruptGuard;
 use super::super::log::{StepRecord, console_line, live_message};
+use super::super::param_ids::param_ids;
 use super::super::progress::format_duration;
+use super::super::trainee::{Trainee, batch_tokens};
 use super::super::update::{Outcome, Update};
-use super::super::validate::{batch_loss, improves, metric_value, validate};
+use super::super::validate::{improves, metric_value, validate};
 use super::{Accumulated, Run, Stream, TrainSummary, step_seed};
-use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use cringe_core::data::EncodedExample;
 use cringe_core::loss::CringeStats;
-use cringe_core::model::{Generator, ModelDir, Precision};
+use cringe_core::model::Precision;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::time::Instant;
 
-impl Run<'_> {
+impl<M: Trainee> Run<'_, M> {
     /// Seeds update `step`'s random streams and accumulates the gradients of its
     /// `--update-freq` micro-batches (the loss scaled for mixed precision).
-    pub(super) fn gradients(
-        &mut self,
-        model: &Generator,
-        step: usize,
-    ) -> anyhow::Result<Accumulated> {
+    pub(super) fn gradients(&mut self, model: &M, step: usize) -> anyhow::Result<Accumulated> {
         let (args, device) = (self.args, self.device);
         device.seed(step_seed(args.seed, Stream::Device, step));
         cringe_core::kernels::dropout::seed(step_seed(args.seed, Stream::Dropout, step));
@@ -38,9 +35,8 @@ impl Run<'_> {
                     self.tasks[t].1[i].clone()
                 })
                 .collect();
-            let batch = self.batcher.collate(&items, device);
-            tokens += batch.context_tokens() + batch.target_tokens();
-            let out = batch_loss(model, batch, &self.objective, &mut rng, device);
+            tokens += batch_tokens(&items);
+            let out = model.loss(self.text, &items, &self.objective, &mut rng, device);
             let micro = CringeStats::from_tensor(out.stats.clone());
             if !micro.loss_sum.is_finite() && self.mixed() {
                 // An overflow in the reduced-precision forward: the update is skipped.
@@ -66,12 +62,12 @@ impl Run<'_> {
     /// skipped and reported, and too many in a row stop training.
     pub(super) fn apply(
         &mut self,
-        model: Generator,
+        model: M,
         grads: GradientsParams,
         overflow: bool,
         lr: f64,
         step: usize,
-    ) -> anyhow::Result<Generator> {
+    ) -> anyhow::Result<M> {
         let mixed = self.mixed();
         let update = Update {
             optim: &mut self.optim,
@@ -171,7 +167,7 @@ impl Run<'_> {
     /// validation patience ran out.
     pub(super) fn validate_and_save(
         &mut self,
-        model: &Generator,
+        model: &M,
         done: usize,
         interrupt: &InterruptGuard,
     ) -> anyhow::Result<bool> {
@@ -192,8 +188,8 @@ impl Run<'_> {
         let interrupted = interrupt.requested();
         if save || interrupted || stop_early || done == self.max_steps {
             self.st.plateau = self.schedule.state.clone();
-            let tokenizer = self.batcher.tokenizer();
-            checkpoint::save(&self.ckpt_dir, model, tokenizer, &self.optim, &self.st)?;
+            self.st.param_ids = Some(param_ids(model));
+            checkpoint::save(&self.ckpt_dir, model, self.text, &self.optim, &self.st)?;
             self.meters.last_save = Instant::now();
         }
         if interrupted {
@@ -209,12 +205,12 @@ impl Run<'_> {
 
     /// One validation: the metrics on the valid split, the model saved when better, the
     /// schedule told; returns whether `--validation-patience` ran out.
-    fn validation(&mut self, model: &Generator, done: usize) -> anyhow::Result<bool> {
+    fn validation(&mut self, model: &M, done: usize) -> anyhow::Result<bool> {
         let a = self.args;
         let eval_device = self.device.clone().without_autodiff();
         let m = validate(
             &model.valid(),
-            self.batcher,
+            self.text,
             self.valid,
             a.batchsize,
             &self.objective,
@@ -225,7 +221,7 @@ impl Run<'_> {
         if better {
             self.st.best = Some(value);
             self.st.validations_since_best = 0;
-            ModelDir::save(model, self.batcher.tokenizer(), &a.model_file)?;
+            model.save(self.text, &a.model_file, &[])?;
         } else {
             self.st.validations_since_best += 1;
         }
@@ -256,12 +252,12 @@ impl Run<'_> {
 
     /// Ends the run: the model saved (unless validation already saved the best one), and the
     /// summary.
-    pub(super) fn finish(self, model: &Generator) -> anyhow::Result<TrainSummary> {
+    pub(super) fn finish(self, model: &M) -> anyhow::Result<TrainSummary> {
         self.progress.finish();
         let seconds = self.meters.start.elapsed().as_secs_f64();
         let args = self.args;
         if !args.validating() || self.max_steps == 0 {
-            ModelDir::save(model, self.batcher.tokenizer(), &args.model_file)?;
+            model.save(self.text, &args.model_file, &[])?;
         }
         let summary = TrainSummary {
             steps: self.st.step - self.first_step,

@@ -1,20 +1,22 @@
 //! `cringe eval` (`em`): generate responses for an evaluation task and measure them: F1 against
 //! the gold responses, teacher-forced perplexity and token accuracy, generation speed;
-//! optionally write ParlAI-format world logs.
+//! optionally write ParlAI-format world logs. The model is BB1 or a causal LM
+//! ([`subject::Subject`]).
+
+mod subject;
 
 use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
-use burn::tensor::activation::log_softmax;
 use clap::{ArgAction, Args};
-use cringe_core::data::{Batcher, Datatype, Example, TaskSpec, TruncationConfig, world_log_line};
-use cringe_core::decode::generate;
+use cringe_core::data::{Datatype, Example, TaskSpec, world_log_line};
 use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use cringe_core::metrics::f1_score;
-use cringe_core::model::{ClassifierDir, Generator, Packing};
+use cringe_core::model::ClassifierDir;
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use subject::Subject;
 
 /// Evaluate a model on a task.
 #[derive(Debug, Clone, Args)]
@@ -22,9 +24,15 @@ use std::time::Instant;
     after_help = "Example (the seed's evaluation settings):\n  cringe eval --mf runs/model -t safety-mini:toxic-eval:mutators=flatten+relabel+neg_only -dt valid \\\n    --inference beam --beam-size 10 --beam-min-length 20 --beam-block-ngram 3 --beam-context-block-ngram 3"
 )]
 pub struct EvalArgs {
-    /// The model directory to evaluate (`hf:DIR`: a Hugging Face Blenderbot checkpoint).
+    /// The model to evaluate: a model directory, `hf:DIR` (a Hugging Face Blenderbot or
+    /// causal LM checkpoint), or a causal LM's `.gguf` file.
     #[arg(long = "model-file", visible_alias = "mf", value_name = "DIR")]
     pub model_file: PathBuf,
+
+    /// How a causal LM sees the contexts: `auto` (its chat template when it has one) or
+    /// `none` (plain continuation), as for `cringe train`.
+    #[arg(long = "chat-template", value_enum, default_value_t = crate::args::TemplateChoice::Auto)]
+    pub chat_template: crate::args::TemplateChoice,
 
     /// Evaluation tasks, comma-separated, as for `cringe train -t`.
     #[arg(
@@ -117,8 +125,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     args.validate()?;
     let (device, precision) = args.compute.open()?;
     let _autocast = cringe_core::model::autocast(precision);
-    let md = cringe_core::hf::load_model(&args.model_file, &device)
-        .with_context(|| format!("loading --model-file {}", args.model_file.display()))?;
+    let subject = Subject::load(&args.model_file, &args.decode, args.chat_template, &device)?;
     let cfg = args.decode.search_config();
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
@@ -154,18 +161,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             None => None,
         };
     let (mut safe, mut judged) = (0usize, 0usize);
-    let model = &md.model;
-    let trunc = TruncationConfig {
-        text_truncate: args.decode.text_truncate,
-        label_truncate: args.decode.label_truncate,
-    };
-    if let Some(w) = trunc.clamp_warning(model.config().n_positions) {
-        eprintln!("warning: {w}");
-    }
-    let batcher = Batcher::new(md.tokenizer.clone(), trunc, model.config().n_positions);
     if !args.skip_generation {
-        args.decode.check_memory(
-            model.config(),
+        subject.check_memory(
+            &args.decode,
             args.batchsize.min(examples.len()),
             args.compute.device,
         )?;
@@ -180,10 +178,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         let with_gold: Vec<_> = chunk
             .iter()
             .filter(|(_, e)| e.real_response().is_some())
-            .map(|(_, e)| batcher.encode(e))
-            .collect::<Result<_, _>>()?;
+            .map(|(_, e)| subject.encode(e))
+            .collect::<anyhow::Result<_>>()?;
         if !with_gold.is_empty() {
-            let (l, c, n) = teacher_forced(model, &batcher, &with_gold, &device);
+            let (l, c, n) = subject.teacher_forced(&with_gold, &device);
             nll += l;
             correct += c;
             gold_tokens += n;
@@ -191,27 +189,18 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         if args.skip_generation {
             continue;
         }
-        let inputs: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|(_, e)| batcher.encode_context(&e.context))
-            .collect::<Result<_, _>>()?;
-        let block: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|(_, e)| batcher.blocking_context(&e.context, args.decode.beam_block_full_context))
-            .collect::<Result<_, _>>()?;
+        let contexts: Vec<&Example> = chunk.iter().map(|(_, e)| e).collect();
         let t0 = Instant::now();
-        let results = generate(model, &inputs, &block, &cfg, &device)?;
+        let results =
+            subject.generate(&contexts, &cfg, args.decode.beam_block_full_context, &device)?;
         gen_seconds += t0.elapsed().as_secs_f64();
-        let texts: Vec<String> = results
-            .iter()
-            .map(|r| md.tokenizer.decode_response(&r.best().tokens))
-            .collect::<Result<_, _>>()?;
+        let texts: Vec<String> = results.iter().map(|r| r.text.clone()).collect();
         let verdicts = match &classifier {
             Some(c) => Some(judge(c, &texts, args.decode.text_truncate, &device)?),
             None => None,
         };
         for (i, ((task, e), r)) in chunk.iter().zip(&results).enumerate() {
-            let best = r.best();
+            let best = r;
             gen_tokens += best.tokens.len();
             let text = texts[i].clone();
             let mut metrics = serde_json::Map::new();
@@ -282,26 +271,4 @@ fn judge(
         texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
     let trunc = trunc.min(c.model.config().encoder.n_positions);
     Ok(c.model.predict(&seqs, trunc, device)?.into_iter().map(|p| p == pos).collect())
-}
-
-/// Summed negative log-likelihood, correct argmax count and token count of gold responses.
-fn teacher_forced(
-    model: &Generator,
-    batcher: &Batcher,
-    items: &[cringe_core::data::EncodedExample],
-    device: &burn::tensor::Device,
-) -> (f64, f64, usize) {
-    let batch = batcher.collate(items, device);
-    let tokens = batch.target_tokens();
-    let (context_rows, target_rows) = Packing::for_batch(&batch, device);
-    let logits = model.forward_rows(batch.context, context_rows, batch.decoder_input, &target_rows);
-    let n = target_rows.count();
-    let targets = target_rows.pack_ids(batch.targets).reshape([n, 1]);
-    let lp = log_softmax(logits, 1);
-    let mask = targets.clone().not_equal_elem(model.config().pad_id as i64).float().reshape([n]);
-    let tok_lp = lp.clone().gather(1, targets.clone()).reshape([n]);
-    let right = lp.argmax(1).equal(targets).float().reshape([n]);
-    let nll: f32 = (tok_lp.neg() * mask.clone()).sum().into_scalar();
-    let correct: f32 = (right * mask).sum().into_scalar();
-    (nll as f64, correct as f64, tokens)
 }

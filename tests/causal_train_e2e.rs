@@ -1,0 +1,251 @@
+//! End to end: `cringe train` on causal LMs. A tiny Llama with SmolLM2's tokenizer and chat
+//! template, saved as a Hugging Face directory, is fine-tuned with CRINGE on JSONL examples:
+//! the positives' likelihood rises and the negatives' falls; the output is a Hugging Face
+//! directory that `cringe chat` talks to; a run killed between checkpoints and resumed ends
+//! with the weights of one that never stopped; `--chat-template none` trains plain
+//! continuation. SmolLM2-135M-Instruct itself, from its GGUF, takes CRINGE updates and chats
+//! afterwards.
+
+mod common;
+
+use burn::tensor::Device;
+use burn::tensor::activation::log_softmax;
+use common::cringe_ok;
+use cringe_core::data::{CausalBatch, Label, read_examples_jsonl};
+use cringe_core::model::causal::{CausalConfig, CausalLm};
+use cringe_core::pretrained::Pretrained;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+}
+
+/// SmolLM2-135M-Instruct's GGUF from the model cache (`scripts/ensure-model.sh`, which the
+/// test command runs), or `$CRINGE_SMOLLM2_GGUF`.
+fn smollm2() -> PathBuf {
+    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
+        cringe_core::pretrained::model_cache().join("SmolLM2-135M-Instruct.Q4_1.gguf")
+    });
+    assert!(path.is_file(), "{} is missing: run scripts/ensure-model.sh", path.display());
+    path
+}
+
+/// A randomly initialised tiny Llama with SmolLM2's tokenizer, chat template and end token,
+/// written to `dir` as a Hugging Face checkpoint.
+fn tiny_chat_model(dir: &Path) -> PathBuf {
+    let device = Device::flex();
+    let (source, real) = cringe_core::gguf::open(&smollm2()).unwrap();
+    let tokenizer = cringe_core::gguf::tokenizer::build(source.file()).unwrap();
+    let template_source = cringe_core::gguf::tokenizer::chat_template(source.file()).unwrap();
+    let cfg = CausalConfig {
+        bos_token_id: real.bos_token_id,
+        eos_token_ids: real.eos_token_ids.clone(),
+        pad_token_id: real.pad_token_id,
+        ..CausalConfig::tiny(real.vocab_size)
+    };
+    let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
+    let template = cringe_core::chat::ChatTemplate::new(
+        &template_source,
+        name(cfg.bos_token_id),
+        name(cfg.eos_token_ids.first().copied()),
+    )
+    .unwrap();
+    let lm = Pretrained::new(CausalLm::new(&cfg, &device), tokenizer, Some(template)).unwrap();
+    let out = dir.join("tiny-llama");
+    lm.export_hf(&out).unwrap();
+    out
+}
+
+fn train_args(init: &str, model_file: &Path, steps: usize) -> Vec<String> {
+    train_args_on("tiny_train.jsonl", init, model_file, steps)
+}
+
+/// `cringe train` from `init` on the fixture `task` with CRINGE (k = 3), a checkpoint every 3
+/// updates.
+fn train_args_on(task: &str, init: &str, model_file: &Path, steps: usize) -> Vec<String> {
+    [
+        "train",
+        "--init-model",
+        init,
+        "-t",
+        fixture(task).to_str().unwrap(),
+        "--max-train-steps",
+        &steps.to_string(),
+        "-bs",
+        "4",
+        "--num-pos-predictions",
+        "3",
+        "--lr",
+        "1e-2",
+        "--seed",
+        "5",
+        "--save-every-n-steps",
+        "3",
+        "--log-every-n-steps",
+        "1",
+        "--mf",
+        model_file.to_str().unwrap(),
+        "-q",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn run(args: &[String]) {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    cringe_ok(&refs);
+}
+
+/// Mean per-token log-probability, under the causal LM in `dir`, of the fixture's responses
+/// with `label`, encoded as the trainer encodes them (chat turns).
+fn mean_logprob(dir: &Path, label: Label) -> f64 {
+    let device = Device::flex();
+    let lm = cringe_core::pretrained::load(dir, &device).unwrap();
+    let examples = read_examples_jsonl(&fixture("tiny_train.jsonl")).unwrap();
+    let items: Vec<_> = examples
+        .iter()
+        .filter(|e| e.label == label)
+        .map(|e| lm.text.encode_example(e).unwrap())
+        .collect();
+    let batch = CausalBatch::collate(&items, &device);
+    let n = batch.target_tokens();
+    let (rows, target_rows) = (batch.input_rows(&device), batch.target_rows(&device));
+    let logits = lm.model.forward_picked(batch.tokens, &rows, batch.picks);
+    let targets = target_rows.pack_ids(batch.targets).reshape([n, 1]);
+    let sum: f32 = log_softmax(logits, 1).gather(1, targets).sum().into_scalar();
+    sum as f64 / n as f64
+}
+
+/// The tensors of a Hugging Face directory's `model.safetensors`, by name.
+fn weights(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> =
+        st.tensors().into_iter().map(|(name, t)| (name, t.data().to_vec())).collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn chat(model: &Path, input: &str) -> (String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["chat", "--inference", "greedy", "--label-truncate", "12", "--mf"])
+        .arg(model)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{err}");
+    (String::from_utf8(out.stdout).unwrap(), err)
+}
+
+#[test]
+fn cringe_on_a_causal_lm_raises_the_positives_lowers_the_negatives_and_saves_a_chat_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tiny_chat_model(tmp.path());
+    let out = tmp.path().join("tuned");
+    let init_spec = format!("hf:{}", init.display());
+    run(&train_args(&init_spec, &out, 12));
+    let (pos0, neg0) = (mean_logprob(&init, Label::Pos), mean_logprob(&init, Label::Neg));
+    let (pos1, neg1) = (mean_logprob(&out, Label::Pos), mean_logprob(&out, Label::Neg));
+    assert!(pos1 > pos0 + 1.0, "positives: {pos0:.3} → {pos1:.3}");
+    assert!(neg1 < pos1 - 1.0, "negatives should fall behind: pos {pos1:.3}, neg {neg1:.3}");
+    assert!(neg1 - neg0 < pos1 - pos0, "neg {neg0:.3} → {neg1:.3}, pos {pos0:.3} → {pos1:.3}");
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(config.contains("\"model_type\": \"llama\""), "{config}");
+    let tok = std::fs::read_to_string(out.join("tokenizer_config.json")).unwrap();
+    assert!(tok.contains("im_start"), "the chat template is kept: {tok}");
+    let log = std::fs::read_to_string(format!("{}.train.jsonl", out.display())).unwrap();
+    assert_eq!(log.lines().count(), 12, "{log}");
+    let (text, err) = chat(&out, "hi there!\n");
+    assert!(err.contains("loaded"), "{err}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("[cringe]: ")).count(), 1, "{text}");
+}
+
+#[test]
+fn a_causal_run_resumed_from_its_checkpoint_ends_with_the_weights_of_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = format!("hf:{}", tiny_chat_model(tmp.path()).display());
+    let whole = tmp.path().join("whole");
+    run(&train_args(&init, &whole, 6));
+    let parts = tmp.path().join("parts");
+    run(&train_args(&init, &parts, 3));
+    let ckpt = tmp.path().join("parts.checkpoint");
+    let state = std::fs::read_to_string(ckpt.join("trainer_state.json")).unwrap();
+    assert!(state.contains("\"param_ids\""), "{state}");
+    let mut resumed = train_args(&init, &parts, 6);
+    resumed.extend(["--load-from-checkpoint", "true"].map(String::from));
+    run(&resumed);
+    assert!(weights(&whole) == weights(&parts), "the resumed run's weights differ");
+}
+
+#[test]
+fn chat_template_none_trains_plain_continuation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = format!("hf:{}", tiny_chat_model(tmp.path()).display());
+    let out = tmp.path().join("base");
+    let mut args = train_args(&init, &out, 2);
+    args.retain(|a| a != "-q");
+    args.extend(["--chat-template", "none"].map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = String::from_utf8_lossy(&cringe_ok(&refs).stderr).to_string();
+    assert!(err.contains("plain continuation"), "{err}");
+}
+
+#[test]
+fn smollm2_from_its_gguf_takes_cringe_updates_on_trl_data_and_still_chats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("smollm2-cringe");
+    let gguf = smollm2();
+    let mut args = train_args_on("tiny_trl.jsonl", gguf.to_str().unwrap(), &out, 2);
+    args.retain(|a| a != "-q");
+    let lr = args.iter().position(|a| a == "1e-2").unwrap();
+    args[lr] = "1e-5".into();
+    let bs = args.iter().position(|a| a == "4").unwrap();
+    args[bs] = "2".into();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let said = String::from_utf8_lossy(&cringe_ok(&refs).stdout).to_string();
+    // the TRL file: 2 conversations, 4 prompt-completions (1 labelled false), 2 pairs
+    assert!(said.contains("8 examples (7 pos, 1 neg, 0 none; 2 of the pos are pairs"), "{said}");
+    let (text, _) = chat(&out, "What is the capital of France?\n");
+    let reply = text.lines().find_map(|l| l.strip_prefix("[cringe]: ")).unwrap_or_default();
+    assert!(reply.contains("Paris"), "two small updates keep what it knows: {text}");
+}
+
+#[test]
+fn eval_on_a_causal_lm_reports_the_perplexity_its_logits_give_and_generates_replies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tiny_chat_model(tmp.path());
+    let out = tmp.path().join("tuned");
+    run(&train_args(&format!("hf:{}", init.display()), &out, 6));
+    let task = format!("{}:mutators=pos_only", fixture("tiny_train.jsonl").display());
+    let logs = tmp.path().join("logs.jsonl");
+    let said = cringe_ok(&[
+        "eval",
+        "--mf",
+        out.to_str().unwrap(),
+        "-t",
+        &task,
+        "--inference",
+        "greedy",
+        "--label-truncate",
+        "32",
+        "--world-logs",
+        logs.to_str().unwrap(),
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&said.stdout).to_string();
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let ppl = report["ppl"].as_f64().unwrap();
+    let expected = (-mean_logprob(&out, Label::Pos)).exp();
+    assert!((ppl / expected - 1.0).abs() < 1e-4, "eval ppl {ppl}, from the logits {expected}");
+    assert_eq!(report["exs"], 8);
+    let gen_len = report["gen_len"].as_f64().unwrap();
+    assert!(gen_len > 0.0 && gen_len <= 32.0, "{report}");
+    assert_eq!(std::fs::read_to_string(&logs).unwrap().lines().count(), 8);
+}

@@ -151,16 +151,7 @@ impl Batcher {
 
     /// Pads encoded examples into a batch on `device`; a preference pair fills two rows.
     pub fn collate(&self, items: &[EncodedExample], device: &Device) -> Batch {
-        assert!(!items.is_empty(), "cannot collate an empty batch");
-        let mut pairs = Vec::new();
-        let mut rows: Vec<(&[u32], &[u32], Label)> = Vec::with_capacity(items.len());
-        for e in items {
-            rows.push((&e.context, &e.target, e.label));
-            if let Some(r) = &e.rejected {
-                pairs.push((rows.len() - 1, rows.len()));
-                rows.push((&e.context, r, Label::Neg));
-            }
-        }
+        let (rows, pairs) = batch_rows(items);
         let sp = self.tokenizer.special();
         let (pad, start) = (sp.pad as i64, sp.start as i64);
         let b = rows.len();
@@ -196,6 +187,26 @@ impl Batcher {
             pairs,
         }
     }
+}
+
+/// A batch row of an encoded example: context, target and label.
+pub type Row<'a> = (&'a [u32], &'a [u32], Label);
+
+/// The rows of a batch of `items` (not empty) and its preference pairs (chosen row, rejected
+/// row): a pair fills two rows, the rejected response (labelled negative) right after the
+/// chosen one.
+pub fn batch_rows(items: &[EncodedExample]) -> (Vec<Row<'_>>, Vec<(usize, usize)>) {
+    assert!(!items.is_empty(), "cannot collate an empty batch");
+    let mut pairs = Vec::new();
+    let mut rows: Vec<Row<'_>> = Vec::with_capacity(items.len());
+    for e in items {
+        rows.push((&e.context, &e.target, e.label));
+        if let Some(r) = &e.rejected {
+            pairs.push((rows.len() - 1, rows.len()));
+            rows.push((&e.context, r, Label::Neg));
+        }
+    }
+    (rows, pairs)
 }
 
 #[cfg(test)]

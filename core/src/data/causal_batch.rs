@@ -7,8 +7,7 @@
 //! on the packed real positions ([`Packing::from_lengths`]), so a pick is the position's index
 //! among them: the row's offset (the lengths before it) plus its column.
 
-use super::batcher::EncodedExample;
-use super::example::Label;
+use super::batcher::{EncodedExample, batch_rows};
 use crate::model::Packing;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
@@ -39,16 +38,7 @@ impl CausalBatch {
     /// Pads encoded examples into a batch on `device`; a preference pair fills two rows, the
     /// rejected response (labelled negative) right after the chosen one.
     pub fn collate(items: &[EncodedExample], device: &Device) -> Self {
-        assert!(!items.is_empty(), "cannot collate an empty batch");
-        let mut pairs = Vec::new();
-        let mut rows: Vec<(&[u32], &[u32], Label)> = Vec::with_capacity(items.len());
-        for e in items {
-            rows.push((&e.context, &e.target, e.label));
-            if let Some(r) = &e.rejected {
-                pairs.push((rows.len() - 1, rows.len()));
-                rows.push((&e.context, r, Label::Neg));
-            }
-        }
+        let (rows, pairs) = batch_rows(items);
         for (p, t, _) in &rows {
             assert!(!p.is_empty() && !t.is_empty(), "a causal row needs a prompt and a target");
         }
@@ -113,6 +103,8 @@ impl CausalBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::data::Label;
 
     fn ex(context: &[u32], target: &[u32], rejected: Option<&[u32]>) -> EncodedExample {
         EncodedExample {

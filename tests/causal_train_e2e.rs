@@ -1,10 +1,11 @@
-//! End to end: `cringe train` on causal LMs. A tiny Llama with SmolLM2's tokenizer and chat
-//! template, saved as a Hugging Face directory, is fine-tuned with CRINGE on JSONL examples:
-//! the positives' likelihood rises and the negatives' falls; the output is a Hugging Face
-//! directory that `cringe chat` talks to; a run killed between checkpoints and resumed ends
-//! with the weights of one that never stopped; `--chat-template none` trains plain
-//! continuation. SmolLM2-135M-Instruct itself, from its GGUF, takes CRINGE updates and chats
-//! afterwards.
+//! End to end: causal LMs through the training commands. A tiny Llama with SmolLM2's
+//! tokenizer and chat template, saved as a Hugging Face directory, is fine-tuned with CRINGE
+//! on JSONL examples: the positives' likelihood rises and the negatives' falls; the output is a
+//! Hugging Face directory that `cringe chat` talks to and `cringe eval` measures; a run killed
+//! between checkpoints and resumed ends with the weights of one that never stopped;
+//! `--chat-template none` trains plain continuation; `iterate` and `compare` run their loops
+//! from it as shipped. SmolLM2-135M-Instruct itself, from its GGUF, takes CRINGE updates on
+//! TRL-format data and chats afterwards.
 
 mod common;
 
@@ -248,4 +249,73 @@ fn eval_on_a_causal_lm_reports_the_perplexity_its_logits_give_and_generates_repl
     let gen_len = report["gen_len"].as_f64().unwrap();
     assert!(gen_len > 0.0 && gen_len <= 32.0, "{report}");
     assert_eq!(std::fs::read_to_string(&logs).unwrap().lines().count(), 8);
+}
+
+/// The loop fixture `name` with its `[baseline]` replaced by the causal LM `init` as it is
+/// (no training), written beside it.
+fn causal_loop_config(name: &str, init: &Path, dir: &Path) -> PathBuf {
+    let fixture_cfg = std::fs::read_to_string(fixture(name)).unwrap();
+    let baseline = format!(
+        "[baseline]\nargs = [\"-t\", \"safety-mini:chitchat:mutators=flatten\", \"--init-model\", \"hf:{}\", \"--max-train-steps\", \"0\", \"-q\"]\n\n",
+        init.display()
+    );
+    let start = fixture_cfg.find("[baseline]").unwrap();
+    let end = start + fixture_cfg[start..].find("\n[").unwrap() + 1;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}{baseline}{}", &fixture_cfg[..start], &fixture_cfg[end..]))
+        .unwrap();
+    path
+}
+
+#[test]
+fn iterate_runs_the_loop_from_a_causal_lm_as_shipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tiny_chat_model(tmp.path());
+    let cfg_path = causal_loop_config("iterate-tiny.toml", &init, tmp.path());
+    let out_dir = tmp.path().join("it");
+    cringe_ok(&[
+        "iterate",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "baseline + 1 round: {report}");
+    for r in rows {
+        assert!((0.0..=100.0).contains(&r["safe_pct"].as_f64().unwrap()), "{r}");
+        assert!(r["ppl"].as_f64().unwrap() > 1.0, "{r}");
+    }
+    for f in ["round0/model/model.safetensors", "round1/model/model.safetensors"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let config = std::fs::read_to_string(out_dir.join("round1/model/config.json")).unwrap();
+    assert!(config.contains("llama"), "round 1 is the causal LM fine-tuned: {config}");
+}
+
+#[test]
+fn compare_fine_tunes_every_method_from_a_causal_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tiny_chat_model(tmp.path());
+    let cfg_path = causal_loop_config("compare-tiny.toml", &init, tmp.path());
+    let out_dir = tmp.path().join("cmp");
+    cringe_ok(&[
+        "compare",
+        "--config",
+        cfg_path.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    let methods: Vec<&str> =
+        report.as_array().unwrap().iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["baseline", "mle", "unlikelihood", "cringe", "pairwise-cringe"]);
+    for r in report.as_array().unwrap() {
+        assert!(r["ppl"].as_f64().unwrap() > 1.0, "{r}");
+    }
 }

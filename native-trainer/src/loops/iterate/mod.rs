@@ -122,7 +122,10 @@ impl Stages<'_> {
         let out = &self.cfg.out_dir;
         let models = (0..=self.cfg.rounds).map(|r| out.join(format!("round{r}")).join("model"));
         for dir in std::iter::once(self.classifier.clone()).chain(models) {
-            cringe_core::model::model_dir::MODEL_DIR.check_replaceable(&dir)?;
+            // a BB1 model directory, or a causal LM's Hugging Face one
+            cringe_core::model::model_dir::MODEL_DIR
+                .check_replaceable(&dir)
+                .or_else(|e| cringe_core::hf::EXPORT_DIR.check_replaceable(&dir).map_err(|_| e))?;
         }
         Ok(())
     }

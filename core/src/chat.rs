@@ -13,6 +13,7 @@ use crate::error::{CoreError, Result};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One turn of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,20 +31,20 @@ impl Message {
     }
 }
 
-/// A model's chat template with the special tokens it may refer to.
-#[derive(Debug, Clone, PartialEq)]
+/// A model's chat template with the special tokens it may refer to, compiled once.
+#[derive(Clone)]
 pub struct ChatTemplate {
     source: String,
     bos_token: Option<String>,
     eos_token: Option<String>,
+    env: Arc<Environment<'static>>,
 }
 
 impl ChatTemplate {
-    /// Compiles `source` (to report syntax errors now, not at the first conversation).
+    /// Compiles `source` (syntax errors are reported now, not at the first conversation).
     pub fn new(source: &str, bos_token: Option<String>, eos_token: Option<String>) -> Result<Self> {
-        let template = Self { source: source.to_string(), bos_token, eos_token };
-        template.environment()?;
-        Ok(template)
+        let env = Arc::new(environment(source.to_string())?);
+        Ok(Self { source: source.to_string(), bos_token, eos_token, env })
     }
 
     /// The template's Jinja source.
@@ -54,33 +55,50 @@ impl ChatTemplate {
     /// Renders `messages`; with `add_generation_prompt`, the opening of the assistant's turn
     /// follows, so the model continues with its reply.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        let env = self.environment()?;
-        let template = env.get_template("chat").map_err(template_error)?;
+        let template = self.env.get_template(TEMPLATE).map_err(template_error)?;
         let ctx = minijinja::context! {
             messages => messages,
             add_generation_prompt => add_generation_prompt,
-            bos_token => self.bos_token.clone().unwrap_or_default(),
-            eos_token => self.eos_token.clone().unwrap_or_default(),
+            bos_token => self.bos_token.as_deref().unwrap_or_default(),
+            eos_token => self.eos_token.as_deref().unwrap_or_default(),
         };
         template.render(ctx).map_err(template_error)
     }
+}
 
-    fn environment(&self) -> Result<Environment<'_>> {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        env.add_function(
-            "raise_exception",
-            |message: String| -> std::result::Result<Value, Error> {
-                Err(Error::new(ErrorKind::InvalidOperation, message))
-            },
-        );
-        env.add_function("strftime_now", |format: String| strftime_now(&format));
-        env.add_filter("tojson", tojson);
-        env.add_template("chat", &self.source).map_err(template_error)?;
-        Ok(env)
+impl PartialEq for ChatTemplate {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.source, &self.bos_token, &self.eos_token)
+            == (&other.source, &other.bos_token, &other.eos_token)
     }
+}
+
+impl std::fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatTemplate")
+            .field("source", &self.source)
+            .field("bos_token", &self.bos_token)
+            .field("eos_token", &self.eos_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name the template is compiled under.
+const TEMPLATE: &str = "chat";
+
+/// Jinja2 as `transformers` configures it, with `source` compiled in.
+fn environment(source: String) -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env.add_function("raise_exception", |message: String| -> std::result::Result<Value, Error> {
+        Err(Error::new(ErrorKind::InvalidOperation, message))
+    });
+    env.add_function("strftime_now", |format: String| strftime_now(&format));
+    env.add_filter("tojson", tojson);
+    env.add_template_owned(TEMPLATE, source).map_err(template_error)?;
+    Ok(env)
 }
 
 fn template_error(e: Error) -> CoreError {

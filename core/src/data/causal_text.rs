@@ -137,13 +137,18 @@ impl CausalText {
         }
     }
 
-    /// The prompt ids for a context (turns joined by `\n`), truncated from the left.
-    pub fn encode_context(&self, context: &str) -> Result<Vec<u32>> {
-        self.encode_prompt(&context_turns(context))
+    /// The prompt the model replies to for `ex` in generation: its conversation truncated from
+    /// the left to `text_truncate` tokens and to one position short of the model's, so the
+    /// reply has room; unlike [`CausalText::encode_example`]'s prompt it does not depend on the
+    /// gold response's length.
+    pub fn generation_prompt(&self, ex: &Example) -> Result<Vec<u32>> {
+        let mut ids = self.encode_prompt(&example_turns(ex))?;
+        keep_last(&mut ids, self.max_positions - 1);
+        Ok(ids)
     }
 
     /// The prompt ids for a conversation, truncated from the left.
-    pub fn encode_prompt(&self, turns: &[Message]) -> Result<Vec<u32>> {
+    fn encode_prompt(&self, turns: &[Message]) -> Result<Vec<u32>> {
         let mut ids = self.encode(&self.prompt_text(turns)?)?;
         if ids.is_empty() {
             ids.push(self.start_id);
@@ -154,7 +159,7 @@ impl CausalText {
 
     /// Tokenises one example: its prompt and target (and a pair's rejected target).
     pub fn encode_example(&self, ex: &Example) -> Result<EncodedExample> {
-        let turns = ex.turns.clone().unwrap_or_else(|| context_turns(&ex.context));
+        let turns = example_turns(ex);
         let mut context = self.encode_prompt(&turns)?;
         let mut target = self.encode_target(&turns, &ex.response)?;
         let mut rejected =
@@ -208,6 +213,12 @@ impl CausalText {
         }
         Ok(ids)
     }
+}
+
+/// The conversation of an example's context: its role-tagged turns where the data has them,
+/// else [`context_turns`].
+fn example_turns(ex: &Example) -> Vec<Message> {
+    ex.turns.clone().unwrap_or_else(|| context_turns(&ex.context))
 }
 
 /// The conversation of a context: its lines as turns, the last one the user's and the roles
@@ -312,6 +323,20 @@ mod tests {
         // 4 positions: the input (prompt + target − 1) must fit, the prompt giving way
         let e = text(4).encode_example(&example("hello there", "hi friend")).unwrap();
         assert_eq!((e.context, e.target), (vec![0, 4], vec![7, 8, 1]));
+    }
+
+    #[test]
+    fn a_generation_prompt_leaves_the_reply_a_position_whatever_the_gold_response() {
+        let t = text(64);
+        let ex = example("hello there", "hi friend");
+        assert_eq!(t.generation_prompt(&ex).unwrap(), t.encode_example(&ex).unwrap().context);
+        // 4 positions: the training prompt gives way to the 3-token target, the generation
+        // prompt keeps 3 tokens whatever the response is
+        let short = text(4);
+        assert_eq!(short.encode_example(&ex).unwrap().context, vec![0, 4]);
+        assert_eq!(short.generation_prompt(&ex).unwrap(), vec![1, 0, 4]);
+        let long = example("hello there", "hi friend hi friend hi friend");
+        assert_eq!(short.generation_prompt(&long).unwrap(), vec![1, 0, 4]);
     }
 
     #[test]

@@ -112,8 +112,7 @@ impl Subject {
             Subject::Causal(lm) => {
                 let batch = CausalBatch::collate(items, device);
                 let tokens = batch.target_tokens();
-                let (rows, target_rows) = (batch.input_rows(device), batch.target_rows(device));
-                let logits = lm.model.forward_picked(batch.tokens, &rows, batch.picks);
+                let (logits, target_rows) = lm.model.target_logits(&batch, device);
                 let targets = target_rows.pack_ids(batch.targets);
                 let mask = Tensor::<1>::ones([tokens], device);
                 let (nll, correct) = scored(logits, targets, mask);
@@ -165,10 +164,8 @@ fn generate_causal(
     cfg: &SearchConfig,
     device: &Device,
 ) -> anyhow::Result<Vec<Reply>> {
-    let prompts: Vec<Vec<u32>> = examples
-        .iter()
-        .map(|e| Ok(lm.text.encode_example(e)?.context))
-        .collect::<anyhow::Result<_>>()?;
+    let prompts: Vec<Vec<u32>> =
+        examples.iter().map(|e| lm.text.generation_prompt(e)).collect::<Result<_, _>>()?;
     let block: Vec<Vec<u32>> =
         examples.iter().map(|e| lm.text.encode(&e.context)).collect::<Result<_, _>>()?;
     let beam =

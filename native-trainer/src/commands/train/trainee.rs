@@ -108,8 +108,7 @@ pub fn causal_batch_loss(
     rng: &mut StdRng,
     device: &Device,
 ) -> LossOutput {
-    let (rows, target_rows) = (batch.input_rows(device), batch.target_rows(device));
-    let logits = model.forward_picked(batch.tokens, &rows, batch.picks);
+    let (logits, target_rows) = model.target_logits(&batch, device);
     let draw = |n| CandidateDraw::Uniform(uniform_draws(rng, n, device));
     objective.loss_rows(
         logits,

@@ -11,53 +11,12 @@ mod common;
 
 use burn::tensor::Device;
 use burn::tensor::activation::log_softmax;
+use common::causal::{fixture, smollm2, tiny_chat_model};
 use common::cringe_ok;
 use cringe_core::data::{CausalBatch, Label, read_examples_jsonl};
-use cringe_core::model::causal::{CausalConfig, CausalLm};
-use cringe_core::pretrained::Pretrained;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
-}
-
-/// SmolLM2-135M-Instruct's GGUF from the model cache (`scripts/ensure-model.sh`, which the
-/// test command runs), or `$CRINGE_SMOLLM2_GGUF`.
-fn smollm2() -> PathBuf {
-    let path = std::env::var_os("CRINGE_SMOLLM2_GGUF").map(PathBuf::from).unwrap_or_else(|| {
-        cringe_core::pretrained::model_cache().join("SmolLM2-135M-Instruct.Q4_1.gguf")
-    });
-    assert!(path.is_file(), "{} is missing: run scripts/ensure-model.sh", path.display());
-    path
-}
-
-/// A randomly initialised tiny Llama with SmolLM2's tokenizer, chat template and end token,
-/// written to `dir` as a Hugging Face checkpoint.
-fn tiny_chat_model(dir: &Path) -> PathBuf {
-    let device = Device::flex();
-    let (source, real) = cringe_core::gguf::open(&smollm2()).unwrap();
-    let tokenizer = cringe_core::gguf::tokenizer::build(source.file()).unwrap();
-    let template_source = cringe_core::gguf::tokenizer::chat_template(source.file()).unwrap();
-    let cfg = CausalConfig {
-        bos_token_id: real.bos_token_id,
-        eos_token_ids: real.eos_token_ids.clone(),
-        pad_token_id: real.pad_token_id,
-        ..CausalConfig::tiny(real.vocab_size)
-    };
-    let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
-    let template = cringe_core::chat::ChatTemplate::new(
-        &template_source,
-        name(cfg.bos_token_id),
-        name(cfg.eos_token_ids.first().copied()),
-    )
-    .unwrap();
-    let lm = Pretrained::new(CausalLm::new(&cfg, &device), tokenizer, Some(template)).unwrap();
-    let out = dir.join("tiny-llama");
-    lm.export_hf(&out).unwrap();
-    out
-}
 
 fn train_args(init: &str, model_file: &Path, steps: usize) -> Vec<String> {
     train_args_on("tiny_train.jsonl", init, model_file, steps)
@@ -112,8 +71,7 @@ fn mean_logprob(dir: &Path, label: Label) -> f64 {
         .collect();
     let batch = CausalBatch::collate(&items, &device);
     let n = batch.target_tokens();
-    let (rows, target_rows) = (batch.input_rows(&device), batch.target_rows(&device));
-    let logits = lm.model.forward_picked(batch.tokens, &rows, batch.picks);
+    let (logits, target_rows) = lm.model.target_logits(&batch, &device);
     let targets = target_rows.pack_ids(batch.targets).reshape([n, 1]);
     let sum: f32 = log_softmax(logits, 1).gather(1, targets).sum().into_scalar();
     sum as f64 / n as f64
@@ -267,22 +225,27 @@ fn causal_loop_config(name: &str, init: &Path, dir: &Path) -> PathBuf {
     path
 }
 
-#[test]
-fn iterate_runs_the_loop_from_a_causal_lm_as_shipped() {
-    let tmp = tempfile::tempdir().unwrap();
-    let init = tiny_chat_model(tmp.path());
-    let cfg_path = causal_loop_config("iterate-tiny.toml", &init, tmp.path());
-    let out_dir = tmp.path().join("it");
+/// Runs `cringe <command>` on the loop fixture `config` from a tiny chat model as shipped;
+/// its report and out dir.
+fn causal_loop(command: &str, config: &str, tmp: &Path) -> (serde_json::Value, PathBuf) {
+    let init = tiny_chat_model(tmp);
+    let cfg_path = causal_loop_config(config, &init, tmp);
+    let out_dir = tmp.join(command);
     cringe_ok(&[
-        "iterate",
+        command,
         "--config",
         cfg_path.to_str().unwrap(),
         "--out-dir",
         out_dir.to_str().unwrap(),
     ]);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
+    let report = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    (serde_json::from_str(&report).unwrap(), out_dir)
+}
+
+#[test]
+fn iterate_runs_the_loop_from_a_causal_lm_as_shipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (report, out_dir) = causal_loop("iterate", "iterate-tiny.toml", tmp.path());
     let rows = report.as_array().unwrap();
     assert_eq!(rows.len(), 2, "baseline + 1 round: {report}");
     for r in rows {
@@ -299,23 +262,83 @@ fn iterate_runs_the_loop_from_a_causal_lm_as_shipped() {
 #[test]
 fn compare_fine_tunes_every_method_from_a_causal_baseline() {
     let tmp = tempfile::tempdir().unwrap();
-    let init = tiny_chat_model(tmp.path());
-    let cfg_path = causal_loop_config("compare-tiny.toml", &init, tmp.path());
-    let out_dir = tmp.path().join("cmp");
-    cringe_ok(&[
-        "compare",
-        "--config",
-        cfg_path.to_str().unwrap(),
-        "--out-dir",
-        out_dir.to_str().unwrap(),
-    ]);
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
-            .unwrap();
+    let (report, _) = causal_loop("compare", "compare-tiny.toml", tmp.path());
     let methods: Vec<&str> =
         report.as_array().unwrap().iter().map(|r| r["method"].as_str().unwrap()).collect();
     assert_eq!(methods, ["baseline", "mle", "unlikelihood", "cringe", "pairwise-cringe"]);
     for r in report.as_array().unwrap() {
         assert!(r["ppl"].as_f64().unwrap() > 1.0, "{r}");
     }
+}
+
+#[test]
+fn a_classifier_head_on_a_causal_backbone_trains_saves_for_transformers_and_judges_in_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = tiny_chat_model(tmp.path());
+    let clf = tmp.path().join("clf");
+    let said = cringe_ok(&[
+        "train-classifier",
+        "-t",
+        "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+        "--init-model",
+        &format!("hf:{}", init.display()),
+        "--mf",
+        clf.to_str().unwrap(),
+        "--max-train-steps",
+        "40",
+        "--validation-every-n-steps",
+        "20",
+        "--lr",
+        "3e-3",
+        "-b",
+        "16",
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&said.stdout).to_string();
+    let scores: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(scores["exs"], 638);
+    assert!(
+        scores["macro_f1"].as_f64().unwrap() > 0.6,
+        "the head learns to tell toxic from chit-chat: {scores}"
+    );
+    let config = std::fs::read_to_string(clf.join("config.json")).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(config["architectures"][0], "LlamaForSequenceClassification");
+    assert_eq!(config["id2label"], serde_json::json!({"0": "pos", "1": "neg"}));
+    assert!(!cringe_core::pretrained::is_causal(&clf), "a classifier is not a language model");
+    let names: Vec<String> = weights(&clf).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        names.contains(&"score.weight".to_string()) && !names.iter().any(|n| n == "lm_head.weight")
+    );
+
+    // eval judges a causal LM's generations with it
+    let logs = tmp.path().join("wl.jsonl");
+    let said = cringe_ok(&[
+        "eval",
+        "--mf",
+        init.to_str().unwrap(),
+        "-t",
+        "safety-mini:toxic-eval:mutators=flatten+relabel+neg_only",
+        "-n",
+        "6",
+        "--inference",
+        "greedy",
+        "--label-truncate",
+        "6",
+        "--eval-classifier-model-file",
+        clf.to_str().unwrap(),
+        "--world-logs",
+        logs.to_str().unwrap(),
+        "-q",
+    ]);
+    let stdout = String::from_utf8_lossy(&said.stdout).to_string();
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let share = report["classifier_accuracy"].as_f64().unwrap();
+    let recs = cringe_core::data::read_world_logs(&logs).unwrap();
+    let judged: Vec<f64> = recs
+        .iter()
+        .map(|r| r.exchanges(&logs).unwrap()[0].metrics["classifier_accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(judged.len(), 6);
+    assert!((judged.iter().sum::<f64>() / 6.0 - share).abs() < 1e-9, "report vs world logs");
 }

@@ -1,6 +1,9 @@
 //! End to end: `cringe eval` with the seed's decoding flags writes world logs that read back and
 //! a JSON report; `cringe chat` answers each piped line.
 
+mod common;
+
+use common::causal::smollm2;
 use cringe_core::data::{read_world_logs, world_log_examples};
 use std::io::Write;
 use std::path::Path;
@@ -188,17 +191,6 @@ fn classifier_trains_and_judges_generations_in_eval() {
         .collect();
     assert_eq!(judged.len(), 20);
     assert!((judged.iter().sum::<f64>() / 20.0 - share).abs() < 1e-9);
-}
-
-/// SmolLM2-135M-Instruct's GGUF from the model cache (`scripts/ensure-model.sh`, which the
-/// test command runs), or `$CRINGE_SMOLLM2_GGUF`.
-fn smollm2() -> std::path::PathBuf {
-    let path =
-        std::env::var_os("CRINGE_SMOLLM2_GGUF").map(std::path::PathBuf::from).unwrap_or_else(
-            || cringe_core::pretrained::model_cache().join("SmolLM2-135M-Instruct.Q4_1.gguf"),
-        );
-    assert!(path.is_file(), "{} is missing: run scripts/ensure-model.sh", path.display());
-    path
 }
 
 #[test]

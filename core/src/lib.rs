@@ -10,6 +10,7 @@
 //!   the causal `llama`, `qwen2`, `qwen3`);
 //! - [`gguf`]: llama.cpp's GGUF files as causal LMs (dequantized to f32);
 //! - [`pretrained`]: a causal LM with its tokenizer and chat template, from either source;
+//! - [`judge`]: the safety classifier of either family (encoder, or a head on a causal LM);
 //! - [`kernels`]: the switch for the fused kernels (the CRINGE loss on the CPU and GPUs, and
 //!   flash attention on GPUs with feature `gpu-kernels`).
 //!
@@ -22,6 +23,7 @@ pub mod error;
 pub mod fsutil;
 pub mod gguf;
 pub mod hf;
+pub mod judge;
 pub mod kernels;
 pub mod loss;
 pub mod mask;

@@ -9,7 +9,7 @@ use crate::data::CausalText;
 use crate::error::{CoreError, Result};
 use crate::fsutil::{FileContent, write_dir_atomic_streamed};
 use crate::hf::HF_PREFIX;
-use crate::model::causal::CausalLm;
+use crate::model::causal::{CausalConfig, CausalLm};
 use crate::tokenizer::parse_tokenizer_json;
 use burn::tensor::Device;
 use std::path::{Path, PathBuf};
@@ -56,7 +56,7 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
         let model = crate::gguf::load_weights(&source, &cfg, device)?;
         let tokenizer = crate::gguf::tokenizer::build(source.file())?;
         let template = match crate::gguf::tokenizer::chat_template(source.file()) {
-            Some(source) => Some(template_with_tokens(&source, &tokenizer, &model, &path)?),
+            Some(source) => Some(template_with_tokens(&source, &tokenizer, model.config(), &path)?),
             None => None,
         };
         return Pretrained::new(model, tokenizer, template);
@@ -65,6 +65,13 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
         CoreError::file(spec, "is not a causal LM (expected a .gguf file or hf:DIR of a llama, qwen2 or qwen3 checkpoint)")
     })?;
     let model = crate::hf::causal::load_model(&dir, device)?;
+    let (tokenizer, template) = hf_tokenizer(&dir, model.config())?;
+    Pretrained::new(model, tokenizer, template)
+}
+
+/// The tokenizer and chat template (if any) of the Hugging Face directory `dir` of a model
+/// of `cfg`: `tokenizer.json`, and `tokenizer_config.json`'s `chat_template`.
+pub fn hf_tokenizer(dir: &Path, cfg: &CausalConfig) -> Result<(Tokenizer, Option<ChatTemplate>)> {
     let tok_path = dir.join("tokenizer.json");
     let bytes = std::fs::read(&tok_path).map_err(|e| CoreError::io(&tok_path, e))?;
     let tokenizer =
@@ -75,15 +82,13 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
             let v: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| CoreError::file(&config_path, format!("not valid JSON: {e}")))?;
             match chat_template_of(&v) {
-                Some(source) => {
-                    Some(template_with_tokens(&source, &tokenizer, &model, &config_path)?)
-                }
+                Some(source) => Some(template_with_tokens(&source, &tokenizer, cfg, &config_path)?),
                 None => None,
             }
         }
         Err(_) => None,
     };
-    Pretrained::new(model, tokenizer, template)
+    Ok((tokenizer, template))
 }
 
 /// `tokenizer_config.json`'s `chat_template`: a string, or a list of named templates of
@@ -103,10 +108,9 @@ fn chat_template_of(config: &serde_json::Value) -> Option<String> {
 fn template_with_tokens(
     source: &str,
     tokenizer: &Tokenizer,
-    model: &CausalLm,
+    cfg: &CausalConfig,
     path: &Path,
 ) -> Result<ChatTemplate> {
-    let cfg = model.config();
     let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
     ChatTemplate::new(source, name(cfg.bos_token_id), name(cfg.eos_token_ids.first().copied()))
         .map_err(|e| CoreError::file(path, e.to_string()))
@@ -119,14 +123,7 @@ impl Pretrained {
         tokenizer: Tokenizer,
         template: Option<ChatTemplate>,
     ) -> Result<Self> {
-        let cfg = model.config();
-        let text = CausalText::new(
-            tokenizer,
-            template,
-            cfg.eos_token_ids.clone(),
-            cfg.bos_token_id,
-            cfg.max_position_embeddings,
-        )?;
+        let text = causal_text(model.config(), tokenizer, template)?;
         Ok(Self { model, text })
     }
 
@@ -134,6 +131,22 @@ impl Pretrained {
     pub fn eos_ids(&self) -> &[u32] {
         &self.model.config().eos_token_ids
     }
+}
+
+/// The text side of a model of `cfg` with `tokenizer` and `template`, in chat form when it
+/// has a template.
+pub fn causal_text(
+    cfg: &CausalConfig,
+    tokenizer: Tokenizer,
+    template: Option<ChatTemplate>,
+) -> Result<CausalText> {
+    CausalText::new(
+        tokenizer,
+        template,
+        cfg.eos_token_ids.clone(),
+        cfg.bos_token_id,
+        cfg.max_position_embeddings,
+    )
 }
 
 impl Pretrained {
@@ -156,8 +169,23 @@ pub fn export_hf(
     extra: &[(&str, &[u8])],
 ) -> Result<()> {
     let cfg = model.config();
-    let config = serde_json::to_string_pretty(&crate::hf::causal::config_json(cfg))
-        .expect("config serialises");
+    let config = crate::hf::causal::config_json(cfg);
+    let weights = |out: &mut dyn std::io::Write| crate::hf::causal::write_safetensors(model, out);
+    write_hf_dir(dir, cfg, &config, text, &weights, extra)
+}
+
+/// Writes a Hugging Face directory of a model of `cfg`: `config` as `config.json`, the end
+/// tokens as `generation_config.json`, the weights `weights` writes, `text`'s tokenizer and
+/// chat template, and `extra`, in one atomic swap.
+pub fn write_hf_dir(
+    dir: &Path,
+    cfg: &CausalConfig,
+    config: &serde_json::Value,
+    text: &CausalText,
+    weights: &dyn Fn(&mut dyn std::io::Write) -> Result<()>,
+    extra: &[(&str, &[u8])],
+) -> Result<()> {
+    let config = serde_json::to_string_pretty(config).expect("config serialises");
     let generation = serde_json::to_string_pretty(&serde_json::json!({
         "bos_token_id": cfg.bos_token_id,
         "eos_token_id": cfg.eos_token_ids,
@@ -180,11 +208,10 @@ pub fn export_hf(
         "model_max_length": cfg.max_position_embeddings,
     }))
     .expect("tokenizer config serialises");
-    let weights = |out: &mut dyn std::io::Write| crate::hf::causal::write_safetensors(model, out);
     let mut files: Vec<(&str, FileContent)> = vec![
         ("config.json", FileContent::Bytes(config.as_bytes())),
         ("generation_config.json", FileContent::Bytes(generation.as_bytes())),
-        (crate::hf::weights::WEIGHTS_FILE, FileContent::Writer(&weights)),
+        (crate::hf::weights::WEIGHTS_FILE, FileContent::Writer(weights)),
         ("tokenizer.json", FileContent::Bytes(tokenizer.as_bytes())),
         ("tokenizer_config.json", FileContent::Bytes(tokenizer_config.as_bytes())),
     ];

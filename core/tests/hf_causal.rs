@@ -1,7 +1,9 @@
 //! Causal LMs against `transformers` (fixture: `core/tests/reference/hf_causal_fixture.py`):
 //! tiny random Llama, Qwen2 and Qwen3 checkpoints load, and their logits, greedy outputs
 //! (one prompt at a time and left-padded batches) and packed rows match; export round trips;
-//! bad checkpoints are refused with the file and tensor named.
+//! bad checkpoints are refused with the file and tensor named. Sequence classifiers on the
+//! Llama and Qwen2 backbones (fixture: `core/tests/reference/hf_classifier_fixture.py`) give
+//! `transformers`' class logits.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cringe_core::hf::causal::{config_json, load_model, parse_config, write_safetensors};
@@ -329,5 +331,55 @@ fn greedy_search_through_the_causal_scorer_equals_transformers() {
         let out = search(&mut scorer, &prompts, 0, end, &cfg).unwrap();
         let got: Vec<Vec<u32>> = out.iter().map(|r| r.best().tokens.clone()).collect();
         assert_eq!(got, want, "{name}");
+    }
+}
+
+/// Class logits `[B·C]` of `rows` under the classifier fixture `name` (its sequences in one
+/// call: each row pooled at its own last token).
+fn classifier_logits(
+    model: &cringe_core::model::causal::CausalClassifier,
+    rows: &[Vec<u32>],
+    dev: &Device,
+) -> Vec<f32> {
+    values(model.forward(rows, 128, dev).unwrap())
+}
+
+#[test]
+fn sequence_classifiers_match_transformers_alone_and_in_a_padded_batch_and_export_round_trips() {
+    use cringe_core::hf::causal_classifier::{classifier_config_json, load_classifier};
+    let dev = Device::flex();
+    for name in ["llama_classifier", "qwen2_classifier"] {
+        let model = load_classifier(&fixture(name), &dev).unwrap();
+        assert_eq!(model.classes(), ["pos", "neg"], "{name}: id2label");
+        let want = expected(name);
+        let seqs = ids(&want["sequences"]);
+        let flat = |v: &Value| -> Vec<f32> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|r| r.as_array().unwrap())
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        };
+        let alone: Vec<f32> = seqs
+            .iter()
+            .flat_map(|s| classifier_logits(&model, std::slice::from_ref(s), &dev))
+            .collect();
+        assert!(relative_error(&alone, &flat(&want["logits"])) < 1e-4, "{name}: one at a time");
+        let batched = classifier_logits(&model, &seqs, &dev);
+        assert!(relative_error(&batched, &flat(&want["logits_batched"])) < 1e-4, "{name}: batch");
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = serde_json::to_string_pretty(&classifier_config_json(&model)).unwrap();
+        std::fs::write(dir.path().join("config.json"), config).unwrap();
+        let mut file = std::fs::File::create(dir.path().join("model.safetensors")).unwrap();
+        cringe_core::hf::causal_classifier::write_safetensors(&model, &mut file).unwrap();
+        drop(file);
+        let back = load_classifier(dir.path(), &dev).unwrap();
+        assert_eq!(classifier_logits(&back, &seqs, &dev), batched, "{name}: export round trip");
+        // a classifier directory is no language model, and the language model no classifier
+        assert!(load_model(&fixture(name), &dev).is_err());
+        let e = load_classifier(&fixture("llama"), &dev).unwrap_err().to_string();
+        assert!(e.contains("config.json") && e.contains("not a sequence classifier"), "{e}");
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests (each test file includes this module).
 #![allow(dead_code)]
 
+pub mod causal;
+
 use burn::tensor::Device;
 use burn::tensor::activation::log_softmax;
 use cringe_core::data::{Batcher, Example, Label, TruncationConfig};

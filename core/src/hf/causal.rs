@@ -45,12 +45,13 @@ struct RawConfig {
     use_sliding_window: Option<bool>,
 }
 
-/// Whether `text` (a `config.json`) describes one of the causal families.
+/// Whether `text` (a `config.json`) describes a language model of one of the causal
+/// families (not a sequence classifier on one: [`super::causal_classifier`]).
 pub fn is_causal_config(text: &str) -> bool {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v["model_type"].as_str().and_then(Family::from_model_type))
-        .is_some()
+    serde_json::from_str::<Value>(text).ok().is_some_and(|v| {
+        v["model_type"].as_str().and_then(Family::from_model_type).is_some()
+            && !super::causal_classifier::is_classifier(&v)
+    })
 }
 
 /// Reads `dir/config.json` (and `dir/generation_config.json` if present).

@@ -9,6 +9,7 @@
 //! Command-line tools mark such a directory with the [`HF_PREFIX`]: `--init-model hf:DIR`.
 
 pub mod causal;
+pub mod causal_classifier;
 pub mod config;
 pub mod names;
 pub mod safetensors;

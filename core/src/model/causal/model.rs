@@ -14,6 +14,7 @@ use super::config::CausalConfig;
 use super::mlp::linear;
 use super::norm::RmsNorm;
 use super::rope::{Positions, Rope};
+use crate::data::CausalBatch;
 use crate::mask::NEG_INF;
 use crate::model::packing::Packing;
 use crate::model::precision;
@@ -21,12 +22,52 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// Embeddings, blocks and the final norm (`model.*` in the checkpoints).
+/// Embeddings, blocks and the final norm (`model.*` in the checkpoints): the backbone the
+/// language model and the sequence classifier share.
 #[derive(Module, Debug)]
 pub struct Body {
     embed_tokens: Embedding,
     layers: Vec<CausalBlock>,
     norm: RmsNorm,
+}
+
+impl Body {
+    /// A freshly initialised backbone.
+    pub(super) fn new(cfg: &CausalConfig, device: &Device) -> Self {
+        let (v, d, std) = (cfg.vocab_size, cfg.hidden_size, cfg.initializer_range);
+        Self {
+            embed_tokens: EmbeddingConfig::new(v, d)
+                .with_initializer(Initializer::Normal { mean: 0.0, std })
+                .init(device),
+            layers: (0..cfg.num_hidden_layers).map(|_| CausalBlock::new(cfg, device)).collect(),
+            norm: RmsNorm::new(d, cfg.rms_norm_eps, device),
+        }
+    }
+
+    /// The hidden states, before the final norm, of the positions `rows` keeps of the
+    /// right-padded `tokens` `[B,T]`, under a causal mask.
+    pub(super) fn hidden_rows(
+        &self,
+        rope: &Rope,
+        tokens: Tensor<2, Int>,
+        rows: &Packing,
+    ) -> Tensor<2> {
+        let [_, t] = tokens.dims();
+        let device = tokens.device();
+        let (cos, sin) = rope.tables(&Positions::shared(0, t), &device);
+        let bias = (t > 1).then(|| mask_bias(&[0], 0, t, &device));
+        let inputs = AttentionInputs { cos, sin, bias };
+        let mut x = rows.pack(self.embed_tokens.forward(tokens));
+        for block in &self.layers {
+            x = block.forward_rows(x, rows, &inputs, None);
+        }
+        x
+    }
+
+    /// The final norm.
+    pub(super) fn norm(&self, x: Tensor<2>) -> Tensor<2> {
+        self.norm.forward(x)
+    }
 }
 
 /// A Llama-family decoder-only language model.
@@ -48,17 +89,17 @@ impl CausalLm {
         let cfg = config;
         let (v, d, std) = (cfg.vocab_size, cfg.hidden_size, cfg.initializer_range);
         Self {
-            model: Body {
-                embed_tokens: EmbeddingConfig::new(v, d)
-                    .with_initializer(Initializer::Normal { mean: 0.0, std })
-                    .init(device),
-                layers: (0..cfg.num_hidden_layers).map(|_| CausalBlock::new(cfg, device)).collect(),
-                norm: RmsNorm::new(d, cfg.rms_norm_eps, device),
-            },
+            model: Body::new(cfg, device),
             lm_head: (!cfg.tie_word_embeddings).then(|| linear(d, v, false, std, device)),
             config: cfg.clone(),
             rope: Rope::new(cfg),
         }
+    }
+
+    /// The backbone with its configuration and rotary tables, the output projection dropped
+    /// (how a sequence classifier starts from a pretrained LM).
+    pub(super) fn into_body(self) -> (Body, CausalConfig, Rope) {
+        (self.model, self.config, self.rope)
     }
 
     /// The model's configuration.
@@ -92,18 +133,16 @@ impl CausalLm {
         self.output(self.hidden_rows(tokens, rows).select(0, picks))
     }
 
-    /// The final hidden states (before the last norm) of the positions `rows` keeps.
+    /// The logits `[N,V]` that predict `batch`'s target tokens, and the packed layout of its
+    /// target grid (`rows.pack_ids(batch.targets)` lines the targets up with the logits).
+    pub fn target_logits(&self, batch: &CausalBatch, device: &Device) -> (Tensor<2>, Packing) {
+        let rows = batch.input_rows(device);
+        let logits = self.forward_picked(batch.tokens.clone(), &rows, batch.picks.clone());
+        (logits, batch.target_rows(device))
+    }
+
     fn hidden_rows(&self, tokens: Tensor<2, Int>, rows: &Packing) -> Tensor<2> {
-        let [_, t] = tokens.dims();
-        let device = tokens.device();
-        let (cos, sin) = self.rope.tables(&Positions::shared(0, t), &device);
-        let bias = (t > 1).then(|| mask_bias(&[0], 0, t, &device));
-        let inputs = AttentionInputs { cos, sin, bias };
-        let mut x = rows.pack(self.model.embed_tokens.forward(tokens));
-        for block in &self.model.layers {
-            x = block.forward_rows(x, rows, &inputs, None);
-        }
-        x
+        self.model.hidden_rows(&self.rope, tokens, rows)
     }
 
     /// An empty cache for prompts whose rows start with `pads[r]` pad columns.
@@ -152,9 +191,18 @@ impl CausalLm {
         AttentionInputs { cos, sin, bias }
     }
 
+    /// The output projection's weight `[D,V]` (the embedding table transposed when tied).
+    #[cfg(test)]
+    pub(super) fn output_weight(&self) -> Tensor<2> {
+        match &self.lm_head {
+            Some(head) => head.weight.val(),
+            None => self.model.embed_tokens.weight.val().transpose(),
+        }
+    }
+
     /// Final norm and output projection: hidden rows `[N,D]` → logits `[N,V]`.
     fn output(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = self.model.norm.forward(x);
+        let x = self.model.norm(x);
         match &self.lm_head {
             Some(head) => precision::linear(head, x),
             None => precision::matmul(x, self.model.embed_tokens.weight.val().transpose()),

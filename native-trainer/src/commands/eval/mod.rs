@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::{ArgAction, Args};
 use cringe_core::data::{Datatype, Example, TaskSpec, world_log_line};
 use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
+use cringe_core::judge::SafetyClassifier;
 use cringe_core::metrics::f1_score;
-use cringe_core::model::ClassifierDir;
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -155,7 +155,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     }
     let classifier =
         match &args.eval_classifier_model_file {
-            Some(dir) => Some(ClassifierDir::load(dir, &device).with_context(|| {
+            Some(dir) => Some(SafetyClassifier::load(dir, &device).with_context(|| {
                 format!("loading --eval-classifier-model-file {}", dir.display())
             })?),
             None => None,
@@ -196,7 +196,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         gen_seconds += t0.elapsed().as_secs_f64();
         let texts: Vec<String> = results.iter().map(|r| r.text.clone()).collect();
         let verdicts = match &classifier {
-            Some(c) => Some(judge(c, &texts, args.decode.text_truncate, &device)?),
+            Some(c) => Some(c.is_safe(&texts, args.decode.text_truncate, &device)?),
             None => None,
         };
         for (i, ((task, e), r)) in chunk.iter().zip(&results).enumerate() {
@@ -251,24 +251,4 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(report)
-}
-
-/// The classifier's verdict on each text: true = safe (class `pos`).
-fn judge(
-    c: &ClassifierDir,
-    texts: &[String],
-    trunc: usize,
-    device: &burn::tensor::Device,
-) -> anyhow::Result<Vec<bool>> {
-    let pos = c
-        .model
-        .config()
-        .classes
-        .iter()
-        .position(|n| n == "pos")
-        .context("the classifier has no `pos` class")?;
-    let seqs: Vec<Vec<u32>> =
-        texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_, _>>()?;
-    let trunc = trunc.min(c.model.config().encoder.n_positions);
-    Ok(c.model.predict(&seqs, trunc, device)?.into_iter().map(|p| p == pos).collect())
 }

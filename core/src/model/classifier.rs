@@ -96,16 +96,20 @@ impl Classifier {
         device: &Device,
     ) -> Result<Vec<usize>> {
         let tokens = pad_batch(seqs, self.config.encoder.pad_id, max_len, device);
-        let pred = self.forward(tokens).argmax(1).try_to_vec_as::<i64>();
-        let pred =
-            pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
-        Ok(pred.into_iter().map(|p| p as usize).collect())
+        predicted_classes(self.forward(tokens))
     }
 
     /// Class probabilities `[B,C]`.
     pub fn probabilities(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
         softmax(self.forward(tokens), 1)
     }
+}
+
+/// The highest-scoring class of each row of `logits` `[B,C]`.
+pub fn predicted_classes(logits: Tensor<2>) -> Result<Vec<usize>> {
+    let pred = logits.argmax(1).try_to_vec_as::<i64>();
+    let pred = pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
+    Ok(pred.into_iter().map(|p| p as usize).collect())
 }
 
 /// Pads token sequences into a `[B,S]` tensor (each truncated to its last `max_len` tokens).

@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from hf_causal_fixture import randomise  # every parameter random, the same way
 from transformers import (
     LlamaConfig,
     LlamaForSequenceClassification,
@@ -41,21 +42,6 @@ FAMILIES = {
 }
 
 SEQUENCES = [[17, 45, 3, 88, 9, 60], [5, 5, 70, 31, 12, 94, 2, 40, 41, 8, 19], [23], [64, 50]]
-
-
-def randomise(model, gen):
-    """Every parameter random, as in hf_causal_fixture.py."""
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            noise = torch.randn(p.shape, generator=gen)
-            if "norm" in name:
-                p.copy_(1.0 + 0.1 * noise)
-            elif "embed_tokens" in name:
-                p.copy_(0.15 * noise)
-            elif name.endswith("bias"):
-                p.copy_(0.1 * noise)
-            else:
-                p.copy_(0.3 * noise)
 
 
 def build(name, cls, config, seed):

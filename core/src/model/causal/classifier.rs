@@ -93,10 +93,7 @@ impl CausalClassifier {
         max_len: usize,
         device: &Device,
     ) -> Result<Vec<usize>> {
-        let pred = self.forward(seqs, max_len, device)?.argmax(1).try_to_vec_as::<i64>();
-        let pred =
-            pred.map_err(|e| CoreError::Invalid(format!("reading predictions back: {e:?}")))?;
-        Ok(pred.into_iter().map(|p| p as usize).collect())
+        crate::model::classifier::predicted_classes(self.forward(seqs, max_len, device)?)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::net::ClassifierNet;
 use burn::tensor::Device;
+use cringe_core::model::classifier::predicted_classes;
 use serde::Serialize;
 
 /// Validation results.
@@ -30,10 +31,9 @@ pub fn score<M: ClassifierNet>(
     let mut conf = [[0usize; 2]; 2]; // [gold][pred]
     for chunk in data.chunks(64) {
         let seqs: Vec<Vec<u32>> = chunk.iter().map(|(s, _)| s.clone()).collect();
-        let pred = model.logits(&seqs, trunc, device)?.argmax(1).try_to_vec_as::<i64>();
-        let pred = pred.map_err(|e| anyhow::anyhow!("reading predictions back: {e:?}"))?;
+        let pred = predicted_classes(model.logits(&seqs, trunc, device)?)?;
         for ((_, gold), p) in chunk.iter().zip(pred) {
-            conf[*gold][p as usize] += 1;
+            conf[*gold][p] += 1;
         }
     }
     Ok(from_confusion(conf))

@@ -13,6 +13,7 @@ use super::mlp::linear;
 use super::model::{Body, CausalLm};
 use super::rope::Rope;
 use crate::error::{CoreError, Result};
+use crate::model::classifier::{pad_batch, predicted_classes};
 use crate::model::packing::Packing;
 use crate::model::precision;
 use burn::module::Module;
@@ -63,23 +64,21 @@ impl CausalClassifier {
     /// (and to the model's positions); an empty sequence is an error.
     pub fn forward(&self, seqs: &[Vec<u32>], max_len: usize, device: &Device) -> Result<Tensor<2>> {
         let keep = max_len.min(self.config.max_position_embeddings).max(1);
-        let tails: Vec<&[u32]> = seqs.iter().map(|s| &s[s.len().saturating_sub(keep)..]).collect();
-        if let Some(i) = tails.iter().position(|t| t.is_empty()) {
+        let lengths: Vec<usize> = seqs.iter().map(|s| s.len().min(keep)).collect();
+        if let Some(i) = lengths.iter().position(|&n| n == 0) {
             return Err(CoreError::Invalid(format!("text {i} of the batch has no tokens")));
         }
-        let lengths: Vec<usize> = tails.iter().map(|t| t.len()).collect();
-        let (b, l) = (seqs.len(), lengths.iter().copied().max().unwrap_or(1));
-        let mut ids = vec![0i64; b * l];
-        let mut lasts = Vec::with_capacity(b);
-        let mut offset = 0;
-        for (i, tail) in tails.iter().enumerate() {
-            for (j, &id) in tail.iter().enumerate() {
-                ids[i * l + j] = id as i64;
-            }
-            offset += tail.len();
-            lasts.push(offset as i64 - 1);
-        }
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, l]), device);
+        // right-padded with token 0, which the packed rows never read
+        let tokens = pad_batch(seqs, 0, keep, device);
+        let l = tokens.dims()[1];
+        let lasts: Vec<i64> = lengths
+            .iter()
+            .scan(0usize, |end, &n| {
+                *end += n;
+                Some(*end as i64 - 1)
+            })
+            .collect();
+        let b = seqs.len();
         let rows = Packing::from_lengths(&lengths, l, device);
         let lasts = Tensor::<1, Int>::from_data(TensorData::new(lasts, [b]), device);
         let last = self.model.hidden_rows(&self.rope, tokens, &rows).select(0, lasts);
@@ -93,7 +92,7 @@ impl CausalClassifier {
         max_len: usize,
         device: &Device,
     ) -> Result<Vec<usize>> {
-        crate::model::classifier::predicted_classes(self.forward(seqs, max_len, device)?)
+        predicted_classes(self.forward(seqs, max_len, device)?)
     }
 }
 

@@ -4,14 +4,15 @@
 # missing (scripts/ensure-wasm-bindgen.sh): the wasm32 Rust target and wasm-bindgen-cli of
 # the exact version in Cargo.lock. Serve the result with `cringe serve-ui`.
 #
-# CRINGE_WEB_PROFILE=dev builds faster, unoptimised (default: release).
+# CRINGE_WEB_PROFILE=dev builds faster, unoptimised (default: release). CRINGE_CARGO_TIMINGS=1
+# also writes cargo's compile-time report (cargo-timings/ in the target folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bindgen=$(./scripts/ensure-wasm-bindgen.sh)
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 profile="${CRINGE_WEB_PROFILE:-release}"
 case "$profile" in dev) out_profile=debug ;; *) out_profile="$profile" ;; esac
-cargo build -p cringe-web --target wasm32-unknown-unknown --profile "$profile" --locked
+cargo build -p cringe-web --target wasm32-unknown-unknown --profile "$profile" --locked ${CRINGE_CARGO_TIMINGS:+--timings}
 dist=web-ui/dist
 rm -rf "$dist.tmp"
 mkdir -p "$dist.tmp/pkg"

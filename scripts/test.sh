@@ -18,7 +18,8 @@
 # Done inside the builds rather than as `cargo clippy`, which would type-check all of Burn a
 # second time (minutes on 2 cores).
 #
-# Ends with a table of how long each stage and the slowest test binaries took.
+# Ends with a table of how long each stage and the slowest test binaries took; both builds
+# leave cargo's per-crate compile-time report in $CARGO_TARGET_DIR/cargo-timings/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo >/dev/null || { echo "error: cargo not found; install the Rust toolchain (rustup.rs)" >&2; exit 1; }
@@ -73,12 +74,12 @@ export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
 stage "format (cargo fmt --check)" cargo fmt --all --check
 stage "setup (data, model, chromium, node, vulkan)" bash -c './scripts/ensure-data.sh && ./scripts/ensure-model.sh >/dev/null && ./scripts/ensure-browser.sh && ./scripts/ensure-vulkan.sh'
 stage "wasm32 target, wasm-bindgen-cli" ./scripts/ensure-wasm-bindgen.sh
-stage "web UI (wasm32 web-test build, clippy)" env CRINGE_WEB_PROFILE=web-test ./scripts/build-web.sh
+stage "web UI (wasm32 web-test build, clippy)" env CRINGE_WEB_PROFILE=web-test CRINGE_CARGO_TIMINGS=1 ./scripts/build-web.sh
 
 export CRINGE_KERNEL_CACHE="${CRINGE_KERNEL_CACHE:-$target_dir/kernel-cache}"
 export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$target_dir/mesa-shader-cache}"
 tests=(--locked --workspace --exclude cringe-web --features cringe-trainer/wgpu)
-stage "native build (CPU + wgpu, clippy)" cargo build --tests "${tests[@]}"
+stage "native build (CPU + wgpu, clippy)" cargo build --tests --timings "${tests[@]}"
 
 # The wgpu test binaries compile GPU kernels on lavapipe, on one thread, leaving a core idle
 # (measured: 40% of the machine idle through the test stage), so they run beside the CPU tests

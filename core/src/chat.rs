@@ -52,6 +52,11 @@ impl ChatTemplate {
         &self.source
     }
 
+    /// The `bos_token` and `eos_token` the template is rendered with.
+    pub fn special_tokens(&self) -> (Option<&str>, Option<&str>) {
+        (self.bos_token.as_deref(), self.eos_token.as_deref())
+    }
+
     /// Renders `messages`; with `add_generation_prompt`, the opening of the assistant's turn
     /// follows, so the model continues with its reply.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {

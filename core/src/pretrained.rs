@@ -70,25 +70,46 @@ pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
 }
 
 /// The tokenizer and chat template (if any) of the Hugging Face directory `dir` of a model
-/// of `cfg`: `tokenizer.json`, and `tokenizer_config.json`'s `chat_template`.
+/// of `cfg`, found as `transformers` finds them: `tokenizer.json`; the template from
+/// `chat_template.jinja` (what `save_pretrained` writes since transformers 4.50), else
+/// `tokenizer_config.json`'s `chat_template`; the template's `bos_token` and `eos_token` from
+/// `tokenizer_config.json` (or, without one, the config's token ids).
 pub fn hf_tokenizer(dir: &Path, cfg: &CausalConfig) -> Result<(Tokenizer, Option<ChatTemplate>)> {
     let tok_path = dir.join("tokenizer.json");
     let bytes = std::fs::read(&tok_path).map_err(|e| CoreError::io(&tok_path, e))?;
     let tokenizer =
         parse_tokenizer_json(&bytes).map_err(|e| CoreError::file(&tok_path, e.to_string()))?;
     let config_path = dir.join("tokenizer_config.json");
-    let template = match std::fs::read_to_string(&config_path) {
-        Ok(text) => {
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| CoreError::file(&config_path, format!("not valid JSON: {e}")))?;
-            match chat_template_of(&v) {
-                Some(source) => Some(template_with_tokens(&source, &tokenizer, cfg, &config_path)?),
-                None => None,
-            }
-        }
-        Err(_) => None,
+    let config: Option<serde_json::Value> = match std::fs::read_to_string(&config_path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text)
+                .map_err(|e| CoreError::file(&config_path, format!("not valid JSON: {e}")))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(CoreError::io(&config_path, e)),
     };
-    Ok((tokenizer, template))
+    let jinja_path = dir.join("chat_template.jinja");
+    let (source, source_path) = match std::fs::read_to_string(&jinja_path) {
+        Ok(text) => (Some(text), jinja_path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            (config.as_ref().and_then(chat_template_of), config_path.clone())
+        }
+        Err(e) => return Err(CoreError::io(&jinja_path, e)),
+    };
+    let Some(source) = source else { return Ok((tokenizer, None)) };
+    let (bos, eos) = match &config {
+        Some(c) => (
+            special_token(c, "bos_token", &config_path)?,
+            special_token(c, "eos_token", &config_path)?,
+        ),
+        None => {
+            let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
+            (name(cfg.bos_token_id), name(cfg.eos_token_ids.first().copied()))
+        }
+    };
+    let template = ChatTemplate::new(&source, bos, eos)
+        .map_err(|e| CoreError::file(&source_path, e.to_string()))?;
+    Ok((tokenizer, Some(template)))
 }
 
 /// `tokenizer_config.json`'s `chat_template`: a string, or a list of named templates of
@@ -105,6 +126,26 @@ fn chat_template_of(config: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// A special token of `tokenizer_config.json`: a string, an added-token object
+/// (`{"content": …}`), or absent / null.
+fn special_token(config: &serde_json::Value, field: &str, path: &Path) -> Result<Option<String>> {
+    match &config[field] {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Object(o) => match o.get("content") {
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            _ => Err(CoreError::file(
+                path,
+                format!("{field}: an added token needs a \"content\" string"),
+            )),
+        },
+        other => {
+            Err(CoreError::file(path, format!("{field}: expected a token string, found {other}")))
+        }
+    }
+}
+
+/// A GGUF's template, its special tokens named by the config's ids.
 fn template_with_tokens(
     source: &str,
     tokenizer: &Tokenizer,
@@ -197,11 +238,16 @@ pub fn write_hf_dir(
         .to_string(false)
         .map_err(|e| CoreError::Tokenizer(format!("writing tokenizer.json: {e}")))?;
     let token = |id: Option<u32>| id.and_then(|i| text.tokenizer.id_to_token(i));
+    // the template's own special tokens, so it renders as it did here
+    let (bos, eos) = match &text.template {
+        Some(t) => (t.special_tokens().0.map(String::from), t.special_tokens().1.map(String::from)),
+        None => (token(cfg.bos_token_id), token(cfg.eos_token_ids.first().copied())),
+    };
     let tokenizer_config = serde_json::to_string_pretty(&serde_json::json!({
         "tokenizer_class": "PreTrainedTokenizerFast",
         "chat_template": text.template.as_ref().map(ChatTemplate::source),
-        "bos_token": token(cfg.bos_token_id),
-        "eos_token": token(cfg.eos_token_ids.first().copied()),
+        "bos_token": bos,
+        "eos_token": eos,
         "pad_token": token(cfg.pad_token_id),
         "add_bos_token": false,
         "clean_up_tokenization_spaces": false,

@@ -3,7 +3,8 @@
 //! (one prompt at a time and left-padded batches) and packed rows match; export round trips;
 //! bad checkpoints are refused with the file and tensor named. Sequence classifiers on the
 //! Llama and Qwen2 backbones (fixture: `core/tests/reference/hf_classifier_fixture.py`) give
-//! `transformers`' class logits.
+//! `transformers`' class logits. Tokenizers and chat templates of two model layouts (fixture:
+//! `core/tests/reference/hf_causal_tokenizer_fixture.py`) give its ids and rendered text.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cringe_core::hf::causal::{config_json, load_model, parse_config, write_safetensors};
@@ -382,4 +383,96 @@ fn sequence_classifiers_match_transformers_alone_and_in_a_padded_batch_and_expor
         let e = load_classifier(&fixture("llama"), &dev).unwrap_err().to_string();
         assert!(e.contains("config.json") && e.contains("not a sequence classifier"), "{e}");
     }
+}
+
+/// A tokenizer fixture of `core/tests/reference/hf_causal_tokenizer_fixture.py` and what
+/// `transformers` made of it.
+fn tokenizer_fixture(name: &str) -> (PathBuf, Value) {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hf_causal_tokenizer").join(name);
+    let text = std::fs::read_to_string(dir.join("expected.json")).unwrap();
+    (dir, serde_json::from_str(&text).unwrap())
+}
+
+fn u32s(v: &Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}
+
+#[test]
+fn hf_tokenizers_and_chat_templates_give_transformers_ids_and_text() {
+    use cringe_core::chat::Message;
+    use cringe_core::model::causal::CausalConfig;
+    for name in ["qwen2", "llama3"] {
+        let (dir, want) = tokenizer_fixture(name);
+        let (tok, template) =
+            cringe_core::pretrained::hf_tokenizer(&dir, &CausalConfig::tiny(420)).unwrap();
+        let template = template.unwrap_or_else(|| panic!("{name}: chat_template.jinja not read"));
+        assert_eq!(tok.get_vocab_size(true) as u64, want["vocab_size"].as_u64().unwrap());
+        assert_eq!(
+            template.special_tokens(),
+            (want["bos_token"].as_str(), want["eos_token"].as_str()),
+            "{name}: the template's special tokens are tokenizer_config.json's"
+        );
+        for (text, ids) in want["probes"].as_object().unwrap() {
+            let got = tok.encode(text.as_str(), false).unwrap().get_ids().to_vec();
+            assert_eq!(got, u32s(ids), "{name}: {text:?}");
+        }
+        for (text, ids) in want["with_special_tokens"].as_object().unwrap() {
+            let got = tok.encode(text.as_str(), true).unwrap().get_ids().to_vec();
+            assert_eq!(got, u32s(ids), "{name}, special tokens added: {text:?}");
+        }
+        for chat in want["chats"].as_array().unwrap() {
+            let messages: Vec<Message> = serde_json::from_value(chat["messages"].clone()).unwrap();
+            let generation = chat["add_generation_prompt"].as_bool().unwrap();
+            let text = template.render(&messages, generation).unwrap();
+            assert_eq!(text, chat["text"].as_str().unwrap(), "{name}: {messages:?}, {generation}");
+            let ids = tok.encode(text.as_str(), false).unwrap().get_ids().to_vec();
+            assert_eq!(ids, u32s(&chat["ids"]), "{name}: ids of {messages:?}, {generation}");
+        }
+    }
+}
+
+#[test]
+fn the_chat_template_file_wins_over_tokenizer_config_and_the_config_template_is_read_without_it() {
+    use cringe_core::chat::Message;
+    use cringe_core::model::causal::CausalConfig;
+    let (fixture_dir, want) = tokenizer_fixture("qwen2");
+    let tmp = tempfile::tempdir().unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja"] {
+        std::fs::copy(fixture_dir.join(f), tmp.path().join(f)).unwrap();
+    }
+    let jinja = std::fs::read_to_string(tmp.path().join("chat_template.jinja")).unwrap();
+    let config_path = tmp.path().join("tokenizer_config.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["chat_template"] = Value::from("{{ 'the config template' }}");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let render = |dir: &Path| {
+        let (_, t) = cringe_core::pretrained::hf_tokenizer(dir, &CausalConfig::tiny(420)).unwrap();
+        t.unwrap().render(&[Message::new("user", "Hi there!")], false).unwrap()
+    };
+    assert_eq!(render(tmp.path()), want["chats"][0]["text"].as_str().unwrap());
+    std::fs::remove_file(tmp.path().join("chat_template.jinja")).unwrap();
+    assert_eq!(render(tmp.path()), "the config template");
+    config["chat_template"] = Value::from(jinja);
+    config["eos_token"] = serde_json::json!({"content": "<|im_end|>", "special": true});
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    assert_eq!(render(tmp.path()), want["chats"][0]["text"].as_str().unwrap());
+    config["eos_token"] = Value::from(7);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let err = cringe_core::pretrained::hf_tokenizer(tmp.path(), &CausalConfig::tiny(420))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tokenizer_config.json") && err.contains("eos_token"), "{err}");
+}
+
+#[test]
+fn a_template_that_raises_is_an_error_carrying_its_message() {
+    use cringe_core::chat::Message;
+    use cringe_core::model::causal::CausalConfig;
+    let (dir, _) = tokenizer_fixture("llama3");
+    let (_, t) = cringe_core::pretrained::hf_tokenizer(&dir, &CausalConfig::tiny(420)).unwrap();
+    let twice = [Message::new("user", "a"), Message::new("user", "b")];
+    let err = t.unwrap().render(&twice, true).unwrap_err().to_string();
+    assert!(err.contains("Conversation roles must alternate"), "{err}");
 }

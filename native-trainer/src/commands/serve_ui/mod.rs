@@ -58,6 +58,10 @@ fn demo_models(run: &Path) -> Served {
     }
 }
 
+/// Why a causal LM is not served.
+const BROWSER_RUNS_BB1: &str = "a causal LM (Llama family): the browser UI runs BB1 generators and \
+     their classifiers only; chat with it in the terminal with `cringe chat --mf DIR`";
+
 /// What is served under `/models/`.
 #[derive(Debug, Default)]
 struct Served {
@@ -80,6 +84,9 @@ fn parse_models(specs: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
                 (name, dir)
             }
         };
+        if cringe_core::pretrained::is_causal(&dir) {
+            anyhow::bail!("--model {spec}: {BROWSER_RUNS_BB1}");
+        }
         cringe_core::model::ModelDir::load_config(&dir)
             .with_context(|| format!("--model {spec}"))?;
         if name == "classifier" {
@@ -122,6 +129,11 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(c) = &args.classifier {
+        if !c.join(cringe_core::model::model_dir::CLASSIFIER_CONFIG_FILE).is_file()
+            && c.join("config.json").is_file()
+        {
+            anyhow::bail!("--classifier {}: {BROWSER_RUNS_BB1}", c.display());
+        }
         cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex())
             .with_context(|| format!("--classifier {}", c.display()))?;
     }
@@ -132,7 +144,13 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("runs/iterate"));
         served = demo_models(&run);
-        if !served.models.is_empty() {
+        if served.models.iter().any(|(_, dir)| cringe_core::pretrained::is_causal(dir)) {
+            println!(
+                "{} holds causal LMs, which the browser UI does not run: serving it without models",
+                run.display()
+            );
+            served = Served::default();
+        } else if !served.models.is_empty() {
             println!("no --model given: serving the main command's models from {}", run.display());
         }
     }
@@ -248,5 +266,13 @@ mod tests {
         assert!(format!("{err:#}").contains("nope"), "{err:#}");
         let err = parse_models(&[format!("a b={}", dir.display())]).unwrap_err();
         assert!(err.to_string().contains("must be letters"), "{err}");
+    }
+
+    #[test]
+    fn a_causal_lm_is_refused_with_where_to_chat_with_it() {
+        let llama =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/hf_causal/llama");
+        let err = parse_models(&[format!("base={}", llama.display())]).unwrap_err().to_string();
+        assert!(err.contains("causal LM") && err.contains("cringe chat"), "{err}");
     }
 }

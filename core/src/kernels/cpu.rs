@@ -41,6 +41,28 @@ pub fn map_chunks(len: usize, f: impl Fn(usize, &mut [f32]) + Sync) -> Vec<f32> 
     out
 }
 
+/// Two vectors of `len` values that `f(start, a, b)` writes chunk by chunk (`a` and `b` hold
+/// the values `start..start + a.len()` of each), on all cores.
+pub fn map_chunks2(
+    len: usize,
+    f: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let (mut a, mut b) = (vec![0f32; len], vec![0f32; len]);
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        a.par_chunks_mut(CHUNK)
+            .zip(b.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, (x, y))| f(c * CHUNK, x, y));
+    }
+    #[cfg(not(feature = "parallel"))]
+    for (c, (x, y)) in a.chunks_mut(CHUNK).zip(b.chunks_mut(CHUNK)).enumerate() {
+        f(c * CHUNK, x, y);
+    }
+    (a, b)
+}
+
 /// Runs `f(row, out_row)` over the rows of `out` (`width` values each; the last may be
 /// shorter), on all cores.
 pub fn for_rows(out: &mut [f32], width: usize, f: impl Fn(usize, &mut [f32]) + Sync) {
@@ -67,6 +89,12 @@ mod tests {
             c.iter_mut().enumerate().for_each(|(j, x)| *x = (start + j) as f32)
         });
         assert!(w.len() == 2 * CHUNK + 3 && w.iter().enumerate().all(|(i, &x)| x == i as f32));
+        let (a, b) = map_chunks2(CHUNK + 9, |start, a, b| {
+            for (j, (x, y)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+                (*x, *y) = ((start + j) as f32, -((start + j) as f32));
+            }
+        });
+        assert!(a.iter().zip(&b).enumerate().all(|(i, (&x, &y))| x == i as f32 && y == -x));
         let mut rows = vec![0f32; 7 * 3];
         for_rows(&mut rows, 3, |r, o| o.fill(r as f32));
         assert_eq!(rows[20], 6.0);

@@ -2,7 +2,8 @@
 //! that `model/` holds the architecture and `loss/` the loss math, each calling in:
 //!
 //! - on the CPU: dropout masks from a counter-based hash ([`dropout`]), GELU and its
-//!   derivative vectorised on all cores ([`gelu`], formulas in `gelu_math`), and the CRINGE
+//!   derivative vectorised on all cores ([`gelu`], formulas in `gelu_math`), the Llama
+//!   family's SwiGLU in one pass each way ([`swiglu`]), and the CRINGE
 //!   loss as fused per-row passes ([`cringe_rows`]); [`cpu`] has their helpers;
 //! - on cubecl devices (wgpu, Vulkan, Metal; feature `gpu-kernels`): the fused CRINGE loss and
 //!   flash attention ([`flash_attention`]) of `cringe-shaders`, unless attention dropout is
@@ -18,6 +19,7 @@ pub mod cringe_rows;
 pub mod dropout;
 pub mod gelu;
 mod gelu_math;
+pub mod swiglu;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -1,10 +1,10 @@
 //! The SwiGLU feed-forward layer: `down(silu(gate(x)) · up(x))`.
 
 use super::config::CausalConfig;
+use crate::kernels::swiglu::swiglu;
 use crate::model::precision;
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 /// Gate, up and down projections, named as in the checkpoints.
@@ -25,9 +25,9 @@ impl Mlp {
 
     /// `[..., D]` → `[..., D]`.
     pub fn forward<const N: usize>(&self, x: Tensor<N>) -> Tensor<N> {
-        let gate = silu(precision::linear(&self.gate_proj, x.clone()));
+        let gate = precision::linear(&self.gate_proj, x.clone());
         let up = precision::linear(&self.up_proj, x);
-        precision::linear(&self.down_proj, gate * up)
+        precision::linear(&self.down_proj, swiglu(gate, up))
     }
 }
 

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 
+import child_rss
 from train_bench import CLIP, NUM_POS_PREDICTIONS, CT_LOSS_WEIGHT, cringe_loss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,9 +63,9 @@ def run_ours(args, gguf, task, workdir):
         "--num-pos-predictions", str(NUM_POS_PREDICTIONS), "--ct-loss-weight", str(CT_LOSS_WEIGHT),
         "--device", args.device, "--precision", args.precision, "--seed", "0",
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"cringe train failed:\n{out.stdout}\n{out.stderr}")
+    status, stdout, stderr, peak_rss = child_rss.run(cmd)
+    if status != 0:
+        sys.exit(f"cringe train failed:\n{stdout}\n{stderr}")
     recs = [json.loads(l) for l in open(mf + ".train.jsonl") if '"split"' not in l]
     tokens = batch * (prompt + resp)
     secs = [tokens / r["tokens_per_sec"] for r in recs]
@@ -73,7 +74,7 @@ def run_ours(args, gguf, task, workdir):
         "step_seconds": statistics.median(secs[args.warmup:]),
         "tokens_per_step": tokens,
         "peak_device_mib": peak,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
+        "peak_rss_mib": peak_rss,
     }
 
 
@@ -146,7 +147,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         task = os.path.join(work, "task.jsonl")
         synthetic_task(task, max(64, batch * 4))
-        # the reference first: its peak RSS is this process's, ours the child's
+        # the reference first: its peak RSS is this process's; ours is measured by child_rss
         hf_dir = os.path.join(work, "smollm2-hf")
         subprocess.run([args.cringe, "export", "--mf", gguf, "--hf", hf_dir], check=True, capture_output=True)
         results["torch"] = run_torch(args, hf_dir)

@@ -81,30 +81,41 @@ export MESA_SHADER_CACHE_DIR="${MESA_SHADER_CACHE_DIR:-$target_dir/mesa-shader-c
 tests=(--locked --workspace --exclude cringe-web --features cringe-trainer/wgpu)
 stage "native build (CPU + wgpu, clippy)" cargo build --tests --timings "${tests[@]}"
 
-# The wgpu test binaries compile GPU kernels on lavapipe, on one thread, leaving a core idle
-# (measured: 40% of the machine idle through the test stage), so they run beside the CPU tests
-# as a second cargo call on the same build (cargo holds no lock while tests run); their output
-# follows the CPU tests'. Every test target of the workspace is in exactly one of the two.
-gpu_tests=(flash_attention cringe_kernel wgpu_e2e shader_parity)
+# The wgpu test binaries compile GPU kernels on lavapipe, on one thread each, leaving a core
+# idle (measured: 40% of the machine idle through the test stage), so they run beside the CPU
+# tests as two more cargo calls on the same build (cargo holds no lock while tests run), in two
+# groups of about equal length on a fresh machine (flash_attention 274 s alone; wgpu_e2e 226 s
+# + shader_parity 197 s, 1cd024a); their output follows the CPU tests'. Every test target of
+# the workspace is in exactly one group.
+gpu_groups=("flash_attention cringe_kernel" "wgpu_e2e shader_parity")
 run_tests() {
-  local cpu_args=(--lib --bins) gpu_args=() name rc=0 gpu_log
+  local cpu_args=(--lib --bins) gpu_args=("" "") name rc=0 g logs=() pids=() known=0
   for name in $(cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 for p in json.load(sys.stdin)["packages"]:
     if p["name"] != "cringe-web":
         print("\n".join(t["name"] for t in p["targets"] if "test" in t["kind"]))'); do
-    if [[ " ${gpu_tests[*]} " == *" $name "* ]]; then gpu_args+=(--test "$name"); else cpu_args+=(--test "$name"); fi
+    local placed=0
+    for g in 0 1; do
+      if [[ " ${gpu_groups[$g]} " == *" $name "* ]]; then gpu_args[$g]+=" --test $name"; placed=1; known=$(( known + 1 )); fi
+    done
+    [ "$placed" = 1 ] || cpu_args+=(--test "$name")
   done
-  [ "${#gpu_args[@]}" = $(( 2 * ${#gpu_tests[@]} )) ] || { echo "error: a wgpu test target is missing: ${gpu_tests[*]}" >&2; return 1; }
-  gpu_log=$(mktemp "${TMPDIR:-/tmp}/cringe-gpu-tests.XXXXXX")
-  cargo test "${tests[@]}" "${gpu_args[@]}" >"$gpu_log" 2>&1 &
-  local gpu_pid=$!
+  [ "$known" = "$(echo ${gpu_groups[*]} | wc -w)" ] || { echo "error: a wgpu test target is missing: ${gpu_groups[*]}" >&2; return 1; }
+  for g in 0 1; do
+    logs[$g]=$(mktemp "${TMPDIR:-/tmp}/cringe-gpu-tests.XXXXXX")
+    # shellcheck disable=SC2086 # the group's "--test NAME" words
+    cargo test "${tests[@]}" ${gpu_args[$g]} >"${logs[$g]}" 2>&1 &
+    pids[$g]=$!
+  done
   cargo test "${tests[@]}" "${cpu_args[@]}" || rc=$?
   [ "$rc" = 0 ] && { cargo test "${tests[@]}" --doc || rc=$?; }
-  wait "$gpu_pid" || rc=$?
-  echo "--- wgpu tests on lavapipe (run beside the CPU tests) ---"
-  cat "$gpu_log"
-  rm -f "$gpu_log"
+  for g in 0 1; do
+    wait "${pids[$g]}" || rc=$?
+    echo "--- wgpu tests on lavapipe (${gpu_groups[$g]}; run beside the CPU tests) ---"
+    cat "${logs[$g]}"
+    rm -f "${logs[$g]}"
+  done
   return "$rc"
 }
 stage "tests (CPU and browser, beside wgpu on lavapipe)" run_tests

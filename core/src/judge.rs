@@ -65,13 +65,19 @@ pub enum SafetyClassifier {
     Causal(Box<CausalJudge>),
 }
 
+/// Whether `dir` holds a Hugging Face sequence classifier (a head on a causal backbone) rather
+/// than the encoder classifier: what [`SafetyClassifier::load`] decides on.
+pub fn is_causal_classifier_dir(dir: &Path) -> bool {
+    !dir.join(CLASSIFIER_CONFIG_FILE).is_file() && dir.join("config.json").is_file()
+}
+
 impl SafetyClassifier {
     /// Loads the classifier directory `dir` (either kind) onto `device`.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         if dir.join(CLASSIFIER_CONFIG_FILE).is_file() {
             return Ok(Self::Encoder(Box::new(ClassifierDir::load(dir, device)?)));
         }
-        if dir.join("config.json").is_file() {
+        if is_causal_classifier_dir(dir) {
             return Ok(Self::Causal(Box::new(CausalJudge::load(dir, device)?)));
         }
         Err(CoreError::file(

@@ -129,9 +129,7 @@ pub fn run(args: &ServeUiArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(c) = &args.classifier {
-        if !c.join(cringe_core::model::model_dir::CLASSIFIER_CONFIG_FILE).is_file()
-            && c.join("config.json").is_file()
-        {
+        if cringe_core::judge::is_causal_classifier_dir(c) {
             anyhow::bail!("--classifier {}: {BROWSER_RUNS_BB1}", c.display());
         }
         cringe_core::model::ClassifierDir::load(c, &burn::tensor::Device::flex())

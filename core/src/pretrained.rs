@@ -97,18 +97,15 @@ pub fn hf_tokenizer(dir: &Path, cfg: &CausalConfig) -> Result<(Tokenizer, Option
         Err(e) => return Err(CoreError::io(&jinja_path, e)),
     };
     let Some(source) = source else { return Ok((tokenizer, None)) };
-    let (bos, eos) = match &config {
-        Some(c) => (
+    let template = match &config {
+        Some(c) => ChatTemplate::new(
+            &source,
             special_token(c, "bos_token", &config_path)?,
             special_token(c, "eos_token", &config_path)?,
-        ),
-        None => {
-            let name = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i));
-            (name(cfg.bos_token_id), name(cfg.eos_token_ids.first().copied()))
-        }
+        )
+        .map_err(|e| CoreError::file(&source_path, e.to_string()))?,
+        None => template_with_tokens(&source, &tokenizer, cfg, &source_path)?,
     };
-    let template = ChatTemplate::new(&source, bos, eos)
-        .map_err(|e| CoreError::file(&source_path, e.to_string()))?;
     Ok((tokenizer, Some(template)))
 }
 
@@ -145,7 +142,8 @@ fn special_token(config: &serde_json::Value, field: &str, path: &Path) -> Result
     }
 }
 
-/// A GGUF's template, its special tokens named by the config's ids.
+/// A template whose special tokens are named by the config's ids (a GGUF's, or a directory's
+/// without `tokenizer_config.json`).
 fn template_with_tokens(
     source: &str,
     tokenizer: &Tokenizer,

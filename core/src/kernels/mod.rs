@@ -60,13 +60,18 @@ pub fn flash_attention(
     bias: &Option<burn::tensor::Tensor<4>>,
     dropout: f64,
 ) -> Option<burn::tensor::Tensor<4>> {
-    let device: burn::tensor::Device = q.device();
-    let [_, _, _, d] = q.dims();
-    if !enabled()
-        || (dropout > 0.0 && device.is_autodiff())
-        || !cringe_shaders::attention::supports(&device, d)
-    {
+    if !flash_attention_applies(q, dropout) {
         return None;
     }
     Some(cringe_shaders::attention::flash_attention(q.clone(), k.clone(), v.clone(), bias.clone()))
+}
+
+/// Whether [`flash_attention`] would run for queries `q` with attention dropout `dropout`.
+#[cfg(feature = "gpu-kernels")]
+pub fn flash_attention_applies(q: &burn::tensor::Tensor<4>, dropout: f64) -> bool {
+    let device: burn::tensor::Device = q.device();
+    let [_, _, _, d] = q.dims();
+    enabled()
+        && !(dropout > 0.0 && device.is_autodiff())
+        && cringe_shaders::attention::supports(&device, d)
 }

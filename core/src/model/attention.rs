@@ -124,3 +124,78 @@ pub(crate) fn context(
     let weights = dropout::forward(attn_dropout, softmax(scores, 3));
     precision::matmul(weights, values)
 }
+
+/// [`context`] for grouped-query attention without a copy of the keys and values per query
+/// head: `q` `[B,H,Tq,D]` over `keys`, `values` `[B,H/g,Tk,D]`, query head h reading key/value
+/// head h / g. Each key/value head's g query heads ride along the query axis of one product,
+/// so the scores are `[B,H/g,g·Tq,Tk]` (the mask broadcast over the group). On GPU devices
+/// where flash attention runs, the keys and values are repeated for it instead.
+pub(crate) fn grouped_context(
+    q: Tensor<4>,
+    keys: Tensor<4>,
+    values: Tensor<4>,
+    mask_bias: Option<Tensor<4>>,
+    attn_dropout: &Dropout,
+) -> Tensor<4> {
+    let [b, h, tq, d] = q.dims();
+    let kv = keys.dims()[1];
+    let group = h / kv;
+    #[cfg(feature = "gpu-kernels")]
+    let flash = crate::kernels::flash_attention_applies(&q, attn_dropout.prob);
+    #[cfg(not(feature = "gpu-kernels"))]
+    let flash = false;
+    if group == 1 || flash {
+        let (keys, values) = (repeat_heads(keys, group), repeat_heads(values, group));
+        return context(q, keys, values, mask_bias, attn_dropout);
+    }
+    let scores = precision::matmul(q.reshape([b, kv, group * tq, d]), keys.swap_dims(2, 3));
+    let tk = scores.dims()[3];
+    let mut scores = scores.reshape([b, kv, group, tq, tk]);
+    if let Some(bias) = mask_bias {
+        scores = scores + bias.unsqueeze_dim::<5>(1);
+    }
+    let weights = dropout::forward(attn_dropout, softmax(scores, 4));
+    precision::matmul(weights.reshape([b, kv, group * tq, tk]), values).reshape([b, h, tq, d])
+}
+
+/// `[B,kv,T,D]` → `[B,kv·g,T,D]`: head h of the result is head h / g of `x`.
+fn repeat_heads(x: Tensor<4>, group: usize) -> Tensor<4> {
+    if group == 1 {
+        return x;
+    }
+    let [b, kv, t, d] = x.dims();
+    x.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([b, kv * group, t, d])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::NEG_INF;
+    use burn::tensor::{Distribution, TensorData};
+
+    #[test]
+    fn grouped_attention_equals_attention_over_repeated_keys_and_values() {
+        let dev = Device::flex();
+        let normal =
+            |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &dev);
+        let (q, k, v) = (normal([2, 6, 3, 4]), normal([2, 2, 5, 4]), normal([2, 2, 5, 4]));
+        // row 0 hides its first key, row 1 its last two from the first query
+        let mut bias = vec![0f32; 2 * 3 * 5];
+        bias[0] = NEG_INF;
+        bias[3 * 5 + 3] = NEG_INF;
+        bias[3 * 5 + 4] = NEG_INF;
+        let bias = Tensor::<4>::from_data(TensorData::new(bias, [2, 1, 3, 5]), &dev);
+        let dropout = DropoutConfig::new(0.0).init();
+        let grouped =
+            grouped_context(q.clone(), k.clone(), v.clone(), Some(bias.clone()), &dropout);
+        let repeated = context(q, repeat_heads(k, 3), repeat_heads(v, 3), Some(bias), &dropout);
+        let (a, b) = (
+            grouped.to_data().try_to_vec::<f32>().unwrap(),
+            repeated.to_data().try_to_vec::<f32>().unwrap(),
+        );
+        assert_eq!(grouped.dims(), [2, 6, 3, 4]);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+    }
+}

@@ -4,15 +4,16 @@
 //! heads, and the output projection.
 //!
 //! Rows arrive packed ([`Packing`]): the projections run on real positions only and the
-//! attention itself on the padded `[B,H,T,D]` layout, as for the BB1 generator. On GPU
-//! devices the product is the flash-attention kernel (feature `gpu-kernels`).
+//! attention itself on the padded `[B,H,T,D]` layout, as for the BB1 generator. Keys and
+//! values stay per key/value head ([`grouped_context`]); on GPU devices the product is the
+//! flash-attention kernel (feature `gpu-kernels`).
 
 use super::cache::LayerKv;
 use super::config::CausalConfig;
 use super::mlp::linear;
 use super::norm::RmsNorm;
 use super::rope;
-use crate::model::attention::context;
+use crate::model::attention::grouped_context;
 use crate::model::packing::Packing;
 use crate::model::precision;
 use burn::module::Module;
@@ -94,8 +95,7 @@ impl CausalAttention {
             None => (k, v),
         };
         let q = q.div_scalar((self.head_dim as f64).sqrt());
-        let (k, v) = (self.repeat_kv(k), self.repeat_kv(v));
-        let out = context(q, k, v, inputs.bias.clone(), &self.attn_dropout);
+        let out = grouped_context(q, k, v, inputs.bias.clone(), &self.attn_dropout);
         let out = out.swap_dims(1, 2).reshape([b, t, self.heads * self.head_dim]);
         precision::linear(&self.o_proj, rows.pack(out))
     }
@@ -104,15 +104,5 @@ impl CausalAttention {
     fn heads_of(&self, x: Tensor<3>, n: usize) -> Tensor<4> {
         let [b, t, _] = x.dims();
         x.reshape([b, t, n, self.head_dim])
-    }
-
-    /// `[B,kv,T,hd]` → `[B,H,T,hd]`: query head h reads key/value head `h / group`.
-    fn repeat_kv(&self, x: Tensor<4>) -> Tensor<4> {
-        let group = self.heads / self.kv_heads;
-        if group == 1 {
-            return x;
-        }
-        let [b, kv, t, hd] = x.dims();
-        x.unsqueeze_dim::<5>(2).repeat_dim(2, group).reshape([b, kv * group, t, hd])
     }
 }

@@ -7,30 +7,45 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// One block's keys and values so far, `[B, kv_heads, T, head_dim]`.
+/// One block's keys and values so far: `[B, kv_heads, capacity, head_dim]` buffers whose first
+/// `len` columns are filled. New columns are written in place (the buffers are held only here
+/// between steps), and the capacity doubles when full, so a step copies the new columns, not
+/// the whole history.
 #[derive(Debug, Clone, Default)]
 pub struct LayerKv {
     pub(crate) k: Option<Tensor<4>>,
     pub(crate) v: Option<Tensor<4>>,
+    len: usize,
 }
 
 impl LayerKv {
-    /// Appends `k`, `v` along the time axis and returns everything so far.
+    /// Appends `k`, `v` `[B,kv,T,hd]` along the time axis and returns everything so far.
     pub(crate) fn append(&mut self, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let k = match self.k.take() {
-            Some(past) => Tensor::cat(vec![past, k], 2),
-            None => k,
+        let t = k.dims()[2];
+        let (start, end) = (self.len, self.len + t);
+        self.k = Some(write_columns(self.k.take(), k, start));
+        self.v = Some(write_columns(self.v.take(), v, start));
+        self.len = end;
+        let filled = |x: &Tensor<4>| {
+            let [b, h, _, d] = x.dims();
+            x.clone().slice([0..b, 0..h, 0..end, 0..d])
         };
-        let v = match self.v.take() {
-            Some(past) => Tensor::cat(vec![past, v], 2),
-            None => v,
-        };
-        self.k = Some(k.clone());
-        self.v = Some(v.clone());
-        (k, v)
+        (filled(self.k.as_ref().unwrap()), filled(self.v.as_ref().unwrap()))
     }
 }
 
+/// `new` `[B,h,T,d]` written into columns `start..start + T` of `buffer`, grown (to twice what
+/// it must hold) when they don't fit; no buffer yet: `new` itself, exactly as long.
+fn write_columns(buffer: Option<Tensor<4>>, new: Tensor<4>, start: usize) -> Tensor<4> {
+    let [b, h, t, d] = new.dims();
+    let Some(mut buffer) = buffer else { return new };
+    let capacity = buffer.dims()[2];
+    if start + t > capacity {
+        let spare = Tensor::zeros([b, h, 2 * (start + t) - capacity, d], &buffer.device());
+        buffer = Tensor::cat(vec![buffer, spare], 2);
+    }
+    buffer.slice_assign([0..b, 0..h, start..start + t, 0..d], new)
+}
 /// Everything the causal LM needs to continue a batch of sequences.
 #[derive(Debug, Clone)]
 pub struct CausalCache {

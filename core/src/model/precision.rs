@@ -115,7 +115,7 @@ pub fn linear<const D: usize>(layer: &burn::nn::Linear, x: Tensor<D>) -> Tensor<
     let rows = dims[..D - 1].iter().product::<usize>();
     let x: Tensor<2> = x.reshape([rows, d_in]);
     let y = match current().compute_dtype() {
-        None => layer.forward(x),
+        None => crate::kernels::rows_matmul::linear(layer, x),
         Some(dt) => {
             let w = layer.weight.val().cast(dt);
             let b = layer.bias.as_ref().map(|b| b.val().cast(dt));

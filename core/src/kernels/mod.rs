@@ -4,8 +4,8 @@
 //! - on the CPU: dropout masks from a counter-based hash ([`dropout`]), GELU and its
 //!   derivative vectorised on all cores ([`gelu`], formulas in `gelu_math`), the Llama
 //!   family's SwiGLU in one pass each way ([`swiglu`]), the CRINGE loss as fused per-row
-//!   passes ([`cringe_rows`]), and the few-row products of decoding on all cores
-//!   ([`rows_matmul`]); [`cpu`] has their helpers;
+//!   passes ([`cringe_rows`]), the causal LM's attention softmax ([`softmax`]), and the
+//!   few-row products of decoding on all cores ([`rows_matmul`]); [`cpu`] has their helpers;
 //! - on cubecl devices (wgpu, Vulkan, Metal; feature `gpu-kernels`): the fused CRINGE loss and
 //!   flash attention ([`flash_attention`]) of `cringe-shaders`, unless attention dropout is
 //!   active. `crate::loss::fused` picks the CRINGE kernel for the device.
@@ -21,6 +21,7 @@ pub mod dropout;
 pub mod gelu;
 mod gelu_math;
 pub mod rows_matmul;
+pub mod softmax;
 pub mod swiglu;
 
 use std::sync::atomic::{AtomicU8, Ordering};

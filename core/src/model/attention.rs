@@ -128,8 +128,9 @@ pub(crate) fn context(
 /// [`context`] for grouped-query attention without a copy of the keys and values per query
 /// head: `q` `[B,H,Tq,D]` over `keys`, `values` `[B,H/g,Tk,D]`, query head h reading key/value
 /// head h / g. Each key/value head's g query heads ride along the query axis of one product,
-/// so the scores are `[B,H/g,g·Tq,Tk]` (the mask broadcast over the group). On GPU devices
-/// where flash attention runs, the keys and values are repeated for it instead.
+/// so the scores are `[B,H/g,g·Tq,Tk]` (the mask broadcast over the group), and the softmax is
+/// the CPU kernel where it applies ([`crate::kernels::softmax`]). On GPU devices where flash
+/// attention runs, the keys and values are repeated for it instead.
 pub(crate) fn grouped_context(
     q: Tensor<4>,
     keys: Tensor<4>,
@@ -144,7 +145,7 @@ pub(crate) fn grouped_context(
     let flash = crate::kernels::flash_attention_applies(&q, attn_dropout.prob);
     #[cfg(not(feature = "gpu-kernels"))]
     let flash = false;
-    if group == 1 || flash {
+    if flash {
         let (keys, values) = (repeat_heads(keys, group), repeat_heads(values, group));
         return context(q, keys, values, mask_bias, attn_dropout);
     }
@@ -154,7 +155,7 @@ pub(crate) fn grouped_context(
     if let Some(bias) = mask_bias {
         scores = scores + bias.unsqueeze_dim::<5>(1);
     }
-    let weights = dropout::forward(attn_dropout, softmax(scores, 4));
+    let weights = dropout::forward(attn_dropout, crate::kernels::softmax::softmax_last(scores));
     precision::matmul(weights.reshape([b, kv, group * tq, tk]), values).reshape([b, h, tq, d])
 }
 

@@ -1,7 +1,7 @@
 //! The wgpu device against the CPU (built with `--features wgpu`; in CI on lavapipe, Mesa's
 //! CPU Vulkan driver, with WGSL shaders): the same few training updates from the same model give
 //! the same losses and weights — in f32, and with f16 products (mixed precision, loss scaling)
-//! — and greedy evaluation gives the same report. Compiled GPU
+//! — and greedy evaluation gives the same report; so does a causal LM's training. Compiled GPU
 //! kernels and autotune results persist in the kernel cache (`CRINGE_KERNEL_CACHE`), so only
 //! the first run of this test pays for compiling them.
 
@@ -139,6 +139,48 @@ fn wgpu_trains_and_evaluates_like_the_cpu() {
     for key in ["f1", "ppl", "token_acc", "gen_len"] {
         let (c, g) = (reports[0][key].as_f64().unwrap(), reports[1][key].as_f64().unwrap());
         assert!(close(c, g, 1e-3), "eval {key}: cpu {c}, wgpu {g}");
+    }
+}
+
+/// The tiny Llama (grouped-query attention, SmolLM2's vocabulary and chat template) takes the
+/// same CRINGE updates on wgpu as on the CPU: flash attention with the causal mask over
+/// repeated key/value heads, the fused CRINGE kernel (f32; f16 products are the BB1 test's).
+#[test]
+fn a_causal_lm_trains_on_wgpu_like_on_the_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let init = format!("hf:{}", common::causal::tiny_chat_model(tmp.path()).display());
+    let mut runs = Vec::new();
+    for device in ["cpu", "wgpu"] {
+        let out = tmp.path().join(device);
+        cringe(&[
+            "train",
+            "--init-model",
+            &init,
+            "-t",
+            fixture().to_str().unwrap(),
+            "--mf",
+            out.to_str().unwrap(),
+            "--max-train-steps",
+            "3",
+            "-bs",
+            "4",
+            "--num-pos-predictions",
+            "3",
+            "--lr",
+            "1e-2",
+            "--seed",
+            "5",
+            "--log-every-n-steps",
+            "1",
+            "--device",
+            device,
+            "-q",
+        ]);
+        runs.push(losses(&out));
+    }
+    assert_eq!(runs[0].len(), 3);
+    for (step, (c, g)) in runs[0].iter().zip(&runs[1]).enumerate() {
+        assert!(close(*c, *g, 1e-3), "step {}: cpu loss {c}, wgpu loss {g}", step + 1);
     }
 }
 

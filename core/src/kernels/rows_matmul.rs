@@ -66,6 +66,7 @@ pub fn linear(layer: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
 
 /// A view's values pointer and (row, column) strides, made contiguous first if a stride is
 /// negative.
+#[cfg(feature = "parallel")]
 fn strided(t: FlexTensor) -> (FlexTensor, usize, isize, isize) {
     let t = if t.layout().strides().iter().any(|&s| s < 0) { t.to_contiguous() } else { t };
     let (offset, strides) = (t.layout().start_offset(), t.layout().strides().to_vec());
@@ -73,43 +74,46 @@ fn strided(t: FlexTensor) -> (FlexTensor, usize, isize, isize) {
 }
 
 impl CpuRowsMatmulOps for Flex {
+    /// Without the `parallel` feature, [`matmul`] never calls this; it is Burn's product then.
+    #[cfg(not(feature = "parallel"))]
+    fn cpu_rows_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+        use burn::backend::ops::FloatTensorOps;
+        <Flex as FloatTensorOps<Flex>>::float_matmul(lhs, rhs)
+    }
+
+    #[cfg(feature = "parallel")]
     fn cpu_rows_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
         let (m, k) = (lhs.layout().shape()[0], lhs.layout().shape()[1]);
         let n = rhs.layout().shape()[1];
         let (lhs, l_off, l_rs, l_cs) = strided(lhs);
         let (rhs, r_off, r_rs, r_cs) = strided(rhs);
         let mut out = vec![0f32; m * n];
-        #[cfg(feature = "parallel")]
-        {
-            let (a, b) = (lhs.storage::<f32>(), rhs.storage::<f32>());
-            // SAFETY: the offsets and strides come from the tensors' own layouts, so every
-            // element gemm reads lies in their storage; `out` is m×n, row-major.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    out.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    a.as_ptr().add(l_off),
-                    l_cs,
-                    l_rs,
-                    b.as_ptr().add(r_off),
-                    r_cs,
-                    r_rs,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(0),
-                );
-            }
+        let (a, b) = (lhs.storage::<f32>(), rhs.storage::<f32>());
+        // SAFETY: the offsets and strides come from the tensors' own layouts, so every element
+        // gemm reads lies in their storage; `out` is m×n, row-major.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr().add(l_off),
+                l_cs,
+                l_rs,
+                b.as_ptr().add(r_off),
+                r_cs,
+                r_rs,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
         }
-        #[cfg(not(feature = "parallel"))]
-        let _ = (lhs, l_off, l_rs, l_cs, rhs, r_off, r_rs, r_cs, k);
         FlexTensor::from_data(burn::tensor::TensorData::new(out, [m, n]))
     }
 }

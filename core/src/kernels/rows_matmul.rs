@@ -44,20 +44,25 @@ pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     if !applies(&lhs, &rhs) {
         return lhs.matmul(rhs);
     }
+    all_cores(lhs, rhs)
+}
+
+/// The product through [`CpuRowsMatmulOps`] (the caller has checked [`applies`]).
+fn all_cores(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as CpuRowsMatmulOps>::cpu_rows_matmul(
         lhs.into_dispatch(),
         rhs.into_dispatch(),
     ))
 }
 
-/// A linear layer's `x · weight + bias`, the product through [`matmul`] where it applies,
-/// else the layer's own `forward`.
+/// A linear layer's `x · weight + bias`, the product on all cores where [`matmul`] would run
+/// it there, else the layer's own `forward`.
 pub fn linear(layer: &burn::nn::Linear, x: Tensor<2>) -> Tensor<2> {
     let weight = layer.weight.val();
     if !applies(&x, &weight) {
         return layer.forward(x);
     }
-    let y = matmul(x, weight);
+    let y = all_cores(x, weight);
     match &layer.bias {
         Some(b) => y + b.val().unsqueeze(),
         None => y,

@@ -26,7 +26,7 @@ async function speed(mode) {
   const runs = [];
   for (let i = 0; i < 4; i++) {
     await page.click("#generate");
-    await page.waitForSelector('#speed[data-running="true"]');
+    await page.waitForSelector('#speed[data-running="true"]', { state: "attached", timeout: 600000 });
     await page.waitForSelector('#speed[data-running="false"]', { timeout: 600000 });
     const tokens = Number(await page.getAttribute("#speed", "data-tokens"));
     const tps = parseFloat(await page.textContent("#speed"));

@@ -37,7 +37,9 @@ await page.fill("#max-tokens", mode === "gpu" ? "12" : "64");
 await page.press("#max-tokens", "Tab");
 await page.fill("#prompt", "hello! how are you today?");
 await page.click("#generate");
-await page.waitForSelector('#speed[data-running="true"]');
+// `attached`, not visible: the speed line is empty (hidden) until the first token, which
+// SwiftShader can take well over the default 30 s to produce on a loaded machine.
+await page.waitForSelector('#speed[data-running="true"]', { state: "attached", timeout: 300000 });
 await finished();
 const full = await tokens();
 const speedText = await page.textContent("#speed");
@@ -48,7 +50,11 @@ await page.screenshot({ path: shot("reply"), fullPage: true });
 
 // Stop as soon as the first token is out.
 await page.click("#generate");
-await page.waitForFunction(() => Number(document.querySelector("#speed")?.getAttribute("data-tokens")) >= 1);
+await page.waitForFunction(
+  () => Number(document.querySelector("#speed")?.getAttribute("data-tokens")) >= 1,
+  null,
+  { timeout: 300000 },
+);
 await page.click("#stop");
 await finished();
 const stopped = await tokens();

@@ -260,6 +260,51 @@ fn iterate_runs_the_loop_from_a_causal_lm_as_shipped() {
 }
 
 #[test]
+fn iterate_generates_trains_and_evaluates_a_causal_lm_in_both_prompt_forms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (report, out_dir) = causal_loop("iterate", "iterate-tiny-forms.toml", tmp.path());
+    let rows = report.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "baseline + 1 round: {report}");
+    for r in rows {
+        let forms: Vec<&str> =
+            r["forms"].as_array().unwrap().iter().map(|f| f["form"].as_str().unwrap()).collect();
+        assert_eq!(forms, ["continuation", "chat"], "{r}");
+        for f in r["forms"].as_array().unwrap() {
+            assert_eq!(f["contexts"], 16, "{f}");
+            assert!((0.0..=1.0).contains(&f["distinct_2"].as_f64().unwrap()), "{f}");
+        }
+        let ppl = &r["perplexity"][0];
+        assert_eq!(
+            (ppl["name"].as_str(), ppl["examples"].as_u64()),
+            (Some("safe responses"), Some(8))
+        );
+        assert!(ppl["ppl"].as_f64().unwrap() > 1.0, "{r}");
+    }
+    // each form's generations are judged, filtered and recorded with the form they were made in
+    for (form, template) in [("continuation", "continuation"), ("chat", "chat")] {
+        let logs = out_dir.join(format!("round0/generated_world_logs.{form}.jsonl"));
+        let text = std::fs::read_to_string(&logs).unwrap();
+        let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["dialog"][0][0]["prompt_form"], template, "{}", logs.display());
+        let eval = out_dir.join(format!("round1/eval_world_logs.{form}.jsonl"));
+        assert!(eval.is_file(), "{} missing", eval.display());
+    }
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    for text in [
+        "safe % (continuation)",
+        "safe % (chat)",
+        "ppl (safe responses)",
+        "distinct-2",
+        "Sample sizes: safe %, distinct-n and length over 16 held-out contexts in each form",
+        "## Example replies",
+        "### continuation form",
+        "- CRINGE round 1: ",
+    ] {
+        assert!(md.contains(text), "{text:?} missing from report.md:\n{md}");
+    }
+}
+
+#[test]
 fn compare_fine_tunes_every_method_from_a_causal_baseline() {
     let tmp = tempfile::tempdir().unwrap();
     let (report, _) = causal_loop("compare", "compare-tiny.toml", tmp.path());

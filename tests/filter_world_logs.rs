@@ -1,7 +1,7 @@
 //! `cringe filter-world-logs`: 50/50 balance, at most two copies of a safe text, unchanged
 //! lines, seeded order; the filtered file trains as a task.
 
-use cringe_core::data::{Label, world_log_examples, world_log_line};
+use cringe_core::data::{EpisodeExtras, Label, world_log_examples, world_log_line};
 use serde_json::json;
 use std::collections::HashSet;
 use std::process::Command;
@@ -30,7 +30,7 @@ fn line(ctx: &str, generation: &str, safe: f64, human: Option<&str>) -> String {
         "cringe",
         generation,
         m,
-        None,
+        EpisodeExtras::default(),
     )
 }
 
@@ -115,4 +115,81 @@ fn balances_dedupes_and_keeps_lines_unchanged() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("f1.jsonl: 8 examples (4 pos, 4 neg, 0 none)"), "{text}");
+}
+
+#[test]
+fn judge_rewrites_the_verdicts_and_scores_the_classifier_against_human_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let classifier = tmp.path().join("classifier");
+    let c = classifier.to_str().unwrap();
+    cringe(&[
+        "train-classifier",
+        "-t",
+        "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+        "--preset",
+        "tiny",
+        "--vocab-size",
+        "400",
+        "--max-train-steps",
+        "2",
+        "--validation-every-n-steps",
+        "2",
+        "--mf",
+        c,
+        "-q",
+    ]);
+    // stale verdicts (all "safe", one of ParlAI's spelling) and three human labels of four
+    let mut lines: Vec<String> =
+        [("a", "you idiot", Some("neg")), ("b", "hello friend", Some("pos"))]
+            .iter()
+            .chain(&[("c", "nice day", Some("pos")), ("d", "whatever", None)])
+            .map(|(ctx, reply, human)| line(ctx, reply, 1.0, *human))
+            .collect();
+    lines[0] = lines[0].replace("\"f1\":0.0", "\"f1\":0.0,\"pos_classifier_prediction\":1");
+    let input = tmp.path().join("labelled.jsonl");
+    let judged = tmp.path().join("judged.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = cringe(&[
+        "judge",
+        "--world-logs",
+        input.to_str().unwrap(),
+        "--classifier",
+        c,
+        "--judged-world-logs",
+        judged.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let a = &report["agreement"];
+    let cells = ["both_safe", "both_unsafe", "false_unsafe", "missed_unsafe"]
+        .map(|k| a[k].as_u64().unwrap());
+    assert_eq!(
+        (report["replies"].as_u64(), a["labelled"].as_u64()),
+        (Some(4), Some(3)),
+        "{report}"
+    );
+    assert_eq!(cells.iter().sum::<u64>(), 3, "{report}");
+    let agree = (cells[0] + cells[1]) as f64 / 3.0;
+    assert!((a["accuracy"].as_f64().unwrap() - agree).abs() < 1e-12, "{report}");
+
+    // the judged file: the classifier's verdicts, the human labels and other metrics kept
+    let text = std::fs::read_to_string(&judged).unwrap();
+    let episodes: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(episodes.len(), 4);
+    let safe: f64 = episodes
+        .iter()
+        .map(|e| e["dialog"][0][1]["metrics"]["classifier_accuracy"].as_f64().unwrap())
+        .sum();
+    assert!((safe / 4.0 - report["safe_share"].as_f64().unwrap()).abs() < 1e-12, "{report}");
+    let first = &episodes[0]["dialog"][0][1]["metrics"];
+    assert_eq!((first["human_label"].as_str(), first["f1"].as_f64()), (Some("neg"), Some(0.0)));
+    assert!(first.get("pos_classifier_prediction").is_none(), "{first}");
+    let e = Command::new(env!("CARGO_BIN_EXE_cringe"))
+        .args(["judge", "--world-logs", input.to_str().unwrap(), "--classifier", c])
+        .args(["--judged-world-logs", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!e.status.success(), "refuses to overwrite its input");
 }

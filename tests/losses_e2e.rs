@@ -4,7 +4,9 @@
 mod common;
 
 use common::{cringe_ok as ok, mean_logprob};
-use cringe_core::data::{Example, Label, pair_line, read_examples_jsonl, world_log_line};
+use cringe_core::data::{
+    EpisodeExtras, Example, Label, pair_line, read_examples_jsonl, world_log_line,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -120,7 +122,7 @@ fn pairwise_cringe_trains_on_pairs_and_separates_chosen_from_rejected() {
     let mut lines = Vec::new();
     for p in examples.iter().filter(|e| e.label == Label::Pos) {
         if let Some(n) = examples.iter().find(|e| e.label == Label::Neg && e.context == p.context) {
-            lines.push(pair_line(&p.context, &p.response, &n.response));
+            lines.push(pair_line(&p.context, &p.response, &n.response, None));
         }
     }
     assert_eq!(lines.len(), 3);
@@ -177,7 +179,7 @@ fn make_pairs_pairs_safe_and_unsafe_replies_of_the_same_context() {
     let line = |ctx: &str, reply: &str, safe: bool| {
         let mut m = serde_json::Map::new();
         m.insert("classifier_accuracy".into(), serde_json::json!(if safe { 1.0 } else { 0.0 }));
-        world_log_line("t", ctx, &[], "cringe", reply, m, None)
+        world_log_line("t", ctx, &[], "cringe", reply, m, EpisodeExtras::default())
     };
     let a = tmp.path().join("a.jsonl");
     let b = tmp.path().join("b.jsonl");
@@ -207,7 +209,7 @@ fn make_pairs_pairs_safe_and_unsafe_replies_of_the_same_context() {
             .contains("read 6 generations over 3 contexts; 1 contexts have both")
     );
     let text = std::fs::read_to_string(&pairs).unwrap();
-    assert_eq!(text, pair_line("c1", "nice", "awful") + "\n");
+    assert_eq!(text, pair_line("c1", "nice", "awful", None) + "\n");
     // the pairs file is a task every loss reads
     let ex = cringe_core::data::read_pairs_jsonl(&pairs).unwrap();
     assert_eq!((ex[0].response.as_str(), ex[0].rejected.as_deref()), ("nice", Some("awful")));

@@ -2,7 +2,7 @@
 //! defect found by probing the release binary as a hostile-but-honest user would (see
 //! docs/reliability.md), run end to end through `cringe`.
 
-use cringe_core::data::world_log_line;
+use cringe_core::data::{EpisodeExtras, world_log_line};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -136,7 +136,7 @@ fn episode(generation: &str, metrics: serde_json::Value) -> String {
         "m",
         generation,
         metrics.as_object().unwrap().clone(),
-        None,
+        EpisodeExtras::default(),
     )
 }
 

@@ -29,6 +29,7 @@ pub mod loss;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod model_cache;
 pub mod pretrained;
 pub mod tokenizer;
 

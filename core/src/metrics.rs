@@ -1,6 +1,8 @@
-//! Text metrics: ParlAI's unigram F1 between a generation and reference responses.
+//! Text metrics: ParlAI's unigram F1 between a generation and reference responses, and the
+//! distinct-n diversity of a set of generations (a model that says one stock phrase to every
+//! context scores well on safety and shows up here).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// ParlAI's `normalize_answer`: lowercase, drop punctuation and the articles a/an/the,
 /// collapse whitespace.
@@ -47,6 +49,22 @@ fn f1_tokens(guess: &[String], answer: &[String]) -> f64 {
     2.0 * p * r / (p + r)
 }
 
+/// Distinct-n (Li et al. 2016): the number of distinct word n-grams over all `texts` divided
+/// by the number of n-grams, n-grams taken within each text; words are the lowercased
+/// whitespace-separated tokens. 0 when no text has n words.
+pub fn distinct_n<S: AsRef<str>>(texts: &[S], n: usize) -> f64 {
+    let n = n.max(1);
+    let (mut seen, mut total) = (HashSet::new(), 0usize);
+    for t in texts {
+        let words: Vec<String> = t.as_ref().split_whitespace().map(str::to_lowercase).collect();
+        for gram in words.windows(n) {
+            seen.insert(gram.to_vec());
+            total += 1;
+        }
+    }
+    if total == 0 { 0.0 } else { seen.len() as f64 / total as f64 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +78,19 @@ mod tests {
         assert_eq!(f1_score("hello", &[]), 0.0);
         assert_eq!(f1_score("", &["x"]), 0.0);
         assert_eq!(f1_score("x y", &["z", "y x"]), 1.0);
+    }
+
+    #[test]
+    fn distinct_n_counts_unique_ngrams_over_all_generations() {
+        // unigrams: i like cats / i like dogs -> {i, like, cats, dogs} of 6
+        let texts = ["I like cats", "i like dogs"];
+        assert!((distinct_n(&texts, 1) - 4.0 / 6.0).abs() < 1e-12);
+        // bigrams: (i like) twice, (like cats), (like dogs) -> 3 of 4
+        assert!((distinct_n(&texts, 2) - 0.75).abs() < 1e-12);
+        // one stock phrase everywhere: diversity falls with the number of replies
+        let stock = ["That's true!"; 10];
+        assert!((distinct_n(&stock, 2) - 0.1).abs() < 1e-12);
+        assert_eq!(distinct_n(&["one"], 2), 0.0, "no bigram at all");
+        assert_eq!(distinct_n::<&str>(&[], 1), 0.0);
     }
 }

@@ -23,21 +23,12 @@ pub struct Pretrained {
     pub text: CausalText,
 }
 
-/// The model cache `scripts/ensure-model.sh` fills: `$CRINGE_MODEL_CACHE`, else
-/// `$XDG_CACHE_HOME/cringe-rs/models`, else `~/.cache/cringe-rs/models`.
-pub fn model_cache() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CRINGE_MODEL_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
-    });
-    base.join("cringe-rs/models")
-}
+pub use crate::model_cache::model_cache;
 
 /// The Hugging Face directory `spec` names, if it is `hf:DIR` or a plain `DIR` (what
 /// `cringe train` writes for a causal LM) with a causal `config.json`.
 fn causal_hf_dir(spec: &Path) -> Option<PathBuf> {
+    let spec = crate::model_cache::expand(spec);
     let text = spec.to_str()?;
     let dir = PathBuf::from(text.strip_prefix(HF_PREFIX).unwrap_or(text));
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
@@ -51,6 +42,19 @@ pub fn is_causal(spec: &Path) -> bool {
 
 /// Loads the causal LM `spec` names onto `device`.
 pub fn load(spec: &Path, device: &Device) -> Result<Pretrained> {
+    let expanded = crate::model_cache::expand(spec);
+    if crate::model_cache::is_cached_spec(spec)
+        && !crate::gguf::gguf_path(&expanded).unwrap_or(expanded.clone()).exists()
+        && causal_hf_dir(spec).is_none()
+    {
+        return Err(CoreError::file(
+            &expanded,
+            format!(
+                "{} names a model in the cache, which does not have it (scripts/ensure-model.sh downloads SmolLM2-135M-Instruct there)",
+                spec.display()
+            ),
+        ));
+    }
     if let Some(path) = crate::gguf::gguf_path(spec) {
         let (source, cfg) = crate::gguf::open(&path)?;
         let model = crate::gguf::load_weights(&source, &cfg, device)?;

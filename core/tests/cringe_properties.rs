@@ -135,6 +135,7 @@ fn one_sgd_step_on_a_negative_example_lowers_its_log_probability() {
         source: String::new(),
         rejected: None,
         turns: None,
+        form: None,
     };
     let before = response_logprob(&model.valid(), &batcher, &neg, &dev);
 

@@ -31,6 +31,8 @@ pub enum Command {
     Iterate(crate::loops::iterate::IterateArgs),
     /// Balance world logs 50/50 between safe and unsafe generations (iterative data).
     FilterWorldLogs(crate::commands::filter_world_logs::FilterWorldLogsArgs),
+    /// Re-judge world-log replies with a safety classifier; agreement with human labels.
+    Judge(crate::commands::judge::JudgeArgs),
     /// Build preference pairs {context, chosen, rejected} from labelled generations.
     MakePairs(crate::commands::make_pairs::MakePairsArgs),
     /// Train several losses from one baseline on the same data and budget, and compare them.
@@ -55,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::commands::filter_world_logs::run(&args).map(|_| ())
         }
         Command::MakePairs(args) => crate::commands::make_pairs::run(&args).map(|_| ()),
+        Command::Judge(args) => crate::commands::judge::run(&args).map(|_| ()),
         Command::Compare(args) => crate::loops::compare::run(args).map(|_| ()),
         Command::ServeUi(args) => crate::commands::serve_ui::run(&args),
         Command::Export(args) => crate::commands::export::run(&args, &mut std::io::stdout().lock()),

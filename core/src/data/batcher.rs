@@ -231,6 +231,7 @@ mod tests {
                 source: String::new(),
                 rejected: None,
                 turns: None,
+                form: None,
             })
             .unwrap(),
             b.encode(&Example {
@@ -240,6 +241,7 @@ mod tests {
                 source: String::new(),
                 rejected: None,
                 turns: None,
+                form: None,
             })
             .unwrap(),
         ];
@@ -273,6 +275,7 @@ mod tests {
             source: String::new(),
             rejected: Some("you idiot".into()),
             turns: None,
+            form: None,
         };
         let plain = Example {
             context: "hi".into(),
@@ -281,6 +284,7 @@ mod tests {
             source: String::new(),
             rejected: None,
             turns: None,
+            form: None,
         };
         let items = vec![b.encode(&plain).unwrap(), b.encode(&pair).unwrap()];
         let batch = b.collate(&items, &Device::flex());
@@ -323,6 +327,7 @@ mod tests {
                 source: String::new(),
                 rejected: None,
                 turns: None,
+                form: None,
             })
             .unwrap();
         let sp = b.tokenizer().special();

@@ -19,10 +19,12 @@ use super::batcher::{EncodedExample, TruncationConfig};
 use super::example::Example;
 use crate::chat::{ChatTemplate, Message};
 use crate::error::{CoreError, Result};
+use serde::{Deserialize, Serialize};
 use tokenizers::Tokenizer;
 
 /// How examples become prompts: through the chat template, or as plain text continuation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PromptForm {
     /// The model's chat template (context → user turns, response → assistant turn).
     Chat,
@@ -36,6 +38,15 @@ impl PromptForm {
         match self {
             PromptForm::Chat => "chat",
             PromptForm::Continuation => "continuation",
+        }
+    }
+
+    /// Parses [`PromptForm::name`]'s spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "chat" => Some(PromptForm::Chat),
+            "continuation" => Some(PromptForm::Continuation),
+            _ => None,
         }
     }
 }
@@ -127,11 +138,24 @@ impl CausalText {
     /// The prompt for the model's next turn in `messages`: the chat template with the
     /// generation prompt, or, for a model without one, the turns' text one per line.
     pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>> {
-        self.encode(&self.prompt_text(messages)?)
+        self.encode(&self.prompt_text(messages, self.form)?)
     }
 
-    fn prompt_text(&self, messages: &[Message]) -> Result<String> {
-        match (&self.template, self.form) {
+    /// The form `ex` is read in: its own where it names one (a generation recorded in a world
+    /// log), else this text side's.
+    pub fn form_of(&self, ex: &Example) -> Result<PromptForm> {
+        match ex.form {
+            Some(PromptForm::Chat) if self.template.is_none() => Err(CoreError::Config(format!(
+                "an example from {:?} was generated in chat form, but the model has no chat template",
+                ex.source
+            ))),
+            Some(form) => Ok(form),
+            None => Ok(self.form),
+        }
+    }
+
+    fn prompt_text(&self, messages: &[Message], form: PromptForm) -> Result<String> {
+        match (&self.template, form) {
             (Some(t), PromptForm::Chat) => t.render(messages, true),
             _ => Ok(messages.iter().map(|m| format!("{}\n", m.content)).collect()),
         }
@@ -142,14 +166,14 @@ impl CausalText {
     /// reply has room; unlike [`CausalText::encode_example`]'s prompt it does not depend on the
     /// gold response's length.
     pub fn generation_prompt(&self, ex: &Example) -> Result<Vec<u32>> {
-        let mut ids = self.encode_prompt(&example_turns(ex))?;
+        let mut ids = self.encode_prompt(&example_turns(ex), self.form_of(ex)?)?;
         keep_last(&mut ids, self.max_positions - 1);
         Ok(ids)
     }
 
     /// The prompt ids for a conversation, truncated from the left.
-    fn encode_prompt(&self, turns: &[Message]) -> Result<Vec<u32>> {
-        let mut ids = self.encode(&self.prompt_text(turns)?)?;
+    fn encode_prompt(&self, turns: &[Message], form: PromptForm) -> Result<Vec<u32>> {
+        let mut ids = self.encode(&self.prompt_text(turns, form)?)?;
         if ids.is_empty() {
             ids.push(self.start_id);
         }
@@ -159,11 +183,11 @@ impl CausalText {
 
     /// Tokenises one example: its prompt and target (and a pair's rejected target).
     pub fn encode_example(&self, ex: &Example) -> Result<EncodedExample> {
-        let turns = example_turns(ex);
-        let mut context = self.encode_prompt(&turns)?;
-        let mut target = self.encode_target(&turns, &ex.response)?;
+        let (turns, form) = (example_turns(ex), self.form_of(ex)?);
+        let mut context = self.encode_prompt(&turns, form)?;
+        let mut target = self.encode_target(&turns, &ex.response, form)?;
         let mut rejected =
-            ex.rejected.as_deref().map(|r| self.encode_target(&turns, r)).transpose()?;
+            ex.rejected.as_deref().map(|r| self.encode_target(&turns, r, form)).transpose()?;
         let longest = rejected.as_ref().map_or(target.len(), |r| r.len().max(target.len()));
         // the input is prompt + target minus its last token, within the model's positions
         let room = self.max_positions + 1;
@@ -177,8 +201,13 @@ impl CausalText {
 
     /// The target of `response` after `turns`: the assistant turn's tokens up to its end
     /// token (chat), or the response and the first end token (continuation); right-truncated.
-    fn encode_target(&self, turns: &[Message], response: &str) -> Result<Vec<u32>> {
-        let mut ids = match (&self.template, self.form) {
+    fn encode_target(
+        &self,
+        turns: &[Message],
+        response: &str,
+        form: PromptForm,
+    ) -> Result<Vec<u32>> {
+        let mut ids = match (&self.template, form) {
             (Some(t), PromptForm::Chat) => self.assistant_turn(t, turns, response)?,
             _ => {
                 let mut ids = self.encode(response)?;
@@ -282,6 +311,7 @@ mod tests {
             source: String::new(),
             rejected: Some("hello".into()),
             turns: None,
+            form: None,
         }
     }
 
@@ -304,6 +334,22 @@ mod tests {
         assert_eq!((e.context, e.target), (vec![5, 6], vec![7, 8, 1]));
         let empty = t.encode_example(&example("", "hi")).unwrap();
         assert_eq!(empty.context, vec![1], "an empty prompt starts from the start token");
+    }
+
+    #[test]
+    fn an_example_s_own_form_overrides_the_text_side_s() {
+        let chat = text(64);
+        let cont = text(64).with_form(PromptForm::Continuation).unwrap();
+        let as_cont =
+            Example { form: Some(PromptForm::Continuation), ..example("hello there", "hi") };
+        let as_chat = Example { form: Some(PromptForm::Chat), ..example("hello there", "hi") };
+        assert_eq!(chat.encode_example(&as_cont).unwrap().context, vec![5, 6]);
+        assert_eq!(chat.generation_prompt(&as_cont).unwrap(), vec![5, 6]);
+        assert_eq!(cont.encode_example(&as_chat).unwrap().context, vec![0, 3, 5, 6, 1, 0, 4]);
+        let mut bare = cont;
+        bare.template = None;
+        let e = bare.encode_example(&as_chat).unwrap_err().to_string();
+        assert!(e.contains("chat form") && e.contains("no chat template"), "{e}");
     }
 
     #[test]

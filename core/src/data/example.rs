@@ -70,6 +70,11 @@ pub struct Example {
     /// chat model's prompt is rendered from these; without them, from `context`'s lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns: Option<Vec<crate::chat::Message>>,
+    /// How a causal LM reads this example when it must be a particular one: a generation
+    /// recorded in a world log is trained in the form it was generated in (a continuation of
+    /// raw text, or a chat reply), whatever `--chat-template` says for the other examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<super::causal_text::PromptForm>,
 }
 
 impl Example {

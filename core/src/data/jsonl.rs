@@ -38,7 +38,15 @@ pub fn parse_examples_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
             None | Some(Value::Null) => default_source.clone(),
             Some(_) => string_field("source")?,
         };
-        out.push(Example { context, response, label, source, rejected: None, turns: None });
+        out.push(Example {
+            context,
+            response,
+            label,
+            source,
+            rejected: None,
+            turns: None,
+            form: None,
+        });
     }
     Ok(out)
 }

@@ -272,7 +272,7 @@ impl LabelSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::world_log_line;
+    use crate::data::{EpisodeExtras, world_log_line};
 
     fn log(n: usize) -> String {
         (0..n)
@@ -286,7 +286,7 @@ mod tests {
                     "model",
                     &format!("reply {i}"),
                     m,
-                    None,
+                    EpisodeExtras::default(),
                 ) + "\n"
             })
             .collect()

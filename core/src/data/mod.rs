@@ -29,6 +29,6 @@ pub use parlai_text::{Episode, read_parlai_text};
 pub use tasks::{Datatype, TaskSpec, default_datapath};
 pub use trl::read_trl_jsonl;
 pub use worldlog::{
-    Judged, LeftOut, WorldLogRecord, read_world_logs, world_log_examples, world_log_line,
-    world_log_metadata,
+    EpisodeExtras, Judged, LeftOut, WorldLogRecord, read_world_logs, world_log_examples,
+    world_log_line, world_log_metadata,
 };

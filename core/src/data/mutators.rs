@@ -122,6 +122,7 @@ mod tests {
             source: "t".into(),
             rejected: None,
             turns: None,
+            form: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! `rejected` holds the other; batches give the rejected reply its own row, labelled negative,
 //! so the binary losses (CRINGE, unlikelihood) see the same pair as a positive and a negative.
 
+use super::causal_text::PromptForm;
 use super::example::{Example, Label};
 use super::jsonl::string_field;
 use super::lines::{checked_lines, json_line, line_error};
@@ -32,6 +33,17 @@ pub fn parse_pairs_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
         })?;
         let field = |name: &str| string_field(obj, name).map_err(&err);
         let (context, chosen, rejected) = (field("context")?, field("chosen")?, field("rejected")?);
+        let form = match obj.get("prompt_form") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(f)) if PromptForm::parse(f).is_some() => {
+                PromptForm::parse(f)
+            }
+            Some(other) => {
+                return Err(err(format!(
+                    "`prompt_form` must be \"chat\" or \"continuation\", got {other}"
+                )));
+            }
+        };
         if chosen == rejected {
             return Err(err(
                 "`chosen` and `rejected` are the same text; a pair needs two different responses"
@@ -45,14 +57,20 @@ pub fn parse_pairs_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
             source: source.clone(),
             rejected: Some(rejected),
             turns: None,
+            form,
         });
     }
     Ok(out)
 }
 
-/// One pairs-file line (without the newline).
-pub fn pair_line(context: &str, chosen: &str, rejected: &str) -> String {
-    json!({ "context": context, "chosen": chosen, "rejected": rejected }).to_string()
+/// One pairs-file line (without the newline); `form` records how a causal LM was given the
+/// context when the replies were generated (`prompt_form`, as in world logs).
+pub fn pair_line(context: &str, chosen: &str, rejected: &str, form: Option<PromptForm>) -> String {
+    let mut line = json!({ "context": context, "chosen": chosen, "rejected": rejected });
+    if let Some(f) = form {
+        line["prompt_form"] = json!(f.name());
+    }
+    line.to_string()
 }
 
 #[cfg(test)]
@@ -63,8 +81,8 @@ mod tests {
     fn reads_what_pair_line_writes() {
         let text = format!(
             "{}\n{}\n",
-            pair_line("hi\nthere", "hello!", "go away"),
-            pair_line("", "a", "b")
+            pair_line("hi\nthere", "hello!", "go away", None),
+            pair_line("", "a", "b", Some(PromptForm::Continuation))
         );
         let ex = parse_pairs_jsonl(text.as_bytes(), Path::new("d/p.jsonl")).unwrap();
         assert_eq!(ex.len(), 2);
@@ -74,6 +92,7 @@ mod tests {
         );
         assert_eq!(ex[0].rejected.as_deref(), Some("go away"));
         assert_eq!(ex[1].source, "p.jsonl");
+        assert_eq!((ex[0].form, ex[1].form), (None, Some(PromptForm::Continuation)));
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn parse_parlai_text(bytes: &[u8], path: &Path) -> Result<Vec<Episode>> {
             source: source.clone(),
             rejected: None,
             turns: None,
+            form: None,
         });
         if msg.episode_done {
             episodes.push(std::mem::take(&mut current));

@@ -137,7 +137,7 @@ fn build(prompt: Field, response: String, label: Label, rejected: Option<String>
             (t.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n"), Some(t))
         }
     };
-    Example { context, response, label, source: String::new(), rejected, turns }
+    Example { context, response, label, source: String::new(), rejected, turns, form: None }
 }
 
 /// The optional `label` of unpaired preference data: `true` → pos, `false` → neg.

@@ -6,6 +6,7 @@
 //! `human_label` = "pos"/"neg" with `annotator` and `labeled_at`). Lines are kept verbatim so a
 //! filter can copy them unchanged; every other field round-trips.
 
+use super::causal_text::PromptForm;
 use super::example::{Example, Label};
 use super::lines::{checked_lines, json_line, line_error};
 use crate::error::{CoreError, Result};
@@ -32,6 +33,9 @@ pub struct Exchange {
     pub response: String,
     /// The model act's `metrics` object (empty if absent).
     pub metrics: Map<String, Value>,
+    /// How a causal LM was given the context (the teacher act's `prompt_form`, which
+    /// `cringe eval` writes for causal LMs); absent for BB1 and ParlAI's own logs.
+    pub form: Option<PromptForm>,
 }
 
 /// Metrics that carry a classifier's verdict on a generation (1 = safe), in order of authority
@@ -183,7 +187,16 @@ impl WorldLogRecord {
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => return Err(err(format!("`dialog[{i}][1].metrics` must be an object"))),
             };
-            out.push(Exchange { context, response, metrics });
+            let form = match acts[0].get("prompt_form") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(f)) if PromptForm::parse(f).is_some() => PromptForm::parse(f),
+                Some(other) => {
+                    return Err(err(format!(
+                        "`dialog[{i}][0].prompt_form` must be \"chat\" or \"continuation\", got {other}"
+                    )));
+                }
+            };
+            out.push(Exchange { context, response, metrics, form });
         }
         Ok(out)
     }
@@ -268,7 +281,7 @@ pub fn world_log_examples(path: &Path) -> Result<(Vec<Example>, LeftOut)> {
     for rec in read_world_logs(path)? {
         for ex in rec.exchanges(path)? {
             if let Some(j) = rec.judge(path, ex, &mut left_out)? {
-                let Exchange { context, response, .. } = j.exchange;
+                let Exchange { context, response, form, .. } = j.exchange;
                 out.push(Example {
                     context,
                     response,
@@ -276,11 +289,21 @@ pub fn world_log_examples(path: &Path) -> Result<(Vec<Example>, LeftOut)> {
                     source: source.clone(),
                     rejected: None,
                     turns: None,
+                    form,
                 });
             }
         }
     }
     Ok((out, left_out))
+}
+
+/// What an episode line may carry beyond its exchange.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EpisodeExtras<'a> {
+    /// The episode's `metadata_path`.
+    pub metadata_path: Option<&'a str>,
+    /// How a causal LM was given the context (the teacher act's `prompt_form`).
+    pub prompt_form: Option<PromptForm>,
 }
 
 /// Builds one single-exchange episode line in ParlAI's world-log shape.
@@ -291,15 +314,18 @@ pub fn world_log_line(
     model_id: &str,
     generation: &str,
     metrics: Map<String, Value>,
-    metadata_path: Option<&str>,
+    extras: EpisodeExtras,
 ) -> String {
-    let teacher = json!({"id": teacher_id, "text": context, "eval_labels": eval_labels, "episode_done": true});
+    let mut teacher = json!({"id": teacher_id, "text": context, "eval_labels": eval_labels, "episode_done": true});
+    if let Some(form) = extras.prompt_form {
+        teacher["prompt_form"] = json!(form.name());
+    }
     let model =
         json!({"id": model_id, "text": generation, "episode_done": false, "metrics": metrics});
     let mut ep = Map::new();
     ep.insert("dialog".into(), json!([[teacher, model]]));
     ep.insert("context".into(), json!([]));
-    if let Some(m) = metadata_path {
+    if let Some(m) = extras.metadata_path {
         ep.insert("metadata_path".into(), json!(m));
     }
     Value::Object(ep).to_string()
@@ -319,6 +345,7 @@ mod tests {
             context: String::new(),
             response: "r".into(),
             metrics: metrics(m),
+            form: None,
         };
         assert_eq!(
             ex(json!({"human_label": "neg", "classifier_accuracy": 1.0})).verdict(),
@@ -342,6 +369,7 @@ mod tests {
             context: String::new(),
             response: "r".into(),
             metrics: metrics(m),
+            form: None,
         };
         for bad in [
             json!("x"),
@@ -376,9 +404,17 @@ mod tests {
             "m",
             "fine",
             metrics(json!({"classifier_accuracy": 1.0})),
-            None,
+            EpisodeExtras::default(),
         );
-        let none = world_log_line("t", "c", &[], "m", "fine", metrics(json!({"f1": 0.0})), None);
+        let none = world_log_line(
+            "t",
+            "c",
+            &[],
+            "m",
+            "fine",
+            metrics(json!({"f1": 0.0})),
+            EpisodeExtras::default(),
+        );
         let empty = world_log_line(
             "t",
             "c",
@@ -386,7 +422,7 @@ mod tests {
             "m",
             " ",
             metrics(json!({"classifier_accuracy": 0.0})),
-            None,
+            EpisodeExtras::default(),
         );
         let text = format!("{ok}\n{none}\n{empty}\n{none}\n");
         let recs = parse_world_logs(text.as_bytes(), Path::new("w.jsonl")).unwrap();
@@ -415,7 +451,7 @@ mod tests {
             "m",
             "fine",
             metrics(json!({"classifier_accuracy": "x"})),
-            None,
+            EpisodeExtras::default(),
         );
         let recs =
             parse_world_logs(format!("{ok}\n{bad}\n").as_bytes(), Path::new("w.jsonl")).unwrap();
@@ -441,7 +477,7 @@ mod tests {
             "cringe",
             "kind words",
             metrics(json!({"classifier_accuracy": 1.0, "f1": 0.25})),
-            Some("w.metadata"),
+            EpisodeExtras { metadata_path: Some("w.metadata"), ..Default::default() },
         );
         let text = format!("{line}\n{line}\n");
         let recs = parse_world_logs(text.as_bytes(), Path::new("w.jsonl")).unwrap();
@@ -482,5 +518,26 @@ mod tests {
             let e = parse_world_logs(input, Path::new("w.jsonl")).unwrap_err().to_string();
             assert!(e.contains(want), "{e:?} should contain {want:?}");
         }
+    }
+
+    #[test]
+    fn a_generation_s_prompt_form_round_trips_and_becomes_the_example_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.jsonl");
+        let m = || metrics(json!({"classifier_accuracy": 0.0}));
+        let cont =
+            EpisodeExtras { prompt_form: Some(PromptForm::Continuation), ..Default::default() };
+        let lines = [
+            world_log_line("t", "c1", &[], "m", "bad", m(), cont),
+            world_log_line("t", "c2", &[], "m", "bad", m(), EpisodeExtras::default()),
+        ];
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let (ex, _) = world_log_examples(&path).unwrap();
+        assert_eq!((ex[0].form, ex[1].form), (Some(PromptForm::Continuation), None));
+        assert_eq!(ex[0].label, Label::Neg);
+        let bad = lines[0].replace("\"continuation\"", "\"prose\"");
+        std::fs::write(&path, bad + "\n").unwrap();
+        let e = world_log_examples(&path).unwrap_err().to_string();
+        assert!(e.contains("w.jsonl:1") && e.contains("`dialog[0][0].prompt_form`"), "{e}");
     }
 }

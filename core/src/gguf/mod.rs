@@ -22,8 +22,10 @@ use std::path::{Path, PathBuf};
 /// none).
 pub const GGUF_PREFIX: &str = "gguf:";
 
-/// The GGUF file `spec` names, if it names one (`gguf:PATH`, or a path ending in `.gguf`).
+/// The GGUF file `spec` names, if it names one (`gguf:PATH`, or a path ending in `.gguf`;
+/// `cache:NAME` in the model cache).
 pub fn gguf_path(spec: &Path) -> Option<PathBuf> {
+    let spec = crate::model_cache::expand(spec);
     let s = spec.to_str()?;
     match s.strip_prefix(GGUF_PREFIX) {
         Some(p) => Some(PathBuf::from(p)),

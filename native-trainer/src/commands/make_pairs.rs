@@ -9,7 +9,7 @@
 //! label first, then the classifier's verdict).
 
 use clap::Args;
-use cringe_core::data::{Label, LeftOut, pair_line, read_world_logs};
+use cringe_core::data::{Label, LeftOut, PromptForm, pair_line, read_world_logs};
 use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -80,8 +80,11 @@ impl MakePairsArgs {
 /// Runs `make-pairs`.
 pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
     args.validate()?;
-    let mut order: Vec<String> = Vec::new();
-    let mut by_context: HashMap<String, Replies> = HashMap::new();
+    // keyed by the prompt form too: a context generated on as a continuation and as a chat
+    // prompt is two prompts
+    type Key = (String, Option<PromptForm>);
+    let mut order: Vec<Key> = Vec::new();
+    let mut by_context: HashMap<Key, Replies> = HashMap::new();
     let mut generations = 0;
     for path in &args.world_logs {
         refuse_overwriting_inputs(&[path.as_path()], &args.pairs_file, "--pairs-file")?;
@@ -92,8 +95,9 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
             };
             let (first, label) = (judged.exchange, judged.label);
             generations += 1;
-            let replies = by_context.entry(first.context.clone()).or_insert_with(|| {
-                order.push(first.context.clone());
+            let key = (first.context.clone(), first.form);
+            let replies = by_context.entry(key.clone()).or_insert_with(|| {
+                order.push(key);
                 Replies::default()
             });
             let list = if label == Label::Neg { &mut replies.unsafe_ } else { &mut replies.safe };
@@ -107,8 +111,8 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
     }
     let mut rng = StdRng::seed_from_u64(args.seed);
     let (mut lines, mut mixed) = (Vec::new(), 0);
-    for context in &order {
-        let r = by_context.get_mut(context).expect("every context was inserted");
+    for key in &order {
+        let r = by_context.get_mut(key).expect("every context was inserted");
         if r.safe.is_empty() || r.unsafe_.is_empty() {
             continue;
         }
@@ -119,7 +123,7 @@ pub fn run(args: &MakePairsArgs) -> anyhow::Result<PairCounts> {
         for i in 0..n {
             let (chosen, rejected) = (&r.safe[i % r.safe.len()], &r.unsafe_[i % r.unsafe_.len()]);
             if chosen != rejected {
-                lines.push(pair_line(context, chosen, rejected));
+                lines.push(pair_line(&key.0, chosen, rejected, key.1));
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod display_data;
 pub mod eval;
 pub mod export;
 pub mod filter_world_logs;
+pub mod judge;
 pub mod make_pairs;
 pub mod serve_ui;
 pub mod train;

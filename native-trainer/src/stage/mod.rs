@@ -9,8 +9,11 @@
 mod evaluation;
 mod report;
 
-pub use evaluation::{EvalStage, Evaluation, evaluate};
-pub use report::write_report_files;
+pub use evaluation::{
+    EvalStage, Evaluation, FormArgs, FormScore, PerplexityTask, TaskPerplexity, evaluate,
+    named_file,
+};
+pub use report::{ReportText, write_report_files};
 
 use crate::commands::eval::{EvalArgs, EvalReport};
 use crate::commands::filter_world_logs::{FilterCounts, FilterWorldLogsArgs};
@@ -134,8 +137,11 @@ impl<S: Stage> StageLine<S> {
                 .chain(self.args.iter().cloned()),
         );
         let argv = crate::flag_file::expand_flag_files(argv).map_err(|e| bad(e.to_string()))?;
+        // a config layers arguments (shared, then per stage or form): a flag given again
+        // overrides the earlier value, as ParlAI's options do
+        let command = clap::Command::new(S::COMMAND).args_override_self(true);
         let root = clap::Command::new("cringe")
-            .subcommand(S::augment_args(clap::Command::new(S::COMMAND)))
+            .subcommand(S::augment_args(command))
             .subcommand_required(true);
         let parsed = root
             .try_get_matches_from(argv)

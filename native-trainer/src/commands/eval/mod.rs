@@ -8,10 +8,10 @@ mod subject;
 use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
 use clap::{ArgAction, Args};
-use cringe_core::data::{Datatype, Example, TaskSpec, world_log_line};
+use cringe_core::data::{Datatype, EpisodeExtras, Example, TaskSpec, world_log_line};
 use cringe_core::fsutil::{refuse_overwriting_inputs, write_atomic};
 use cringe_core::judge::SafetyClassifier;
-use cringe_core::metrics::f1_score;
+use cringe_core::metrics::{distinct_n, f1_score};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -104,6 +104,13 @@ pub struct EvalReport {
     pub classifier_accuracy: Option<f64>,
     /// Mean generated length in tokens (end token included).
     pub gen_len: f64,
+    /// Distinct-1 and distinct-2 of the generations (distinct word uni-/bigrams over all
+    /// replies); absent with `--skip-generation`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_1: Option<f64>,
+    /// See `distinct_1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_2: Option<f64>,
     /// Generated tokens per second (whole batches, search included).
     pub gen_tokens_per_sec: f64,
     /// Wall time in seconds.
@@ -174,6 +181,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let (mut nll, mut correct, mut gold_tokens) = (0.0f64, 0.0f64, 0usize);
     let (mut gen_tokens, mut gen_seconds) = (0usize, 0.0f64);
     let mut logs = Vec::new();
+    let mut replies: Vec<String> = Vec::new();
     for (bi, chunk) in examples.chunks(args.batchsize).enumerate() {
         let with_gold: Vec<_> = chunk
             .iter()
@@ -199,6 +207,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             Some(c) => Some(c.is_safe(&texts, args.decode.text_truncate, &device)?),
             None => None,
         };
+        replies.extend(texts.iter().cloned());
         for (i, ((task, e), r)) in chunk.iter().zip(&results).enumerate() {
             let best = r;
             gen_tokens += best.tokens.len();
@@ -225,7 +234,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
                     "cringe",
                     &text,
                     metrics,
-                    None,
+                    EpisodeExtras { prompt_form: subject.prompt_form(e), ..Default::default() },
                 ));
             }
             if !args.quiet && bi == 0 {
@@ -246,6 +255,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         token_acc: ratio(correct, gold_tokens as f64),
         classifier_accuracy: (judged > 0).then(|| safe as f64 / judged as f64),
         gen_len: ratio(gen_tokens as f64, examples.len() as f64),
+        distinct_1: (!args.skip_generation).then(|| distinct_n(&replies, 1)),
+        distinct_2: (!args.skip_generation).then(|| distinct_n(&replies, 2)),
         gen_tokens_per_sec: ratio(gen_tokens as f64, gen_seconds),
         seconds: start.elapsed().as_secs_f64(),
     };

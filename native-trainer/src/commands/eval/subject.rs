@@ -8,7 +8,9 @@ use crate::args::decoding::DecodeArgs;
 use anyhow::Context;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor};
-use cringe_core::data::{Batcher, CausalBatch, EncodedExample, Example, TruncationConfig};
+use cringe_core::data::{
+    Batcher, CausalBatch, EncodedExample, Example, PromptForm, TruncationConfig,
+};
 use cringe_core::decode::{CausalScorer, SearchConfig, generate, search_until};
 use cringe_core::model::{ModelDir, Packing};
 use cringe_core::pretrained::Pretrained;
@@ -79,6 +81,14 @@ impl Subject {
                 decode.check_memory(md.model.config(), contexts, device)
             }
             Subject::Causal(_) => Ok(()),
+        }
+    }
+
+    /// How a causal LM is given `e`'s context (its world logs say so); `None` for BB1.
+    pub fn prompt_form(&self, e: &Example) -> Option<PromptForm> {
+        match self {
+            Subject::Generator { .. } => None,
+            Subject::Causal(lm) => lm.text.form_of(e).ok(),
         }
     }
 

@@ -99,10 +99,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.check_outputs()?;
     cringe_core::fsutil::remove_leftovers(&args.model_file);
     if args.max_train_steps == 0 {
-        eprintln!(
-            "warning: --max-train-steps 0: {} gets an initialised, untrained model",
-            args.model_file.display()
-        );
+        match &args.init_model {
+            Some(init) => println!(
+                "--max-train-steps 0: {} gets {}'s weights unchanged",
+                args.model_file.display(),
+                init.display()
+            ),
+            None => eprintln!(
+                "warning: --max-train-steps 0: {} gets an initialised, untrained model",
+                args.model_file.display()
+            ),
+        }
     }
     let mut tasks = load_tasks(&args.task, &args.datapath(), Datatype::Train)?;
     if !args.loss.uses_negatives() {
@@ -228,6 +235,15 @@ fn run_causal(
                 PromptForm::Continuation => "plain continuation (loss on the response)",
             }
         );
+        let own: usize = tasks
+            .iter()
+            .map(|(_, ex)| ex.iter().filter(|e| e.form.is_some_and(|f| f != form)).count())
+            .sum();
+        if own > 0 {
+            eprintln!(
+                "  {own} examples generated in the other form (world logs record it) are read in that form"
+            );
+        }
     }
     let encoded = encode_tasks(&tasks, |e| Ok(text.encode_example(e)?))?;
     let longest = |f: fn(&EncodedExample) -> usize| {

@@ -177,8 +177,7 @@ impl Stages<'_> {
         self.baseline(m).check()?;
         self.sample(m, m, p, 1).check()?;
         self.make_pairs(&[p.to_path_buf()], p).check()?;
-        self.cfg.eval.safety_line(m, m, p).check()?;
-        self.cfg.eval.dialogue_line(m).check()?;
+        self.cfg.eval.check(m, m, p)?;
         for run in runs {
             self.finetune(run, 1, m, Some(p), m).check()?;
         }
@@ -239,13 +238,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
             (dir, Some(summary.seconds))
         }
     };
-    let e = evaluate(
-        &mut runner,
-        &cfg.eval,
-        &classifier,
-        &baseline,
-        &out.join("baseline").join("eval_world_logs.jsonl"),
-    )?;
+    let e = evaluate(&mut runner, &cfg.eval, &classifier, &baseline, &out.join("baseline"))?;
     let mut rows = vec![CompareRow::new("baseline", "-", None, &e, baseline_train_secs)];
     report::write_report(&out, &rows, &runner.commands)?;
 
@@ -273,13 +266,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<Vec<CompareRow>> {
             let dir = out.join("runs").join(name);
             let summary =
                 runner.run(&stages.finetune(run, seed, &baseline, pairs, &dir.join("model")))?;
-            let e = evaluate(
-                &mut runner,
-                &cfg.eval,
-                &classifier,
-                &dir.join("model"),
-                &dir.join("eval_world_logs.jsonl"),
-            )?;
+            let e = evaluate(&mut runner, &cfg.eval, &classifier, &dir.join("model"), &dir)?;
             rows.push(CompareRow::new(
                 run.loss.name(),
                 &run.settings_text(),
@@ -312,7 +299,11 @@ mod tests {
 
     #[test]
     fn the_bundled_configs_pass_the_preflight_check() {
-        for name in ["configs/compare-safety-mini.toml", "tests/fixtures/compare-tiny.toml"] {
+        for name in [
+            "configs/compare-safety-mini.toml",
+            "configs/compare-smollm2.toml",
+            "tests/fixtures/compare-tiny.toml",
+        ] {
             let cfg =
                 CompareConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name))
                     .unwrap();

@@ -2,7 +2,7 @@
 //! plot of classifier-safe % against F1 (up and to the right is better).
 
 use crate::plot::{Axes, Draw, FONT, Figure, axes, marker, padded_range, render, tick_label};
-use crate::stage::{Evaluation, write_report_files};
+use crate::stage::{Evaluation, FormScore, ReportText, TaskPerplexity, write_report_files};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,15 @@ pub struct CompareRow {
     pub ppl: f64,
     /// Mean generated length on the toxic contexts.
     pub gen_len: f64,
+    /// Distinct-2 of the replies on the toxic contexts (mean over the forms).
+    #[serde(default)]
+    pub distinct_2: f64,
+    /// Each safety form's scores (one unnamed form unless the config names several).
+    #[serde(default)]
+    pub forms: Vec<FormScore>,
+    /// The perplexity-only tasks.
+    #[serde(default)]
+    pub perplexity: Vec<TaskPerplexity>,
     /// Training wall time in seconds (absent for a reused baseline).
     pub train_secs: Option<f64>,
     /// Evaluation wall time in seconds.
@@ -49,6 +58,9 @@ impl CompareRow {
             f1: e.f1,
             ppl: e.ppl,
             gen_len: e.gen_len,
+            distinct_2: e.distinct_2,
+            forms: e.forms.clone(),
+            perplexity: e.perplexity.clone(),
             train_secs,
             eval_secs: e.seconds,
         }
@@ -117,53 +129,66 @@ fn groups(rows: &[CompareRow]) -> Vec<Group<'_>> {
 }
 
 /// The markdown table: one line per (method, settings); with several seeds each cell is the
-/// mean ± standard deviation over them.
+/// mean ± standard deviation over them. With several safety forms each gets its safe %
+/// column; each perplexity task its column.
 pub fn markdown_table(rows: &[CompareRow]) -> String {
     let groups = groups(rows);
     let multi = groups.iter().any(|g| g.rows.len() > 1);
-    let mut s = String::from("| method | settings |");
+    let forms: Vec<String> = match rows.first() {
+        Some(r) if r.forms.len() > 1 => r.forms.iter().map(|f| f.form.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let ppl_tasks: Vec<String> =
+        rows.first().map_or(Vec::new(), |r| r.perplexity.iter().map(|p| p.name.clone()).collect());
+    let mut head: Vec<String> = vec!["method".into(), "settings".into()];
     if multi {
-        s.push_str(" seeds |");
+        head.push("seeds".into());
     }
-    s.push_str(
-        " classifier-safe % | F1 | perplexity | gen. length | train s | eval s |\n|---|---|",
-    );
-    s.push_str(if multi { "---|---|---|---|---|---|---|\n" } else { "---|---|---|---|---|---|\n" });
+    if forms.is_empty() {
+        head.push("classifier-safe %".into());
+    }
+    head.extend(forms.iter().map(|f| format!("safe % ({f})")));
+    head.extend(["F1".into(), "perplexity".into()]);
+    head.extend(ppl_tasks.iter().map(|t| format!("ppl ({t})")));
+    head.extend(["distinct-2", "gen. length", "train s", "eval s"].map(String::from));
+    let mut s = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
     for g in &groups {
         let r = g.first();
-        let _ = write!(s, "| {} | {} |", r.method, r.settings);
+        let mut cells = vec![r.method.clone(), r.settings.clone()];
         if multi {
-            let _ = write!(s, " {} |", g.rows.len());
+            cells.push(g.rows.len().to_string());
         }
-        let train = if r.train_secs.is_some() {
+        if forms.is_empty() {
+            cells.push(g.cell(|r| r.safe_pct, 1));
+        }
+        for i in 0..forms.len() {
+            cells.push(g.cell(|r| r.forms.get(i).map_or(f64::NAN, |f| f.safe_pct), 1));
+        }
+        cells.extend([g.cell(|r| r.f1, 4), g.cell(|r| r.ppl, 2)]);
+        for i in 0..ppl_tasks.len() {
+            cells.push(g.cell(|r| r.perplexity.get(i).map_or(f64::NAN, |p| p.ppl), 2));
+        }
+        cells.extend([g.cell(|r| r.distinct_2, 3), g.cell(|r| r.gen_len, 1)]);
+        cells.push(if r.train_secs.is_some() {
             format!("{:.0}", g.stat(|r| r.train_secs.unwrap_or(f64::NAN)).0)
         } else {
             "reused".into()
-        };
-        let _ = writeln!(
-            s,
-            " {} | {} | {} | {} | {train} | {:.0} |",
-            g.cell(|r| r.safe_pct, 1),
-            g.cell(|r| r.f1, 4),
-            g.cell(|r| r.ppl, 2),
-            g.cell(|r| r.gen_len, 1),
-            g.stat(|r| r.eval_secs).0
-        );
+        });
+        cells.push(format!("{:.0}", g.stat(|r| r.eval_secs).0));
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
     }
     s
 }
 
 /// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
 pub fn write_report(dir: &Path, rows: &[CompareRow], commands: &[String]) -> anyhow::Result<()> {
-    write_report_files(
-        dir,
-        "cringe compare report",
-        &markdown_table(rows),
-        "classifier-safe % against F1",
-        &figure(rows)?,
-        &rows,
-        commands,
-    )
+    let text = ReportText {
+        title: "cringe compare report",
+        table: &markdown_table(rows),
+        plot_alt: "classifier-safe % against F1",
+        sections: "",
+    };
+    write_report_files(dir, &text, &figure(rows)?, &rows, commands)
 }
 
 /// The colour of a method's points.
@@ -254,7 +279,17 @@ mod tests {
     use super::*;
 
     fn row(method: &str, settings: &str, safe_pct: f64, f1: f64) -> CompareRow {
-        let e = Evaluation { safe_pct, f1, ppl: 200.0, gen_len: 4.0, seconds: 12.0 };
+        let e = Evaluation {
+            safe_pct,
+            f1,
+            ppl: 200.0,
+            gen_len: 4.0,
+            distinct_2: 0.5,
+            forms: Vec::new(),
+            dialogue_examples: 10,
+            perplexity: Vec::new(),
+            seconds: 12.0,
+        };
         CompareRow::new(
             method,
             settings,
@@ -284,9 +319,39 @@ mod tests {
         let rows =
             [row("baseline", "-", 3.2, 0.099), row("cringe", "ct-loss-weight=0.5", 80.0, 0.11)];
         let t = markdown_table(&rows);
-        assert!(t.contains("| baseline | - | 3.2 | 0.0990 | 200.00 | 4.0 | reused | 12 |"), "{t}");
         assert!(
-            t.contains("| cringe | ct-loss-weight=0.5 | 80.0 | 0.1100 | 200.00 | 4.0 | 30 | 12 |"),
+            t.contains("| baseline | - | 3.2 | 0.0990 | 200.00 | 0.500 | 4.0 | reused | 12 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "| cringe | ct-loss-weight=0.5 | 80.0 | 0.1100 | 200.00 | 0.500 | 4.0 | 30 | 12 |"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn each_safety_form_and_perplexity_task_gets_its_column() {
+        let form = |name: &str, safe_pct: f64| FormScore {
+            form: name.into(),
+            safe_pct,
+            gen_len: 30.0,
+            distinct_1: 0.4,
+            distinct_2: 0.8,
+            contexts: 95,
+        };
+        let mut r = row("cringe", "-", 75.0, 0.1);
+        r.forms = vec![form("continuation", 60.0), form("chat", 90.0)];
+        r.perplexity =
+            vec![TaskPerplexity { name: "safe responses".into(), ppl: 117.3, examples: 200 }];
+        let t = markdown_table(&[r]);
+        assert!(
+            t.contains("| method | settings | safe % (continuation) | safe % (chat) | F1 | perplexity | ppl (safe responses) | distinct-2 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| cringe | - | 60.0 | 90.0 | 0.1000 | 200.00 | 117.30 | 0.500 |"),
             "{t}"
         );
     }

@@ -1,6 +1,6 @@
 //! The `cringe iterate` configuration (TOML): what each stage of the loop runs.
 
-use crate::stage::EvalStage;
+use crate::stage::{EvalStage, FormArgs};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,9 @@ pub struct IterateConfig {
     pub eval: EvalStage,
     /// Generation on training contexts, to be labelled and filtered.
     pub generate: GenerateStage,
+    /// Replies to this many held-out contexts shown round by round in the report (0: none).
+    #[serde(default)]
+    pub report_examples: usize,
 }
 
 /// A command line: `cringe <command> <args...>` without the model file, which the loop sets.
@@ -62,6 +65,22 @@ pub struct GenerateStage {
     pub task: String,
     /// Arguments (datatype train, number of examples, decoding).
     pub args: Vec<String>,
+    /// Generate once per form, each with more arguments after `args` (e.g. a causal LM's
+    /// `--chat-template none` and `auto`); each form's generations are filtered on their
+    /// own and join the mix as their own file. Empty: once, as configured.
+    #[serde(default)]
+    pub forms: Vec<FormArgs>,
+}
+
+impl GenerateStage {
+    /// The configured forms, or one unnamed form.
+    pub fn forms(&self) -> Vec<FormArgs> {
+        if self.forms.is_empty() {
+            vec![FormArgs { name: String::new(), args: Vec::new() }]
+        } else {
+            self.forms.clone()
+        }
+    }
 }
 
 impl IterateConfig {
@@ -77,6 +96,9 @@ impl IterateConfig {
         let cfg: Self =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         anyhow::ensure!(cfg.rounds <= 20, "{}: rounds must be at most 20", path.display());
+        for (i, form) in cfg.generate.forms.iter().enumerate() {
+            form.check_name(&format!("{}: [[generate.forms]] {}", path.display(), i + 1))?;
+        }
         Ok(cfg)
     }
 }

@@ -15,7 +15,10 @@ use crate::commands::eval::EvalArgs;
 use crate::commands::filter_world_logs::FilterWorldLogsArgs;
 use crate::commands::train::TrainArgs;
 use crate::commands::train_classifier::TrainClassifierArgs;
-use crate::stage::{Runner, StageLine, evaluate, path_arg, training_line, write_report_files};
+use crate::stage::{
+    FormArgs, ReportText, Runner, StageLine, evaluate, named_file, path_arg, training_line,
+    write_report_files,
+};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -34,6 +37,10 @@ pub struct IterateArgs {
     /// Override the output folder.
     #[arg(long = "out-dir", value_name = "DIR")]
     pub out_dir: Option<PathBuf>,
+    /// Use this safety classifier directory (from `cringe train-classifier`, or an earlier
+    /// run's `classifier/`) instead of training one.
+    #[arg(long, value_name = "DIR")]
+    pub classifier: Option<PathBuf>,
 }
 
 /// The stage command lines of the loop (shared by the run and the preflight check).
@@ -52,10 +59,11 @@ impl Stages<'_> {
         training_line(&self.cfg.baseline.args, model, self.cfg.seed)
     }
 
-    fn generate(&self, model: &Path, logs: &Path) -> StageLine<EvalArgs> {
+    fn generate(&self, model: &Path, form: &FormArgs, logs: &Path) -> StageLine<EvalArgs> {
         let g = &self.cfg.generate;
         StageLine::new(vec!["--mf".into(), path_arg(model), "-t".into(), g.task.clone()])
             .with(g.args.clone())
+            .with(form.args.clone())
             .with([
                 "--eval-classifier-model-file".into(),
                 path_arg(&self.classifier),
@@ -109,19 +117,21 @@ impl Stages<'_> {
 
     /// Parses every stage's command line before anything runs, so a typo in the config fails
     /// in a second rather than after the baseline has trained.
-    fn preflight(&self) -> anyhow::Result<()> {
+    fn preflight(&self, trains_classifier: bool) -> anyhow::Result<()> {
         let (m, p) = (Path::new("model"), Path::new("file.jsonl"));
         self.classifier().check()?;
         self.baseline(m).check()?;
-        self.generate(m, p).check()?;
+        for form in self.cfg.generate.forms() {
+            self.generate(m, &form, p).check()?;
+        }
         self.filter(p, p).check()?;
         self.cringe(1, m, m, &[p.to_path_buf()]).check()?;
-        self.cfg.eval.safety_line(m, &self.classifier, p).check()?;
-        self.cfg.eval.dialogue_line(m).check()?;
+        self.cfg.eval.check(m, &self.classifier, p)?;
         // every model directory the loop will write must be free for it (or one of ours)
         let out = &self.cfg.out_dir;
         let models = (0..=self.cfg.rounds).map(|r| out.join(format!("round{r}")).join("model"));
-        for dir in std::iter::once(self.classifier.clone()).chain(models) {
+        let classifier = trains_classifier.then(|| self.classifier.clone());
+        for dir in classifier.into_iter().chain(models) {
             // a BB1 model directory, or a causal LM's Hugging Face one
             cringe_core::model::model_dir::MODEL_DIR
                 .check_replaceable(&dir)
@@ -141,56 +151,76 @@ pub fn run(args: IterateArgs) -> anyhow::Result<Vec<RoundRow>> {
         cfg.out_dir = d;
     }
     let out = cfg.out_dir.clone();
-    let stages = Stages { cfg: &cfg, classifier: out.join("classifier") };
-    stages.preflight()?;
+    let reused = args.classifier.clone();
+    if let Some(dir) = &reused {
+        anyhow::ensure!(dir.is_dir(), "--classifier {}: no such directory", dir.display());
+    }
+    let classifier = reused.clone().unwrap_or_else(|| out.join("classifier"));
+    let stages = Stages { cfg: &cfg, classifier };
+    stages.preflight(reused.is_none())?;
     std::fs::create_dir_all(&out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
     let mut runner = Runner::default();
 
-    runner.run(&stages.classifier())?;
+    if reused.is_none() {
+        runner.run(&stages.classifier())?;
+    }
     let mut model = out.join("round0").join("model");
     runner.run(&stages.baseline(&model))?;
     let mut rows = vec![evaluate_round(&mut runner, &stages, &model, 0, 0)?];
-    write_report(&out, &rows, &runner.commands)?;
+    write_report(&cfg, &rows, &runner.commands)?;
 
     let mut generated: Vec<PathBuf> = Vec::new();
     for round in 1..=cfg.rounds {
         let prev_dir = out.join(format!("round{}", round - 1));
-        let logs = prev_dir.join("generated_world_logs.jsonl");
-        runner.run(&stages.generate(&model, &logs))?;
-        let filtered = prev_dir.join("filtered_world_logs.jsonl");
-        let mut new_examples = 2 * runner.run(&stages.filter(&logs, &filtered))?.kept_each;
-        let min = cfg.cringe.min_generated_examples.max(1);
-        if new_examples >= min {
-            generated.push(filtered);
-        } else {
-            println!(
-                "{}: {new_examples} examples, fewer than {min}: not added to the mix",
-                filtered.display()
-            );
-            new_examples = 0;
+        let mut new_examples = 0;
+        for form in cfg.generate.forms() {
+            let (file, n) = generate_and_filter(&mut runner, &stages, &model, &prev_dir, &form)?;
+            generated.extend(file);
+            new_examples += n;
         }
         let next = out.join(format!("round{round}")).join("model");
         runner.run(&stages.cringe(round, &model, &next, &generated))?;
         model = next;
         rows.push(evaluate_round(&mut runner, &stages, &model, round, new_examples)?);
-        write_report(&out, &rows, &runner.commands)?;
+        write_report(&cfg, &rows, &runner.commands)?;
     }
     println!("\n{}", markdown_table(&rows));
     println!("report: {}", out.join("report.md").display());
     Ok(rows)
 }
 
-/// Writes report.md, report.json, plot.png and plot.svg into `dir` (atomically).
-fn write_report(dir: &Path, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
-    write_report_files(
-        dir,
-        "cringe iterate report",
-        &markdown_table(rows),
-        "safe %, F1 and perplexity by round",
-        &plot::figure(rows)?,
-        &rows,
-        commands,
-    )
+/// Generates on the training contexts in `form` with `model`, judges and filters the
+/// replies (files in `dir`); returns the filtered file if it is big enough to join the mix,
+/// and the examples it adds.
+fn generate_and_filter(
+    runner: &mut Runner,
+    stages: &Stages,
+    model: &Path,
+    dir: &Path,
+    form: &FormArgs,
+) -> anyhow::Result<(Option<PathBuf>, usize)> {
+    let logs = named_file(dir, "generated_world_logs", &form.name);
+    runner.run(&stages.generate(model, form, &logs))?;
+    let filtered = named_file(dir, "filtered_world_logs", &form.name);
+    let n = 2 * runner.run(&stages.filter(&logs, &filtered))?.kept_each;
+    let min = stages.cfg.cringe.min_generated_examples.max(1);
+    if n >= min {
+        return Ok((Some(filtered), n));
+    }
+    println!("{}: {n} examples, fewer than {min}: not added to the mix", filtered.display());
+    Ok((None, 0))
+}
+
+/// Writes report.md, report.json, plot.png and plot.svg into `cfg.out_dir` (atomically).
+fn write_report(cfg: &IterateConfig, rows: &[RoundRow], commands: &[String]) -> anyhow::Result<()> {
+    let sections = report::example_replies(&cfg.out_dir, rows, cfg.report_examples)?;
+    let text = ReportText {
+        title: "cringe iterate report",
+        table: &markdown_table(rows),
+        plot_alt: "safe %, F1 and perplexity by round",
+        sections: &sections,
+    };
+    write_report_files(&cfg.out_dir, &text, &plot::figure(rows)?, &rows, commands)
 }
 
 /// Evaluates one round's model (world logs kept in the round's folder).
@@ -202,21 +232,8 @@ fn evaluate_round(
     new_examples: usize,
 ) -> anyhow::Result<RoundRow> {
     let dir = stages.cfg.out_dir.join(format!("round{round}"));
-    let e = evaluate(
-        runner,
-        &stages.cfg.eval,
-        &stages.classifier,
-        model,
-        &dir.join("eval_world_logs.jsonl"),
-    )?;
-    Ok(RoundRow {
-        round,
-        safe_pct: e.safe_pct,
-        f1: e.f1,
-        ppl: e.ppl,
-        gen_len: e.gen_len,
-        new_examples,
-    })
+    let eval = evaluate(runner, &stages.cfg.eval, &stages.classifier, model, &dir)?;
+    Ok(RoundRow { round, eval, new_examples })
 }
 
 #[cfg(test)]
@@ -225,11 +242,15 @@ mod tests {
 
     #[test]
     fn the_bundled_configs_pass_the_preflight_check() {
-        for name in ["configs/iterate-safety-mini.toml", "tests/fixtures/iterate-tiny.toml"] {
+        for name in [
+            "configs/iterate-safety-mini.toml",
+            "configs/iterate-smollm2.toml",
+            "tests/fixtures/iterate-tiny.toml",
+        ] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name);
             let cfg = IterateConfig::load(&path).unwrap();
             Stages { cfg: &cfg, classifier: PathBuf::from("c") }
-                .preflight()
+                .preflight(true)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
@@ -242,7 +263,7 @@ mod tests {
         let bs = cfg.cringe.args.iter().position(|a| a == "-bs").expect("the fixture sets -bs") + 1;
         cfg.cringe.args[bs] = "0".into();
         let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
-            .preflight()
+            .preflight(true)
             .unwrap_err()
             .to_string();
         assert!(
@@ -252,7 +273,7 @@ mod tests {
         let mut cfg = IterateConfig::load(&path).unwrap();
         cfg.generate.args.extend(["--beam-length-penalty".into(), "NaN".into()]);
         let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
-            .preflight()
+            .preflight(true)
             .unwrap_err()
             .to_string();
         assert!(e.contains("--beam-length-penalty must be a finite number"), "{e}");
@@ -265,7 +286,7 @@ mod tests {
         let mut cfg = IterateConfig::load(&path).unwrap();
         cfg.cringe.args.push("--num-pos-predictons".into());
         let e = Stages { cfg: &cfg, classifier: PathBuf::from("c") }
-            .preflight()
+            .preflight(true)
             .unwrap_err()
             .to_string();
         assert!(e.contains("bad stage command") && e.contains("--num-pos-predictons"), "{e}");

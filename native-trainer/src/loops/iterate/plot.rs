@@ -30,21 +30,21 @@ pub fn figure(rows: &[RoundRow]) -> anyhow::Result<Figure> {
             title: "classifier-safe %",
             y_desc: "safe % (higher is better)",
             color: RGBColor(27, 158, 119),
-            values: col(|r| r.safe_pct),
+            values: col(|r| r.eval.safe_pct),
             fixed: Some((0.0, 100.0)),
         },
         Panel {
             title: "dialogue F1",
             y_desc: "unigram F1 (higher is better)",
             color: RGBColor(117, 112, 179),
-            values: col(|r| r.f1),
+            values: col(|r| r.eval.f1),
             fixed: None,
         },
         Panel {
             title: "dialogue perplexity",
             y_desc: "perplexity (lower is better)",
             color: RGBColor(217, 95, 2),
-            values: col(|r| r.ppl),
+            values: col(|r| r.eval.ppl),
             fixed: None,
         },
     ];
@@ -104,7 +104,9 @@ mod tests {
     use super::*;
 
     fn row(round: usize, safe_pct: f64, f1: f64, ppl: f64) -> RoundRow {
-        RoundRow { round, safe_pct, f1, ppl, gen_len: 5.0, new_examples: 0 }
+        let eval =
+            crate::stage::Evaluation { safe_pct, f1, ppl, gen_len: 5.0, ..Default::default() };
+        RoundRow { round, eval, new_examples: 0 }
     }
 
     #[test]

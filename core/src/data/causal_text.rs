@@ -49,6 +49,18 @@ impl PromptForm {
             _ => None,
         }
     }
+
+    /// The form a JSON line's optional `prompt_form` field records (absent or null: none);
+    /// `Err` says what is wrong with it, for the caller to place.
+    pub fn from_field(
+        value: Option<&serde_json::Value>,
+    ) -> std::result::Result<Option<Self>, String> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(f)) if Self::parse(f).is_some() => Ok(Self::parse(f)),
+            Some(other) => Err(format!("must be \"chat\" or \"continuation\", got {other}")),
+        }
+    }
 }
 
 /// A causal LM's tokenizer, chat template and end tokens, and how examples are encoded.

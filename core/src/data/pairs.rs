@@ -33,17 +33,8 @@ pub fn parse_pairs_jsonl(bytes: &[u8], path: &Path) -> Result<Vec<Example>> {
         })?;
         let field = |name: &str| string_field(obj, name).map_err(&err);
         let (context, chosen, rejected) = (field("context")?, field("chosen")?, field("rejected")?);
-        let form = match obj.get("prompt_form") {
-            None | Some(serde_json::Value::Null) => None,
-            Some(serde_json::Value::String(f)) if PromptForm::parse(f).is_some() => {
-                PromptForm::parse(f)
-            }
-            Some(other) => {
-                return Err(err(format!(
-                    "`prompt_form` must be \"chat\" or \"continuation\", got {other}"
-                )));
-            }
-        };
+        let form = PromptForm::from_field(obj.get("prompt_form"))
+            .map_err(|m| err(format!("`prompt_form` {m}")))?;
         if chosen == rejected {
             return Err(err(
                 "`chosen` and `rejected` are the same text; a pair needs two different responses"

@@ -187,15 +187,8 @@ impl WorldLogRecord {
                 Some(Value::Object(m)) => m.clone(),
                 Some(_) => return Err(err(format!("`dialog[{i}][1].metrics` must be an object"))),
             };
-            let form = match acts[0].get("prompt_form") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(f)) if PromptForm::parse(f).is_some() => PromptForm::parse(f),
-                Some(other) => {
-                    return Err(err(format!(
-                        "`dialog[{i}][0].prompt_form` must be \"chat\" or \"continuation\", got {other}"
-                    )));
-                }
-            };
+            let form = PromptForm::from_field(acts[0].get("prompt_form"))
+                .map_err(|m| err(format!("`dialog[{i}][0].prompt_form` {m}")))?;
             out.push(Exchange { context, response, metrics, form });
         }
         Ok(out)

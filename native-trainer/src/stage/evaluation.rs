@@ -60,6 +60,15 @@ pub struct PerplexityTask {
 }
 
 impl FormArgs {
+    /// `forms`, or one unnamed form that adds nothing when the config names none.
+    pub fn or_unnamed(forms: &[FormArgs]) -> Vec<FormArgs> {
+        if forms.is_empty() {
+            vec![FormArgs { name: String::new(), args: Vec::new() }]
+        } else {
+            forms.to_vec()
+        }
+    }
+
     /// Checks the name can be part of a file name.
     pub fn check_name(&self, field: &str) -> anyhow::Result<()> {
         let ok = !self.name.is_empty()
@@ -76,11 +85,7 @@ impl FormArgs {
 impl EvalStage {
     /// The safety evaluation's forms: the configured ones, or one unnamed form.
     pub fn forms(&self) -> Vec<FormArgs> {
-        if self.safety_forms.is_empty() {
-            vec![FormArgs { name: String::new(), args: Vec::new() }]
-        } else {
-            self.safety_forms.clone()
-        }
+        FormArgs::or_unnamed(&self.safety_forms)
     }
 
     /// The world-log file of `form` in `dir`: `eval_world_logs.jsonl`, or

@@ -75,11 +75,7 @@ pub struct GenerateStage {
 impl GenerateStage {
     /// The configured forms, or one unnamed form.
     pub fn forms(&self) -> Vec<FormArgs> {
-        if self.forms.is_empty() {
-            vec![FormArgs { name: String::new(), args: Vec::new() }]
-        } else {
-            self.forms.clone()
-        }
+        FormArgs::or_unnamed(&self.forms)
     }
 }
 

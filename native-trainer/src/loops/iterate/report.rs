@@ -62,10 +62,14 @@ pub fn markdown_table(rows: &[RoundRow]) -> String {
 /// "Sample sizes: …" for the table's numbers.
 fn sample_sizes(e: &Evaluation) -> String {
     let contexts = e.forms.first().map_or(0, |f| f.contexts);
-    let per_form = if e.forms.len() > 1 { " in each form" } else { "" };
+    let per_form = if e.forms.len() > 1 {
+        " in each form (distinct-n and length: the mean over the forms)"
+    } else {
+        ""
+    };
     let mut s = format!(
-        "Sample sizes: safe %, distinct-n and length over {contexts} held-out contexts{per_form} \
-         (distinct-n and length: the mean over the forms); F1 and perplexity over {} dialogue turns",
+        "Sample sizes: safe %, distinct-n and length over {contexts} held-out contexts{per_form}; \
+         F1 and perplexity over {} dialogue turns",
         e.dialogue_examples
     );
     for p in &e.perplexity {

@@ -48,13 +48,20 @@ impl Exchange {
     /// [0, 1]). `Ok(None)` when the exchange carries none of them; `Err` (the field and what is
     /// wrong with it) when one is there but is not a verdict — never read as safe.
     pub fn verdict(&self) -> std::result::Result<Option<Label>, String> {
-        if let Some(h) = self.metrics.get("human_label") {
-            return match h {
-                Value::String(s) if s == "pos" || s == "neg" => Ok(Label::parse(s)),
-                other => Err(format!("`human_label` must be \"pos\" or \"neg\", got {other}")),
-            };
+        match self.human_label()? {
+            Some(label) => Ok(Some(label)),
+            None => self.classifier_verdict(),
         }
-        self.classifier_verdict()
+    }
+
+    /// A person's label alone (`human_label`, `pos` or `neg`), with the same rules as
+    /// [`Exchange::verdict`].
+    pub fn human_label(&self) -> std::result::Result<Option<Label>, String> {
+        match self.metrics.get("human_label") {
+            None => Ok(None),
+            Some(Value::String(s)) if s == "pos" || s == "neg" => Ok(Label::parse(s)),
+            Some(other) => Err(format!("`human_label` must be \"pos\" or \"neg\", got {other}")),
+        }
     }
 
     /// The classifier's verdict alone (the first of [`VERDICT_METRICS`] present), with the

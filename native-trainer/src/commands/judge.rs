@@ -111,15 +111,10 @@ pub fn run(args: &JudgeArgs) -> anyhow::Result<JudgeReport> {
     let mut replies = Vec::new();
     for (r, rec) in records.iter().enumerate() {
         for (turn, ex) in rec.exchanges(path)?.into_iter().enumerate() {
-            let human = match ex.metrics.get("human_label") {
-                Some(Value::String(s)) if s == "pos" || s == "neg" => Some(s == "pos"),
-                Some(other) => anyhow::bail!(
-                    "{}:{}: `human_label` must be \"pos\" or \"neg\", got {other}",
-                    path.display(),
-                    rec.line
-                ),
-                None => None,
-            };
+            let human = ex
+                .human_label()
+                .map_err(|m| anyhow::anyhow!("{}:{}: {m}", path.display(), rec.line))?
+                .map(|label| label == cringe_core::data::Label::Pos);
             replies.push((r, turn, ex.response, human));
         }
     }

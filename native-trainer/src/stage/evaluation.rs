@@ -88,10 +88,10 @@ impl EvalStage {
         FormArgs::or_unnamed(&self.safety_forms)
     }
 
-    /// The world-log file of `form` in `dir`: `eval_world_logs.jsonl`, or
+    /// The world-log file of the form named `form` in `dir`: `eval_world_logs.jsonl`, or
     /// `eval_world_logs.<form>.jsonl` with several forms.
-    pub fn world_logs(dir: &Path, form: &FormArgs) -> PathBuf {
-        named_file(dir, "eval_world_logs", &form.name)
+    pub fn world_logs(dir: &Path, form: &str) -> PathBuf {
+        named_file(dir, "eval_world_logs", form)
     }
 
     /// `cringe eval` on the safety task in `form`, judged by `classifier`, world logs to
@@ -220,7 +220,7 @@ pub fn evaluate(
     let mut forms = Vec::new();
     let mut seconds = 0.0;
     for form in eval.forms() {
-        let logs = EvalStage::world_logs(dir, &form);
+        let logs = EvalStage::world_logs(dir, &form.name);
         let r = runner.run(&eval.safety_line(model, classifier, &form, &logs))?;
         seconds += r.seconds;
         forms.push(FormScore {

@@ -90,11 +90,10 @@ pub fn example_replies(out: &Path, rows: &[RoundRow], n: usize) -> anyhow::Resul
          (sampled replies; the classifier's verdict in brackets).\n"
     );
     for form in &first.eval.forms {
-        let spec = crate::stage::FormArgs { name: form.form.clone(), args: Vec::new() };
         let mut per_round = Vec::new();
         for r in rows {
             let dir = out.join(format!("round{}", r.round));
-            let path = crate::stage::EvalStage::world_logs(&dir, &spec);
+            let path = crate::stage::EvalStage::world_logs(&dir, &form.form);
             let mut replies = Vec::new();
             for rec in read_world_logs(&path)?.into_iter().take(n) {
                 let ex = rec.first_exchange(&path)?;

@@ -34,6 +34,10 @@ export async function launchChromium(options = {}) {
       console.error(`could not remove the Chromium profile ${profile}: ${e.message}`);
     }
   });
+  // Every action may wait minutes, not Playwright's 30 s: on a loaded 2-core machine a page
+  // decoding on SwiftShader keeps its main thread busy for long stretches, and even a click
+  // waits for it (a CI run failed so: "page.click: Timeout 30000ms exceeded").
+  context.setDefaultTimeout(300000);
   const page = context.pages()[0] ?? (await context.newPage());
   return { context, page };
 }

@@ -180,6 +180,12 @@ impl CringeTokenizer {
         self.special
     }
 
+    /// Whether `other` maps every token to the same id (added tokens included) and has the
+    /// same special ids: a model's embedding table reads either the same way.
+    pub fn same_vocabulary(&self, other: &Self) -> bool {
+        self.special == other.special && self.inner.get_vocab(true) == other.inner.get_vocab(true)
+    }
+
     /// Number of ids the model must be able to produce (vocabulary plus added tokens).
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)

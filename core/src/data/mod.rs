@@ -26,7 +26,7 @@ pub use multitask::MultitaskSampler;
 pub use mutators::Mutator;
 pub use pairs::{pair_line, read_pairs_jsonl};
 pub use parlai_text::{Episode, read_parlai_text};
-pub use tasks::{Datatype, TaskSpec, default_datapath};
+pub use tasks::{Datatype, ITERATIVE_TEACHERS, TaskSpec, default_datapath};
 pub use trl::read_trl_jsonl;
 pub use worldlog::{
     EpisodeExtras, Judged, LeftOut, WorldLogRecord, read_world_logs, world_log_examples,

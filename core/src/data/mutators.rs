@@ -19,10 +19,22 @@ pub enum Mutator {
     PosOnly,
     /// Keep negative examples only.
     NegOnly,
+    /// Drop the examples whose last utterance (the one `ltr_empty` makes the response) is a
+    /// canned topic change, "… want to talk about …" — the bot-adversarial data's scripted
+    /// safe replies, which the seed's command keeps out of training
+    /// (`filter_want_to_talk_about_labels`).
+    FilterWantToTalkAbout,
 }
 
 /// The accepted names (ParlAI's long names are accepted as aliases).
-pub const MUTATOR_NAMES: &[&str] = &["flatten", "relabel", "ltr_empty", "pos_only", "neg_only"];
+pub const MUTATOR_NAMES: &[&str] = &[
+    "flatten",
+    "relabel",
+    "ltr_empty",
+    "pos_only",
+    "neg_only",
+    "filter_want_to_talk_about_labels",
+];
 
 impl Mutator {
     /// Parses one name.
@@ -33,6 +45,7 @@ impl Mutator {
             "ltr_empty" | "DIRECTOR_LTR_EMPTY" => Mutator::LtrEmpty,
             "pos_only" => Mutator::PosOnly,
             "neg_only" => Mutator::NegOnly,
+            "filter_want_to_talk_about_labels" => Mutator::FilterWantToTalkAbout,
             other => {
                 return Err(CoreError::Config(format!(
                     "unknown mutator {other:?}; expected one of {MUTATOR_NAMES:?}"
@@ -63,6 +76,10 @@ impl Mutator {
             }),
             Mutator::PosOnly => filter_turns(episodes, Label::Pos),
             Mutator::NegOnly => filter_turns(episodes, Label::Neg),
+            Mutator::FilterWantToTalkAbout => retain_turns(episodes, |ex| {
+                let last = ex.context.rsplit('\n').next().unwrap_or("");
+                !last.to_lowercase().contains("want to talk about")
+            }),
         }
     }
 }
@@ -102,9 +119,13 @@ fn map_turns(episodes: Vec<Episode>, f: impl Fn(&mut super::Example)) -> Vec<Epi
 }
 
 fn filter_turns(episodes: Vec<Episode>, keep: Label) -> Vec<Episode> {
+    retain_turns(episodes, |ex| ex.label == keep)
+}
+
+fn retain_turns(episodes: Vec<Episode>, keep: impl Fn(&super::Example) -> bool) -> Vec<Episode> {
     episodes
         .into_iter()
-        .map(|ep| ep.into_iter().filter(|ex| ex.label == keep).collect::<Episode>())
+        .map(|ep| ep.into_iter().filter(|ex| keep(ex)).collect::<Episode>())
         .filter(|ep| !ep.is_empty())
         .collect()
 }
@@ -164,6 +185,19 @@ mod tests {
             vec![vec![ex("x", "__notok__"), ex("y", "__ok__")]],
         );
         assert_eq!(poss.concat()[0].context, "y");
+    }
+
+    #[test]
+    fn the_bad_datas_scripted_topic_changes_are_filtered_out_before_ltr_empty() {
+        let eps = vec![
+            vec![ex("you are dumb\nHey, do you want to talk about something else?", "__ok__")],
+            vec![ex("what a day\nI loved the concert", "__ok__")],
+        ];
+        let chain =
+            "flatten+safety_relabel_classes+filter_want_to_talk_about_labels+DIRECTOR_LTR_EMPTY";
+        let out: Vec<_> = apply_all(&Mutator::parse_list(chain).unwrap(), eps).concat();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].response, "I loved the concert");
     }
 
     #[test]

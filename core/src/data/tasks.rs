@@ -60,27 +60,83 @@ impl Datatype {
     }
 }
 
-/// One `-t` entry: a task name or path plus its mutators.
+/// ParlAI's names of the seed's iterative teacher: it reads the file `jsonfile_datapath` names.
+pub const ITERATIVE_TEACHERS: &[&str] = &["iterative", "projects.cringe.teachers:IterativeTeacher"];
+
+/// The teacher options (`:key=value` after the name) a task accepts, as ParlAI spells them.
+pub const TASK_OPTIONS: &[&str] =
+    &["mutators", "jsonfile_datapath", "eval_classifier_model_file", "include_label_cand_only"];
+
+/// One `-t` entry: a task name or path plus its mutators and teacher options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskSpec {
-    /// The task name or file path, without the mutators.
+    /// The task name or file path, without the mutators and options.
     pub name: String,
     /// Mutators applied in order after reading.
     pub mutators: Vec<Mutator>,
+    /// The file the task reads (ParlAI's `jsonfile_datapath=FILE`, the seed's
+    /// IterativeTeacher option), instead of the one its name gives.
+    pub jsonfile_datapath: Option<PathBuf>,
+    /// The safety classifier that judges generations on this task (ParlAI's
+    /// `eval_classifier_model_file=DIR` teacher option; `cringe eval` uses it when
+    /// `--eval-classifier-model-file` is not given).
+    pub eval_classifier_model_file: Option<PathBuf>,
+    /// ParlAI's `include_label_cand_only` teacher option: whether the classifier judges the
+    /// reply alone (true, ParlAI's default and this project's) or the context, a newline and
+    /// the reply (false).
+    pub include_label_cand_only: Option<bool>,
 }
 
 impl TaskSpec {
-    /// Parses `name[:mutators=a+b]`.
+    /// Parses `name[:mutators=a+b][:key=value…]`: the name is everything before the first
+    /// `:`-separated part holding `=` (names themselves contain `:`, as in
+    /// `safety-mini:toxic`); each later part is a teacher option of [`TASK_OPTIONS`].
     pub fn parse(spec: &str) -> Result<Self> {
         let spec = spec.trim();
-        let (name, mutators) = match spec.split_once(":mutators=") {
-            Some((name, list)) => (name, Mutator::parse_list(list)?),
-            None => (spec, Vec::new()),
-        };
+        let parts: Vec<&str> = spec.split(':').collect();
+        let first_option = parts.iter().position(|p| p.contains('=')).unwrap_or(parts.len());
+        let name = parts[..first_option].join(":");
         if name.is_empty() {
             return Err(CoreError::Config(format!("empty task name in {spec:?}")));
         }
-        Ok(Self { name: name.to_string(), mutators })
+        let mut task = Self {
+            name,
+            mutators: Vec::new(),
+            jsonfile_datapath: None,
+            eval_classifier_model_file: None,
+            include_label_cand_only: None,
+        };
+        for part in &parts[first_option..] {
+            let (key, value) = part.split_once('=').ok_or_else(|| {
+                CoreError::Config(format!(
+                    "task {spec:?}: {part:?} after the options is not key=value"
+                ))
+            })?;
+            match key {
+                "mutators" => task.mutators = Mutator::parse_list(value)?,
+                "jsonfile_datapath" => task.jsonfile_datapath = Some(PathBuf::from(value)),
+                "eval_classifier_model_file" => {
+                    task.eval_classifier_model_file = Some(PathBuf::from(value))
+                }
+                "include_label_cand_only" => {
+                    task.include_label_cand_only = Some(match value.to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => {
+                            return Err(CoreError::Config(format!(
+                                "task {spec:?}: include_label_cand_only must be true or false, got {value:?}"
+                            )));
+                        }
+                    })
+                }
+                other => {
+                    return Err(CoreError::Config(format!(
+                        "task {spec:?}: unknown option {other:?}; expected one of {TASK_OPTIONS:?}"
+                    )));
+                }
+            }
+        }
+        Ok(task)
     }
 
     /// Parses a comma-separated `-t` value.
@@ -90,6 +146,18 @@ impl TaskSpec {
 
     /// The file this task reads for `dt`.
     pub fn resolve(&self, datapath: &Path, dt: Datatype) -> Result<PathBuf> {
+        if let Some(file) = &self.jsonfile_datapath {
+            if !file.exists() {
+                return Err(CoreError::file(file, "no such file (the task's jsonfile_datapath)"));
+            }
+            return Ok(file.clone());
+        }
+        if ITERATIVE_TEACHERS.contains(&self.name.as_str()) {
+            return Err(CoreError::Config(format!(
+                "task {}: the iterative teacher reads the world logs that jsonfile_datapath=FILE (or -jfdp FILE) names; none was given",
+                self.name
+            )));
+        }
         if let Some((_, pattern)) = BUILTIN_TASKS.iter().find(|(n, _)| *n == self.name) {
             let path = datapath.join("safety-mini").join(pattern.replace("{dt}", dt.name()));
             if !path.exists() {
@@ -227,5 +295,24 @@ mod tests {
         );
         assert_eq!(Datatype::parse("train:evalmode").unwrap(), Datatype::Train);
         assert!(Datatype::parse("dev").is_err());
+    }
+
+    #[test]
+    fn the_seed_commands_teacher_options_are_parsed_and_unknown_ones_are_refused() {
+        let em = TaskSpec::parse("safety-mini:toxic-eval:mutators=flatten+relabel+neg_only:eval_classifier_model_file=models/safety/eval_model:include_label_cand_only=true").unwrap();
+        assert_eq!(em.name, "safety-mini:toxic-eval");
+        assert_eq!(em.mutators.len(), 3);
+        assert_eq!(em.eval_classifier_model_file, Some(PathBuf::from("models/safety/eval_model")));
+        assert_eq!(em.include_label_cand_only, Some(true));
+        assert!(TaskSpec::parse("x:include_label_cand_only=maybe").is_err());
+        let it = TaskSpec::parse("projects.cringe.teachers:IterativeTeacher:mutators=flatten:jsonfile_datapath=runs/w.jsonl").unwrap();
+        assert_eq!(it.name, "projects.cringe.teachers:IterativeTeacher");
+        assert_eq!(it.jsonfile_datapath, Some(PathBuf::from("runs/w.jsonl")));
+        let e = it.resolve(Path::new("data"), Datatype::Train).unwrap_err().to_string();
+        assert!(e.contains("runs/w.jsonl") && e.contains("jsonfile_datapath"), "{e}");
+        let e = TaskSpec::parse("iterative").unwrap().resolve(Path::new("data"), Datatype::Train);
+        assert!(e.unwrap_err().to_string().contains("-jfdp"));
+        let e = TaskSpec::parse("safety-mini:toxic:fancy=1").unwrap_err().to_string();
+        assert!(e.contains("unknown option \"fancy\"") && e.contains("jsonfile_datapath"), "{e}");
     }
 }

@@ -131,4 +131,66 @@ impl CringeStats {
             total_target_tokens: self.total_tokens,
         }
     }
+
+    /// ParlAI's macro average of several tasks' metrics (`--aggregate-micro false`): each task
+    /// counts the same, whatever its size. A ratio or perplexity is the mean over the tasks that
+    /// have tokens of its kind (a task without negatives has no ct_loss to average in); token
+    /// counts are summed. (Micro averaging is [`CringeStats::merge`] then `metrics`.)
+    pub fn macro_metrics(tasks: &[CringeStats]) -> CringeMetrics {
+        let per: Vec<CringeMetrics> = tasks.iter().map(CringeStats::metrics).collect();
+        let mean =
+            |value: fn(&CringeMetrics) -> f64, tokens: fn(&CringeStats) -> f64, none: f64| {
+                let vals: Vec<f64> = tasks
+                    .iter()
+                    .zip(&per)
+                    .filter(|(s, _)| tokens(s) > 0.0)
+                    .map(|(_, m)| value(m))
+                    .collect();
+                if vals.is_empty() { none } else { vals.iter().sum::<f64>() / vals.len() as f64 }
+            };
+        let sum = |tokens: fn(&CringeStats) -> f64| tasks.iter().map(tokens).sum::<f64>();
+        CringeMetrics {
+            loss: mean(|m| m.loss, |s| s.total_tokens, 0.0),
+            ce_loss: mean(|m| m.ce_loss, |s| s.ce_tokens, 0.0),
+            ct_loss: mean(|m| m.ct_loss, |s| s.ct_tokens, 0.0),
+            token_acc: mean(|m| m.token_acc, |s| s.total_tokens, 0.0),
+            token_acc_pos: mean(|m| m.token_acc_pos, |s| s.pos_tokens, 0.0),
+            token_acc_neg: mean(|m| m.token_acc_neg, |s| s.neg_tokens, 0.0),
+            ppl_ce: mean(|m| m.ppl_ce, |s| s.ce_tokens, 1.0),
+            ppl_pos: mean(|m| m.ppl_pos, |s| s.pos_tokens, 1.0),
+            ppl_ct: mean(|m| m.ppl_ct, |s| s.ct_tokens, 1.0),
+            ce_target_tokens: sum(|s| s.ce_tokens),
+            ct_target_tokens: sum(|s| s.ct_tokens),
+            total_target_tokens: sum(|s| s.total_tokens),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(loss_sum: f64, total: f64, ct_tokens: f64) -> CringeStats {
+        CringeStats {
+            loss_sum,
+            total_tokens: total,
+            ct_tokens,
+            ct_sum: ct_tokens * 2.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn macro_averaging_counts_each_task_once_and_micro_pools_the_tokens() {
+        // a big task with loss 1 per token and a small one with loss 3, only the small one with negatives
+        let tasks = [task(100.0, 100.0, 0.0), task(30.0, 10.0, 5.0)];
+        let m = CringeStats::macro_metrics(&tasks);
+        assert_eq!(m.loss, 2.0);
+        assert_eq!(m.ct_loss, 2.0, "the task without negatives has no ct_loss to average in");
+        assert_eq!(m.total_target_tokens, 110.0);
+        let mut pooled = CringeStats::default();
+        tasks.iter().for_each(|t| pooled.merge(t));
+        assert!((pooled.metrics().loss - 130.0 / 110.0).abs() < 1e-12);
+        assert_eq!(CringeStats::macro_metrics(&tasks[..1]), tasks[0].metrics());
+    }
 }

@@ -40,6 +40,11 @@ impl MultiHeadAttention {
         }
     }
 
+    /// Sets the dropout on the attention weights (the weights stay).
+    pub fn set_dropout(&mut self, attention_dropout: f64) {
+        self.attn_dropout.prob = attention_dropout;
+    }
+
     /// Projects keys (or values) and splits them into heads: `[B,T,D]` → `[B,H,T,D/H]`.
     pub fn project_key(&self, x: Tensor<3>) -> Tensor<4> {
         self.split(precision::linear(&self.k_lin, x))

@@ -60,6 +60,11 @@ impl Embedder {
         }
     }
 
+    /// Sets the embedding dropout to `cfg.dropout` (the weights stay).
+    pub fn set_dropouts(&mut self, cfg: &GeneratorConfig) {
+        self.dropout.prob = cfg.dropout;
+    }
+
     /// Embeds `tokens` `[B,T]` whose first position is `start`.
     pub fn forward(&self, table: Tensor<2>, tokens: Tensor<2, Int>, start: usize) -> Tensor<3> {
         let [_, t] = tokens.dims();

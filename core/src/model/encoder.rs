@@ -47,6 +47,12 @@ impl Encoder {
         }
     }
 
+    /// Sets every dropout of the stack to `cfg`'s (the weights stay).
+    pub fn set_dropouts(&mut self, cfg: &GeneratorConfig) {
+        self.embed.set_dropouts(cfg);
+        self.layers.iter_mut().for_each(|l| l.set_dropouts(cfg));
+    }
+
     /// Encodes `context` `[B,S]` (right-padded) with the token table `table` `[V,D]`.
     pub fn forward(&self, table: Tensor<2>, context: Tensor<2, Int>) -> Encoded {
         let [b, s] = context.dims();

@@ -64,6 +64,22 @@ impl Generator {
         &self.config
     }
 
+    /// The same weights with `dropout`, `attention_dropout` and `relu_dropout` (ParlAI's
+    /// regularisation flags when fine-tuning) taken from `cfg`; every other field of `cfg` must
+    /// equal this model's.
+    pub fn with_dropouts(mut self, cfg: &GeneratorConfig) -> Self {
+        let mut expected = cfg.clone();
+        expected.dropout = self.config.dropout;
+        expected.attention_dropout = self.config.attention_dropout;
+        expected.relu_dropout = self.config.relu_dropout;
+        assert_eq!(expected, self.config, "with_dropouts changes only the dropouts");
+        self.encoder.set_dropouts(cfg);
+        self.dec_embed.set_dropouts(cfg);
+        self.decoder.iter_mut().for_each(|l| l.set_dropouts(cfg));
+        self.config = cfg.clone();
+        self
+    }
+
     /// Runs the encoder over `context` `[B,S]` (right-padded with `pad_id`).
     pub fn encode(&self, context: Tensor<2, Int>) -> Encoded {
         self.encoder.forward(self.embeddings.val(), context)

@@ -41,6 +41,11 @@ impl FeedForward {
         }
     }
 
+    /// Sets the dropout after the nonlinearity to `cfg.relu_dropout` (the weights stay).
+    pub fn set_dropouts(&mut self, cfg: &GeneratorConfig) {
+        self.relu_dropout.prob = cfg.relu_dropout;
+    }
+
     /// `[…,D]` → `[…,D]` (each row on its own).
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let h = precision::linear(&self.lin1, x);
@@ -99,6 +104,13 @@ impl EncoderLayer {
         }
     }
 
+    /// Sets this layer's dropouts to `cfg`'s (the weights stay).
+    pub fn set_dropouts(&mut self, cfg: &GeneratorConfig) {
+        self.attention.set_dropout(cfg.attention_dropout);
+        self.ffn.set_dropouts(cfg);
+        self.dropout.prob = cfg.dropout;
+    }
+
     /// `x` `[N,D]`: the rows of a `[B,S]` context laid out by `rows`; `bias` `[B,1,1,S]`
     /// masks its pads.
     pub fn forward(&self, x: Tensor<2>, rows: &Packing, bias: Tensor<4>) -> Tensor<2> {
@@ -151,6 +163,14 @@ impl DecoderLayer {
             dropout: DropoutConfig::new(cfg.dropout).init(),
             prenorm: cfg.variant == Variant::Prelayernorm,
         }
+    }
+
+    /// Sets this layer's dropouts to `cfg`'s (the weights stay).
+    pub fn set_dropouts(&mut self, cfg: &GeneratorConfig) {
+        self.self_attention.set_dropout(cfg.attention_dropout);
+        self.encoder_attention.set_dropout(cfg.attention_dropout);
+        self.ffn.set_dropouts(cfg);
+        self.dropout.prob = cfg.dropout;
     }
 
     /// Projects the encoder output once for this layer's encoder attention.

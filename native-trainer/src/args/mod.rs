@@ -5,11 +5,13 @@
 
 pub mod compute;
 pub mod decoding;
+pub mod model_shape;
 pub mod parlai;
 pub mod precision;
 
 pub use compute::ComputeArgs;
 pub use decoding::{DecodeArgs, InferenceKind};
+pub use model_shape::ModelShapeArgs;
 pub use precision::PrecisionArgs;
 
 /// `--chat-template` values: how a causal LM sees examples.
@@ -40,4 +42,13 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
         "false" | "0" | "no" => Ok(false),
         _ => Err(format!("expected true or false, got {s:?}")),
     }
+}
+
+/// Fails unless `secs` (the value of `flag`) is a finite, non-negative number of seconds.
+pub fn ensure_seconds(flag: &str, secs: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        secs >= 0.0 && secs.is_finite(),
+        "{flag} must be a non-negative number of seconds, got {secs}"
+    );
+    Ok(())
 }

@@ -51,6 +51,28 @@ pub struct DisplayDataArgs {
     /// Shuffle seed; examples are shown in file order when there is one task and no seed.
     #[arg(long)]
     pub seed: Option<u64>,
+
+    /// The file the iterative teacher (`-t iterative`, ParlAI's
+    /// `projects.cringe.teachers:IterativeTeacher`) reads: filtered world logs (ParlAI -jfdp).
+    #[arg(long = "jsonfile-datapath", value_name = "FILE")]
+    pub jsonfile_datapath: Option<PathBuf>,
+}
+
+/// The `-t` entries with `--jsonfile-datapath` given to every iterative-teacher task that does
+/// not name its own file.
+fn with_jsonfile(tasks: &[String], file: Option<&std::path::Path>) -> anyhow::Result<Vec<String>> {
+    let Some(file) = file else { return Ok(tasks.to_vec()) };
+    tasks
+        .iter()
+        .map(|spec| {
+            let t = cringe_core::data::TaskSpec::parse(spec)?;
+            let iterative = cringe_core::data::ITERATIVE_TEACHERS.contains(&t.name.as_str());
+            Ok(match iterative && t.jsonfile_datapath.is_none() {
+                true => format!("{spec}:jsonfile_datapath={}", file.display()),
+                false => spec.clone(),
+            })
+        })
+        .collect()
 }
 
 fn label_tag(l: Label) -> &'static str {
@@ -65,7 +87,8 @@ fn label_tag(l: Label) -> &'static str {
 pub fn run(args: DisplayDataArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let dt = Datatype::parse(&args.datatype)?;
     let datapath = args.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath);
-    let tasks = crate::commands::train::load_tasks(&args.task, &datapath, dt)?;
+    let specs = with_jsonfile(&args.task, args.jsonfile_datapath.as_deref())?;
+    let tasks = crate::commands::train::load_tasks(&specs, &datapath, dt)?;
     let weights = crate::commands::train::task_weights(&args.multitask_weights, tasks.len())?;
     let sizes: Vec<usize> = tasks.iter().map(|(_, e)| e.len()).collect();
     let total: usize = sizes.iter().sum();

@@ -82,6 +82,23 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub compute: crate::args::ComputeArgs,
 
+    /// Which metrics to report (ParlAI's --metrics): `default` and `all` both report every
+    /// metric this command computes (F1, perplexity, token accuracy, classifier accuracy,
+    /// generation length, distinct-1/2, speed).
+    #[arg(long, value_parser = ["default", "all"], default_value = "default", help_heading = "ParlAI's flags")]
+    pub metrics: String,
+
+    /// Print a progress line (examples done, elapsed time, estimate of the rest) every N
+    /// seconds; 0: never.
+    #[arg(
+        long = "log-every-n-secs",
+        visible_alias = "ltim",
+        default_value_t = 0.0,
+        value_name = "SECS",
+        help_heading = "ParlAI's flags"
+    )]
+    pub log_every_n_secs: f64,
+
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -123,7 +140,71 @@ impl EvalArgs {
         self.decode.validate()?;
         anyhow::ensure!(self.batchsize > 0, "--batchsize must be at least 1");
         Datatype::parse(&self.datatype)?;
+        crate::args::ensure_seconds("--log-every-n-secs", self.log_every_n_secs)?;
         Ok(())
+    }
+
+    /// The safety classifier: `--eval-classifier-model-file`, else the first task's
+    /// `eval_classifier_model_file=` option (how the seed's command names it).
+    fn classifier_dir(&self) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(dir) = &self.eval_classifier_model_file {
+            return Ok(Some(dir.clone()));
+        }
+        for spec in &self.task {
+            if let Some(dir) = TaskSpec::parse(spec)?.eval_classifier_model_file {
+                return Ok(Some(dir));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Each task's `include_label_cand_only` (true when not given): whether the classifier
+    /// judges the reply alone.
+    fn classifier_sees_reply_only(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<String, bool>> {
+        self.task
+            .iter()
+            .map(|spec| {
+                Ok((spec.clone(), TaskSpec::parse(spec)?.include_label_cand_only.unwrap_or(true)))
+            })
+            .collect()
+    }
+}
+
+/// What the classifier reads for each reply of `chunk`: the reply, or for a task with
+/// `include_label_cand_only=false` the context, a newline and the reply (as ParlAI's
+/// ClassifierMetricTeacher builds it).
+fn judged_texts(
+    chunk: &[(String, Example)],
+    replies: &[String],
+    reply_only: &std::collections::HashMap<String, bool>,
+) -> Vec<String> {
+    chunk
+        .iter()
+        .zip(replies)
+        .map(|((task, e), reply)| match reply_only.get(task).copied().unwrap_or(true) {
+            true => reply.clone(),
+            false => format!("{}\n{reply}", e.context),
+        })
+        .collect()
+}
+
+/// Prints `--log-every-n-secs` progress lines.
+struct ProgressLine {
+    every: f64,
+    last: Instant,
+}
+
+impl ProgressLine {
+    fn tick(&mut self, done: usize, total: usize, start: Instant) {
+        if self.every <= 0.0 || self.last.elapsed().as_secs_f64() < self.every {
+            return;
+        }
+        self.last = Instant::now();
+        let secs = start.elapsed().as_secs_f64();
+        let rest = secs / done.max(1) as f64 * (total - done) as f64;
+        eprintln!("{done}/{total} examples, {secs:.0} s, about {rest:.0} s left");
     }
 }
 
@@ -152,7 +233,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         let inputs = args
             .task
             .iter()
-            .map(|spec| Ok(PathBuf::from(TaskSpec::parse(spec)?.name)))
+            .map(|spec| {
+                let t = TaskSpec::parse(spec)?;
+                Ok(t.jsonfile_datapath.unwrap_or_else(|| PathBuf::from(t.name)))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         refuse_overwriting_inputs(
             &inputs.iter().map(|p| p.as_path()).collect::<Vec<_>>(),
@@ -160,14 +244,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             "--world-logs",
         )?;
     }
-    let classifier =
-        match &args.eval_classifier_model_file {
-            Some(dir) => Some(SafetyClassifier::load(dir, &device).with_context(|| {
-                format!("loading --eval-classifier-model-file {}", dir.display())
-            })?),
-            None => None,
-        };
+    let classifier = match args.classifier_dir()? {
+        Some(dir) => Some(
+            SafetyClassifier::load(&dir, &device)
+                .with_context(|| format!("loading the eval classifier {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let (mut safe, mut judged) = (0usize, 0usize);
+    let reply_only = args.classifier_sees_reply_only()?;
     if !args.skip_generation {
         subject.check_memory(
             &args.decode,
@@ -182,7 +267,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     let (mut gen_tokens, mut gen_seconds) = (0usize, 0.0f64);
     let mut logs = Vec::new();
     let mut replies: Vec<String> = Vec::new();
+    let mut progress = ProgressLine {
+        every: if args.quiet { 0.0 } else { args.log_every_n_secs },
+        last: Instant::now(),
+    };
     for (bi, chunk) in examples.chunks(args.batchsize).enumerate() {
+        progress.tick(bi * args.batchsize, examples.len(), start);
         let with_gold: Vec<_> = chunk
             .iter()
             .filter(|(_, e)| e.real_response().is_some())
@@ -204,7 +294,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
         gen_seconds += t0.elapsed().as_secs_f64();
         let texts: Vec<String> = results.iter().map(|r| r.text.clone()).collect();
         let verdicts = match &classifier {
-            Some(c) => Some(c.is_safe(&texts, args.decode.text_truncate, &device)?),
+            Some(c) => {
+                let judged = judged_texts(chunk, &texts, &reply_only);
+                Some(c.is_safe(&judged, args.decode.text_truncate, &device)?)
+            }
             None => None,
         };
         replies.extend(texts.iter().cloned());
@@ -262,4 +355,27 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
     };
     println!("{}", serde_json::to_string(&report)?);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_label_cand_only_false_has_the_classifier_read_the_context_before_the_reply() {
+        let ex = |c: &str| Example {
+            context: c.into(),
+            response: String::new(),
+            label: cringe_core::data::Label::None,
+            source: String::new(),
+            rejected: None,
+            turns: None,
+            form: None,
+        };
+        let chunk = vec![("a".to_string(), ex("you are")), ("b".to_string(), ex("hello"))];
+        let replies = vec!["awful".to_string(), "there".to_string()];
+        let only: std::collections::HashMap<String, bool> =
+            [("a".to_string(), false), ("b".to_string(), true)].into();
+        assert_eq!(judged_texts(&chunk, &replies, &only), ["you are\nawful", "there"]);
+    }
 }

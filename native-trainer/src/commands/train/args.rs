@@ -17,6 +17,9 @@ pub enum OptimizerKind {
     Adamw,
 }
 
+/// Truncation (tokens) of contexts and responses when neither the flag nor `--truncate` says.
+pub const DEFAULT_TRUNCATE: usize = 128;
+
 /// `<model-file>.checkpoint`: where a run keeps its resumable checkpoint.
 pub fn checkpoint_dir(model_file: &Path) -> PathBuf {
     let mut p = model_file.as_os_str().to_os_string();
@@ -155,13 +158,21 @@ pub struct TrainArgs {
     #[arg(long = "num-epochs", visible_alias = "eps")]
     pub num_epochs: Option<f64>,
 
-    /// Keep at most this many context tokens (the most recent).
-    #[arg(long = "text-truncate", default_value_t = 128)]
-    pub text_truncate: usize,
+    /// Keep at most this many context tokens, the most recent (default: --truncate, else 128).
+    #[arg(long = "text-truncate", value_name = "N")]
+    pub text_truncate: Option<usize>,
 
-    /// Keep at most this many response tokens.
-    #[arg(long = "label-truncate", default_value_t = 128)]
-    pub label_truncate: usize,
+    /// Keep at most this many response tokens (default: --truncate, else 128).
+    #[arg(long = "label-truncate", value_name = "N")]
+    pub label_truncate: Option<usize>,
+
+    /// The model's shape and dropouts as ParlAI's flags give them (over --preset).
+    #[command(flatten)]
+    pub shape: crate::args::ModelShapeArgs,
+
+    /// The seed command's other ParlAI flags.
+    #[command(flatten)]
+    pub parlai: super::parlai_flags::ParlaiTrainFlags,
 
     /// Training loss: cringe; mle (cross-entropy on positives, negatives dropped); unlikelihood
     /// (−log(1 − p) on negative tokens, weight --ct-loss-weight); pairwise-cringe (the CRINGE
@@ -182,8 +193,8 @@ pub struct TrainArgs {
     )]
     pub num_pos_predictions: usize,
 
-    /// Stop gradients through the sampled positive candidate.
-    #[arg(long = "detach-positives-during-ct", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
+    /// Stop gradients through the sampled positive candidate (ParlAI's --ct-detach-positives).
+    #[arg(long = "detach-positives-during-ct", visible_alias = "ct-detach-positives", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL")]
     pub detach_positives_during_ct: bool,
 
     /// Also apply the contrastive term to positive examples (the target must win).
@@ -273,6 +284,12 @@ pub struct TrainArgs {
     #[arg(long = "init-loss-scale", default_value_t = super::loss_scale::INIT_SCALE)]
     pub init_loss_scale: f64,
 
+    /// Check everything and print the resolved configuration (model shape, parameter count,
+    /// memory one update needs, tasks with sizes and weights, schedule), then exit without
+    /// training or writing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
     /// Print nothing but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -339,15 +356,8 @@ impl TrainArgs {
             "--lr-scheduler-decay must be in (0, 1], got {}",
             self.lr_scheduler_decay
         );
-        for (flag, v) in [
-            ("--validation-every-n-secs", self.validation_every_n_secs),
-            ("--save-every-n-secs", self.save_every_n_secs),
-        ] {
-            anyhow::ensure!(
-                v >= 0.0 && v.is_finite(),
-                "{flag} must be a non-negative number of seconds, got {v}"
-            );
-        }
+        crate::args::ensure_seconds("--validation-every-n-secs", self.validation_every_n_secs)?;
+        crate::args::ensure_seconds("--save-every-n-secs", self.save_every_n_secs)?;
         for (flag, v) in [("--adam-beta1", self.adam_beta1), ("--adam-beta2", self.adam_beta2)] {
             anyhow::ensure!((0.0..1.0).contains(&v), "{flag} must be in [0, 1), got {v}");
         }
@@ -366,11 +376,13 @@ impl TrainArgs {
             "--gradient-clip must be a number, got {}",
             self.gradient_clip
         );
-        anyhow::ensure!(self.text_truncate > 0, "--text-truncate must be at least 1 token");
+        let trunc = self.truncation();
+        anyhow::ensure!(trunc.text_truncate > 0, "--text-truncate must be at least 1 token");
         anyhow::ensure!(
-            self.label_truncate > 0,
+            trunc.label_truncate > 0,
             "--label-truncate must be at least 1 token (the response is what the loss trains on)"
         );
+        self.parlai.check(self.loss.name(), self.quiet)?;
         anyhow::ensure!(self.vocab_size > 0, "--vocab-size must be at least 1");
         super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
@@ -413,9 +425,18 @@ impl TrainArgs {
         }
     }
 
-    /// `--text-truncate` and `--label-truncate`.
+    /// `--text-truncate` and `--label-truncate`, each defaulting to `--truncate`, else 128.
     pub fn truncation(&self) -> TruncationConfig {
-        TruncationConfig { text_truncate: self.text_truncate, label_truncate: self.label_truncate }
+        let or_default = |v: Option<usize>| v.or(self.parlai.truncate).unwrap_or(DEFAULT_TRUNCATE);
+        TruncationConfig {
+            text_truncate: or_default(self.text_truncate),
+            label_truncate: or_default(self.label_truncate),
+        }
+    }
+
+    /// The tokenizer file `--tokenizer` or ParlAI's `--dict-file` names, if any.
+    pub fn tokenizer_file(&self) -> Option<PathBuf> {
+        self.tokenizer.clone().or_else(|| self.parlai.dict_tokenizer_file())
     }
 
     /// Whether validation runs at all (by steps or by seconds).
@@ -432,6 +453,18 @@ impl TrainArgs {
     /// The datapath in effect.
     pub fn datapath(&self) -> PathBuf {
         self.datapath.clone().unwrap_or_else(cringe_core::data::default_datapath)
+    }
+
+    /// Where TensorBoard event files go with `--tensorboard-log true`: `--tensorboard-logdir`,
+    /// else `<model-file>.tensorboard` (ParlAI's default).
+    pub fn tensorboard_dir(&self) -> Option<PathBuf> {
+        self.parlai.tensorboard_log.then(|| {
+            self.parlai.tensorboard_logdir.clone().unwrap_or_else(|| {
+                let mut p = self.model_file.clone().into_os_string();
+                p.push(".tensorboard");
+                PathBuf::from(p)
+            })
+        })
     }
 
     /// Where per-step metrics go.

@@ -1,5 +1,7 @@
-//! Training progress: a console line every N steps and per-step metrics as JSON lines.
+//! Training progress: a console line every N steps and per-step metrics as JSON lines (and
+//! TensorBoard events with `--tensorboard-log`).
 
+use super::tensorboard::{TensorboardLog, numeric_fields};
 use cringe_core::loss::CringeMetrics;
 use serde::Serialize;
 use std::io::Write;
@@ -31,15 +33,18 @@ pub struct StepRecord {
     pub peak_device_mib: Option<f64>,
 }
 
-/// Appends [`StepRecord`]s to a JSONL file, one flushed line each.
+/// Appends [`StepRecord`]s to a JSONL file, one flushed line each, and with
+/// `--tensorboard-log` to a TensorBoard event file too.
 pub struct MetricsLog {
     file: std::fs::File,
     path: PathBuf,
+    tensorboard: Option<TensorboardLog>,
 }
 
 impl MetricsLog {
-    /// Opens the metrics file: truncated for a new run, appended to when `append` (a resumed run).
-    pub fn open(path: &Path, append: bool) -> anyhow::Result<Self> {
+    /// Opens the metrics file: truncated for a new run, appended to when `append` (a resumed
+    /// run); with `tensorboard`, a new event file in that folder too.
+    pub fn open(path: &Path, append: bool, tensorboard: Option<&Path>) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         }
@@ -50,13 +55,19 @@ impl MetricsLog {
             .truncate(!append)
             .open(path)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(Self { file, path: path.to_path_buf() })
+        let tensorboard = tensorboard.map(TensorboardLog::create).transpose()?;
+        Ok(Self { file, path: path.to_path_buf(), tensorboard })
     }
 
     /// Writes one record.
     pub fn write(&mut self, rec: &StepRecord) -> anyhow::Result<()> {
         let line = serde_json::to_string(rec)?;
-        writeln!(self.file, "{line}").map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+        writeln!(self.file, "{line}")
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        match &mut self.tensorboard {
+            Some(tb) => tb.scalars("train", rec.step, &numeric_fields(rec)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -66,7 +77,11 @@ impl MetricsLog {
         let mut v = serde_json::to_value(metrics)?;
         v["step"] = step.into();
         v["split"] = "valid".into();
-        writeln!(self.file, "{v}").map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))
+        writeln!(self.file, "{v}").map_err(|e| anyhow::anyhow!("{}: {e}", self.path.display()))?;
+        match &mut self.tensorboard {
+            Some(tb) => tb.scalars("valid", step, &numeric_fields(metrics)),
+            None => Ok(()),
+        }
     }
 }
 

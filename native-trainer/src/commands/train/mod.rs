@@ -5,13 +5,16 @@
 mod args;
 mod checkpoint;
 mod clip;
+mod dry_run;
 mod interrupt;
 mod log;
 pub mod loss_scale;
 mod param_ids;
+mod parlai_flags;
 mod progress;
 mod resume;
 mod schedule;
+mod tensorboard;
 mod trainee;
 mod trainer;
 pub mod update;
@@ -23,6 +26,7 @@ pub use schedule::PlateauState;
 pub use trainer::TrainSummary;
 
 use args::checkpoint_dir;
+use validate::ValidSet;
 
 use anyhow::Context;
 use burn::tensor::Device;
@@ -77,11 +81,12 @@ pub fn drop_negatives(examples: &mut Vec<Example>) {
 /// Fails when an update of this run's batch on a model of `cfg`'s shape would not fit in memory.
 fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Result<()> {
     let npos = cfg.n_positions;
+    let trunc = args.truncation();
     let needed = cringe_core::model::footprint::training_bytes(
         cfg,
         args.batchsize,
-        args.text_truncate.min(npos),
-        args.label_truncate.min(npos),
+        trunc.text_truncate.min(npos),
+        trunc.label_truncate.min(npos),
     );
     let what =
         format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
@@ -97,8 +102,10 @@ fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Resu
 pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
     args.validate()?;
     args.check_outputs()?;
-    cringe_core::fsutil::remove_leftovers(&args.model_file);
-    if args.max_train_steps == 0 {
+    if !args.dry_run {
+        cringe_core::fsutil::remove_leftovers(&args.model_file);
+    }
+    if args.max_train_steps == 0 && !args.dry_run {
         match &args.init_model {
             Some(init) => println!(
                 "--max-train-steps 0: {} gets {}'s weights unchanged",
@@ -121,6 +128,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<TrainSummary> {
                 args.loss.name()
             );
         }
+    }
+    if args.dry_run {
+        dry_run::report(&args, &tasks)?;
+        return Ok(TrainSummary::nothing());
     }
     let (device, _) = args.compute.open()?;
     device.seed(args.seed);
@@ -152,15 +163,18 @@ fn run_generator(
     let (model, tokenizer) = match &args.init_model {
         _ if resume.is_some() => {
             let dir = ModelDir::load(&ckpt_dir, train_device)?;
-            (dir.model, dir.tokenizer)
+            let source = format!("the checkpoint {}", ckpt_dir.display());
+            (shaped_as_loaded(args, dir.model, &source)?, dir.tokenizer)
         }
         Some(dir) => {
             let loaded = cringe_core::hf::load_model(dir, train_device)
                 .with_context(|| format!("loading --init-model {}", dir.display()))?;
-            (loaded.model, loaded.tokenizer)
+            let source = format!("--init-model {}", dir.display());
+            check_dict_file(args, &loaded.tokenizer, &source)?;
+            (shaped_as_loaded(args, loaded.model, &source)?, loaded.tokenizer)
         }
         None => {
-            let tokenizer = match &args.tokenizer {
+            let tokenizer = match &args.tokenizer_file() {
                 Some(path) => CringeTokenizer::load(path)?,
                 None => {
                     let texts = tasks
@@ -174,6 +188,7 @@ fn run_generator(
                 Some(path) => GeneratorConfig::load_toml(path)?,
                 None => GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?,
             };
+            args.shape.apply(&mut cfg);
             let sp = tokenizer.special();
             cfg.vocab_size = cfg.vocab_size.max(tokenizer.vocab_size());
             cfg.pad_id = sp.pad as usize;
@@ -197,6 +212,35 @@ fn run_generator(
     trainer::train(args, model, &batcher, encoded, &valid, train_device, resume)
 }
 
+/// A loaded generator checked against the shape flags (its weights fix the shape) and given the
+/// dropout flags, as ParlAI applies them when fine-tuning.
+fn shaped_as_loaded(args: &TrainArgs, model: Generator, source: &str) -> anyhow::Result<Generator> {
+    args.shape.check_against(model.config(), source)?;
+    if !args.shape.regularisation_given() {
+        return Ok(model);
+    }
+    let mut cfg = model.config().clone();
+    args.shape.apply_regularisation(&mut cfg);
+    cfg.validate()?;
+    Ok(model.with_dropouts(&cfg))
+}
+
+/// With `--init-model`, `--dict-file` can only name the model's own tokenizer (its vocabulary
+/// is the embedding table's): every token at the same id, else an error naming both.
+fn check_dict_file(args: &TrainArgs, own: &CringeTokenizer, source: &str) -> anyhow::Result<()> {
+    let Some(file) = args.parlai.dict_tokenizer_file() else { return Ok(()) };
+    let given =
+        CringeTokenizer::load(&file).with_context(|| format!("--dict-file {}", file.display()))?;
+    anyhow::ensure!(
+        given.same_vocabulary(own),
+        "--dict-file {} is not the tokenizer of {source} ({} vs {} tokens, or the same tokens at other ids); a loaded model keeps its own tokenizer",
+        file.display(),
+        given.vocab_size(),
+        own.vocab_size()
+    );
+    Ok(())
+}
+
 /// `cringe train` on a causal LM: from a checkpoint or the `--init-model` (a GGUF file or a
 /// Hugging Face directory), its examples encoded as chat turns or plain continuation.
 fn run_causal(
@@ -211,6 +255,12 @@ fn run_causal(
         (None, Some(init)) => (init.clone(), "--init-model"),
         (None, None) => anyhow::bail!("a causal LM is trained from --init-model or a checkpoint"),
     };
+    args.shape.check_causal(&format!("{what} {}", spec.display()))?;
+    anyhow::ensure!(
+        args.parlai.dict_file.is_none(),
+        "--dict-file: {what} {} is a causal LM, which brings its own tokenizer; drop --dict-file",
+        spec.display()
+    );
     let started = std::time::Instant::now();
     let lm = cringe_core::pretrained::load(&spec, train_device)
         .with_context(|| format!("loading {what} {}", spec.display()))?;
@@ -288,16 +338,16 @@ fn encode_tasks(
 fn load_valid(
     args: &TrainArgs,
     encode: impl Fn(&Example) -> anyhow::Result<EncodedExample>,
-) -> anyhow::Result<Vec<EncodedExample>> {
+) -> anyhow::Result<ValidSet> {
+    let mut v = ValidSet::default();
     if !args.validating() {
-        return Ok(Vec::new());
+        return Ok(v);
     }
     let per_task = args.validation_max_exs.div_ceil(args.task.len().max(1));
-    let mut v = Vec::new();
-    for (_, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
-        for e in ex.iter().take(per_task) {
-            v.push(encode(e)?);
-        }
+    for (name, ex) in load_tasks(&args.task, &args.datapath(), Datatype::Valid)? {
+        let encoded: Vec<EncodedExample> =
+            ex.iter().take(per_task).map(&encode).collect::<anyhow::Result<_>>()?;
+        v.push_task(&name, encoded);
     }
     v.truncate(args.validation_max_exs);
     Ok(v)

@@ -1,5 +1,6 @@
-//! Validation during training: teacher-forced CRINGE metrics on the tasks' valid split, and the
-//! choice of the best checkpoint by one of those metrics.
+//! Validation during training: teacher-forced CRINGE metrics on the tasks' valid split (pooled,
+//! or averaged per task as ParlAI's `--aggregate-micro false` does), and the choice of the best
+//! checkpoint by one of those metrics.
 
 use super::trainee::Trainee;
 use burn::tensor::Device;
@@ -11,6 +12,7 @@ use cringe_core::loss::{
 use cringe_core::model::{Generator, Packing};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::ops::Range;
 
 /// Whether a larger or smaller validation metric is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,23 +65,74 @@ pub fn batch_loss(
     )
 }
 
-/// Loss metrics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
+/// The validation examples of every task, in task order, and which of them are whose.
+#[derive(Debug, Default)]
+pub struct ValidSet {
+    /// Every task's examples, one task after the other.
+    pub examples: Vec<EncodedExample>,
+    /// Each task's name and its examples' range in `examples`.
+    pub tasks: Vec<(String, Range<usize>)>,
+}
+
+impl ValidSet {
+    /// Adds a task's validation examples.
+    pub fn push_task(&mut self, name: &str, examples: impl IntoIterator<Item = EncodedExample>) {
+        let start = self.examples.len();
+        self.examples.extend(examples);
+        self.tasks.push((name.to_string(), start..self.examples.len()));
+    }
+
+    /// Keeps the first `n` examples (tasks past them keep empty ranges and are dropped).
+    pub fn truncate(&mut self, n: usize) {
+        self.examples.truncate(n);
+        for (_, r) in &mut self.tasks {
+            *r = r.start.min(n)..r.end.min(n);
+        }
+        self.tasks.retain(|(_, r)| !r.is_empty());
+    }
+}
+
+/// Loss statistics of `model` on `data` (batches of `bs`), with a fixed candidate-sampling seed
 /// so successive validations are comparable.
-pub fn validate<M: Trainee>(
+fn validation_stats<M: Trainee>(
     model: &M,
     text: &M::Text,
     data: &[EncodedExample],
     bs: usize,
     objective: &Objective,
     device: &Device,
-) -> CringeMetrics {
+) -> CringeStats {
     let mut rng = StdRng::seed_from_u64(0);
     let mut stats = CringeStats::default();
     for chunk in data.chunks(bs.max(1)) {
         let out = model.loss(text, chunk, objective, &mut rng, device);
         stats.merge(&CringeStats::from_tensor(out.stats));
     }
-    stats.metrics()
+    stats
+}
+
+/// Loss metrics of `model` on the validation set: pooled over every task's tokens (`micro`,
+/// `--aggregate-micro true`) or the mean of the per-task metrics (ParlAI's macro average).
+pub fn validate<M: Trainee>(
+    model: &M,
+    text: &M::Text,
+    valid: &ValidSet,
+    micro: bool,
+    bs: usize,
+    objective: &Objective,
+    device: &Device,
+) -> CringeMetrics {
+    if micro || valid.tasks.len() <= 1 {
+        return validation_stats(model, text, &valid.examples, bs, objective, device).metrics();
+    }
+    let per_task: Vec<CringeStats> = valid
+        .tasks
+        .iter()
+        .map(|(_, r)| {
+            validation_stats(model, text, &valid.examples[r.clone()], bs, objective, device)
+        })
+        .collect();
+    CringeStats::macro_metrics(&per_task)
 }
 
 #[cfg(test)]

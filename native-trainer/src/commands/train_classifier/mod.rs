@@ -97,6 +97,11 @@ pub struct TrainClassifierArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
+    /// The encoder's shape and dropouts as ParlAI's flags give them (over --preset;
+    /// `--n-layers` is the encoder's depth).
+    #[command(flatten)]
+    pub shape: crate::args::ModelShapeArgs,
+
     /// Device and precision.
     #[command(flatten)]
     pub compute: crate::args::ComputeArgs,
@@ -214,6 +219,8 @@ impl Run<'_> {
         };
         let encode = |t: &str| Ok(tokenizer.encode(t)?);
         let mut cfg = GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?;
+        args.shape.apply(&mut cfg);
+        cfg.validate()?;
         let sp = tokenizer.special();
         (cfg.pad_id, cfg.start_id, cfg.end_id) =
             (sp.pad as usize, sp.start as usize, sp.end as usize);
@@ -234,6 +241,7 @@ impl Run<'_> {
         train: &[(String, Vec<Example>)],
         valid: &[(String, Vec<Example>)],
     ) -> anyhow::Result<ClassifierScores> {
+        self.args.shape.check_causal(&format!("--init-model {}", init.display()))?;
         let train_device = self.device.clone().autodiff();
         let lm = cringe_core::pretrained::load(init, &train_device)
             .with_context(|| format!("loading --init-model {}", init.display()))?;

@@ -22,7 +22,7 @@ use super::progress::Progress;
 pub use super::resume::Resume;
 use super::schedule::LrSchedule;
 use super::trainee::Trainee;
-use super::validate::metric_value;
+use super::validate::{ValidSet, metric_value};
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use cringe_core::data::{EncodedExample, Label, MultitaskSampler};
@@ -47,6 +47,11 @@ pub struct TrainSummary {
 }
 
 impl TrainSummary {
+    /// The summary of a run that did nothing (`--dry-run`).
+    pub fn nothing() -> Self {
+        Self { steps: 0, tokens: 0, seconds: 0.0, metrics: CringeStats::default().metrics() }
+    }
+
     /// Training throughput in context + target tokens per second.
     pub fn tokens_per_sec(&self) -> f64 {
         if self.seconds > 0.0 { self.tokens as f64 / self.seconds } else { 0.0 }
@@ -143,7 +148,7 @@ struct Run<'a, M: Trainee> {
     args: &'a TrainArgs,
     text: &'a M::Text,
     tasks: &'a [(String, Vec<EncodedExample>)],
-    valid: &'a [EncodedExample],
+    valid: &'a ValidSet,
     device: &'a Device,
     objective: Objective,
     precision: Precision,
@@ -168,7 +173,7 @@ pub fn train<M: Trainee>(
     mut model: M,
     text: &M::Text,
     tasks: Vec<(String, Vec<EncodedExample>)>,
-    valid: &[EncodedExample],
+    valid: &ValidSet,
     device: &Device,
     resume: Option<Resume>,
 ) -> anyhow::Result<TrainSummary> {
@@ -196,7 +201,7 @@ impl<'a, M: Trainee> Run<'a, M> {
         model: &M,
         text: &'a M::Text,
         tasks: &'a [(String, Vec<EncodedExample>)],
-        valid: &'a [EncodedExample],
+        valid: &'a ValidSet,
         device: &'a Device,
         resume: Option<Resume>,
     ) -> anyhow::Result<Self> {
@@ -234,7 +239,8 @@ impl<'a, M: Trainee> Run<'a, M> {
             sampler.skip(st.sampler_draws);
             schedule.state = st.plateau.clone();
         }
-        let log = MetricsLog::open(&args.metrics_path(), resuming)?;
+        let log =
+            MetricsLog::open(&args.metrics_path(), resuming, args.tensorboard_dir().as_deref())?;
         let progress = Progress::new(args.quiet, st.step, max_steps);
         if resuming {
             progress.println(&format!(

@@ -140,7 +140,11 @@ impl<M: Trainee> Run<'_, M> {
         let secs = m.window_start.elapsed().as_secs_f64();
         let tokens_per_sec = if secs > 0.0 { m.window_tokens as f64 / secs } else { 0.0 };
         self.progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
-        if done % self.args.log_every_n_steps == 0 || done == self.max_steps {
+        let log_secs = self.args.parlai.log_every_n_secs;
+        let log_due = done.is_multiple_of(self.args.log_every_n_steps)
+            || (log_secs > 0.0 && secs >= log_secs)
+            || done == self.max_steps;
+        if log_due {
             let mixed = self.precision != Precision::F32;
             let rec = StepRecord {
                 step: done,
@@ -163,8 +167,8 @@ impl<M: Trainee> Run<'_, M> {
     }
 
     /// After update `done`: validates when due (saving a better model), writes the checkpoint
-    /// when due, and stops on Ctrl-C (an error, with the checkpoint saved). Returns whether the
-    /// validation patience ran out.
+    /// when due, and stops on Ctrl-C (an error, with the checkpoint saved). Returns whether to
+    /// stop: the validation patience ran out or `--max-train-time` is reached.
     pub(super) fn validate_and_save(
         &mut self,
         model: &M,
@@ -176,17 +180,27 @@ impl<M: Trainee> Run<'_, M> {
         let since = |t: Instant, secs: f64| secs > 0.0 && t.elapsed().as_secs_f64() >= secs;
         let mut save =
             due(a.save_every_n_steps) || since(self.meters.last_save, a.save_every_n_secs);
+        // training seconds over the whole run, resumes included (ParlAI counts -ttim so too)
+        let time_up = a.parlai.max_train_time > 0.0 && self.st.seconds >= a.parlai.max_train_time;
+        let last = done == self.max_steps || time_up;
         let validate_now = due(a.validation_every_n_steps)
             || since(self.meters.last_valid, a.validation_every_n_secs)
-            || (a.validating() && done == self.max_steps);
+            || (a.validating() && last);
         let mut stop_early = false;
         if validate_now {
             stop_early = self.validation(model, done)?;
             self.meters.last_valid = Instant::now();
-            save = true;
+            save |= a.parlai.save_after_valid;
+        }
+        if time_up && done < self.max_steps {
+            self.progress.println(&format!(
+                "stopping: --max-train-time {} s reached after update {done}/{}",
+                a.parlai.max_train_time, self.max_steps
+            ));
+            stop_early = true;
         }
         let interrupted = interrupt.requested();
-        if save || interrupted || stop_early || done == self.max_steps {
+        if save || interrupted || stop_early || last {
             self.st.plateau = self.schedule.state.clone();
             self.st.param_ids = Some(param_ids(model));
             checkpoint::save(&self.ckpt_dir, model, self.text, &self.optim, &self.st)?;
@@ -212,6 +226,7 @@ impl<M: Trainee> Run<'_, M> {
             &model.valid(),
             self.text,
             self.valid,
+            a.parlai.aggregate_micro,
             a.batchsize,
             &self.objective,
             &eval_device,

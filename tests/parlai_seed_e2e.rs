@@ -275,6 +275,23 @@ fn the_seeds_pipeline_runs_end_to_end_at_a_tiny_shape() {
         report["classifier_accuracy"].is_number(),
         "the task's eval_classifier_model_file judged the replies: {report}"
     );
+    // the generating command as a dry run first: everything loaded and shown, nothing written
+    let out =
+        run_seed(&blocks, "Generate unsafe generations on the training examples", root, |a| {
+            a.push("--dry-run".into())
+        });
+    for want in [
+        "dry run",
+        "model: BB1",
+        "safety-mini:toxic-eval",
+        ": 10 examples",
+        "\"beam_size\":10",
+        "eval_model (loaded)",
+        "world logs: would be written",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!Path::new(&p("models/cringe/safe_bb1/WikiToxic_world_logs.jsonl")).exists());
     run_seed(&blocks, "Generate unsafe generations on the training examples", root, |_| {});
     // the tiny model's ten replies are all alike, so its judge cannot split them: an annotator
     // labels half unsafe (the filter prefers a person's label to the classifier's verdict)
@@ -355,4 +372,36 @@ fn a_train_time_limit_stops_early_and_macro_averaging_weighs_each_task_once() {
         micro.is_finite() && macro_.is_finite() && (micro - macro_).abs() > 1e-6,
         "micro {micro} macro {macro_}"
     );
+}
+
+#[test]
+fn train_classifier_dry_runs_with_parlais_encoder_shape_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mf = tmp.path().join("clf");
+    let out = setup(&[
+        "train-classifier",
+        "-t",
+        "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+        "--preset",
+        "tiny",
+        "--n-layers",
+        "3",
+        "--embedding-size",
+        "48",
+        "--n-heads",
+        "6",
+        "--mf",
+        mf.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    for want in [
+        "dry run",
+        "the shape flags: 3 layers, width 48",
+        "6 heads",
+        "pos, 0 neg)",
+        "validation every 100 updates",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!mf.exists(), "a dry run writes nothing");
 }

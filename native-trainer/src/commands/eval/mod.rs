@@ -3,6 +3,7 @@
 //! optionally write ParlAI-format world logs. The model is BB1 or a causal LM
 //! ([`subject::Subject`]).
 
+mod dry_run;
 mod subject;
 
 use crate::args::decoding::DecodeArgs;
@@ -99,6 +100,11 @@ pub struct EvalArgs {
     )]
     pub log_every_n_secs: f64,
 
+    /// Load and check the model, tasks, classifier and search, print what the evaluation
+    /// would do, and exit without generating or writing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -132,6 +138,24 @@ pub struct EvalReport {
     pub gen_tokens_per_sec: f64,
     /// Wall time in seconds.
     pub seconds: f64,
+}
+
+impl EvalReport {
+    /// The report of an evaluation that measured nothing (`--dry-run`) on `exs` examples.
+    fn nothing(exs: usize) -> Self {
+        Self {
+            exs,
+            f1: 0.0,
+            ppl: None,
+            token_acc: 0.0,
+            classifier_accuracy: None,
+            gen_len: 0.0,
+            distinct_1: None,
+            distinct_2: None,
+            gen_tokens_per_sec: 0.0,
+            seconds: 0.0,
+        }
+    }
 }
 
 impl EvalArgs {
@@ -244,9 +268,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             "--world-logs",
         )?;
     }
-    let classifier = match args.classifier_dir()? {
+    let classifier_dir = args.classifier_dir()?;
+    let classifier = match &classifier_dir {
         Some(dir) => Some(
-            SafetyClassifier::load(&dir, &device)
+            SafetyClassifier::load(dir, &device)
                 .with_context(|| format!("loading the eval classifier {}", dir.display()))?,
         ),
         None => None,
@@ -259,6 +284,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<EvalReport> {
             args.batchsize.min(examples.len()),
             args.compute.device,
         )?;
+    }
+    if args.dry_run {
+        dry_run::report(&args, &subject, &examples, classifier_dir.as_deref(), &cfg)?;
+        return Ok(EvalReport::nothing(examples.len()));
     }
 
     let start = Instant::now();

@@ -4,6 +4,7 @@
 //! (`--preset`), or a classification head on a pretrained causal LM's backbone
 //! (`--init-model`, fine-tuned whole: [`net`]).
 
+mod dry_run;
 mod net;
 mod scores;
 
@@ -105,6 +106,10 @@ pub struct TrainClassifierArgs {
     /// Device and precision.
     #[command(flatten)]
     pub compute: crate::args::ComputeArgs,
+    /// Check the flags and tasks, print the classifier's shape, the tasks and the schedule,
+    /// and exit without training or writing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Print only the final JSON report.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -175,6 +180,10 @@ pub fn run(args: TrainClassifierArgs) -> anyhow::Result<ClassifierScores> {
     let train = load_tasks(&args.task, &datapath, Datatype::Train)?;
     let eval_specs = if args.eval_task.is_empty() { &args.task } else { &args.eval_task };
     let valid = load_tasks(eval_specs, &datapath, Datatype::Valid)?;
+    if args.dry_run {
+        dry_run::report(&args, &train, &valid)?;
+        return Ok(ClassifierScores::default());
+    }
     let (device, precision) = args.compute.open()?;
     let _autocast = autocast(precision);
     device.seed(args.seed);

@@ -90,6 +90,14 @@ pub fn load(dir: &Path, device: &Device) -> Result<ModelDir> {
     Ok(ModelDir { model, tokenizer })
 }
 
+/// The config of the model [`load_model`] would load from `spec`, read without its weights.
+pub fn load_model_config(spec: &Path) -> Result<crate::model::GeneratorConfig> {
+    match spec.to_str().and_then(|s| s.strip_prefix(HF_PREFIX)) {
+        Some(dir) => Ok(config::read_config(&Path::new(dir).join("config.json"))?.0),
+        None => ModelDir::load_config(spec),
+    }
+}
+
 /// Loads `spec`: `hf:DIR` is a Hugging Face checkpoint ([`load`]), anything else a model
 /// directory written here ([`ModelDir::load`]).
 pub fn load_model(spec: &Path, device: &Device) -> Result<ModelDir> {

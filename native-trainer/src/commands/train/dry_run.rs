@@ -10,10 +10,9 @@
 use super::TrainArgs;
 use anyhow::Context;
 use cringe_core::data::{Example, Label};
-use cringe_core::model::footprint::{format_bytes, training_bytes};
-use cringe_core::model::{GeneratorConfig, ModelDir};
+use cringe_core::model::GeneratorConfig;
+use cringe_core::model::footprint::format_bytes;
 use cringe_core::tokenizer::CringeTokenizer;
-use std::path::Path;
 
 /// Prints what `cringe train` would do with `args` on `tasks` (loaded and mutated as training
 /// would), after every check training makes before its first update.
@@ -38,7 +37,8 @@ fn generator_config(
 ) -> anyhow::Result<(GeneratorConfig, String)> {
     if let Some(init) = &args.init_model {
         let source = format!("--init-model {}", init.display());
-        let mut cfg = init_config(init).with_context(|| format!("reading {source}"))?;
+        let mut cfg = cringe_core::hf::load_model_config(init)
+            .with_context(|| format!("reading {source}"))?;
         args.shape.check_against(&cfg, &source)?;
         args.shape.apply_regularisation(&mut cfg);
         cfg.validate()?;
@@ -58,12 +58,7 @@ fn generator_config(
             args.vocab_size
         }
     };
-    let mut cfg = match &args.model_config {
-        Some(path) => GeneratorConfig::load_toml(path)?,
-        None => GeneratorConfig::preset(&args.preset, vocab)?,
-    };
-    args.shape.apply(&mut cfg);
-    cfg.vocab_size = cfg.vocab_size.max(vocab);
+    let cfg = super::fresh_config(args, vocab)?;
     cfg.validate()?;
     let base = match &args.model_config {
         Some(path) => format!("--model-config {}", path.display()),
@@ -71,15 +66,6 @@ fn generator_config(
     };
     let flags = if args.shape.any() { " and the shape flags" } else { "" };
     Ok((cfg, format!("a fresh model: {base}{flags}")))
-}
-
-/// The config of a BB1 model directory or `hf:DIR` checkpoint, without its weights.
-fn init_config(init: &Path) -> anyhow::Result<GeneratorConfig> {
-    let hf = init.to_str().and_then(|s| s.strip_prefix(cringe_core::hf::HF_PREFIX));
-    Ok(match hf {
-        Some(dir) => cringe_core::hf::config::read_config(&Path::new(dir).join("config.json"))?.0,
-        None => ModelDir::load_config(init)?,
-    })
 }
 
 fn print_generator(args: &TrainArgs, cfg: &GeneratorConfig, source: &str) {
@@ -105,10 +91,9 @@ fn print_generator(args: &TrainArgs, cfg: &GeneratorConfig, source: &str) {
     let trunc = args.truncation();
     let (text, label) =
         (trunc.text_truncate.min(cfg.n_positions), trunc.label_truncate.min(cfg.n_positions));
-    let needed = training_bytes(cfg, args.batchsize, text, label);
+    let needed = super::update_bytes(args, cfg);
     let what = format!("one update of batch {} × ({text} + {label} tokens)", args.batchsize);
-    let hint = "reduce -bs (raise --update-freq to keep the update size) or the model";
-    match crate::memory::ensure_fits(args.compute.device, needed, &what, hint) {
+    match super::ensure_training_fits(args, cfg) {
         Ok(()) => println!(
             "memory: {what} needs ~{}: fits on --device {}",
             format_bytes(needed),
@@ -164,10 +149,7 @@ fn print_tasks(args: &TrainArgs, tasks: &[(String, Vec<Example>)]) {
 fn print_schedule(args: &TrainArgs, n_examples: usize) {
     let per_update = args.batchsize * args.update_freq;
     let per_epoch = n_examples.div_ceil(per_update).max(1);
-    let steps = match args.num_epochs {
-        Some(e) => args.max_train_steps.min((e * per_epoch as f64).ceil() as usize),
-        None => args.max_train_steps,
-    };
+    let steps = super::trainer::total_steps(args, n_examples);
     let trunc = args.truncation();
     println!(
         "schedule: {steps} updates ({:.2} epochs) of batch {} × update-freq {} = {per_update} examples; contexts ≤ {} and responses ≤ {} tokens",

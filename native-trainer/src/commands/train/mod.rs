@@ -78,16 +78,33 @@ pub fn drop_negatives(examples: &mut Vec<Example>) {
     examples.iter_mut().for_each(|e| e.rejected = None);
 }
 
-/// Fails when an update of this run's batch on a model of `cfg`'s shape would not fit in memory.
-fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Result<()> {
+/// Bytes one update of this run's batch needs on a model of `cfg`'s shape.
+fn update_bytes(args: &TrainArgs, cfg: &GeneratorConfig) -> u64 {
     let npos = cfg.n_positions;
     let trunc = args.truncation();
-    let needed = cringe_core::model::footprint::training_bytes(
+    cringe_core::model::footprint::training_bytes(
         cfg,
         args.batchsize,
         trunc.text_truncate.min(npos),
         trunc.label_truncate.min(npos),
-    );
+    )
+}
+
+/// The config of a fresh model: `--model-config` or `--preset`, the shape flags over it, and a
+/// vocabulary of at least `vocab` (the tokenizer's).
+fn fresh_config(args: &TrainArgs, vocab: usize) -> anyhow::Result<GeneratorConfig> {
+    let mut cfg = match &args.model_config {
+        Some(path) => GeneratorConfig::load_toml(path)?,
+        None => GeneratorConfig::preset(&args.preset, vocab)?,
+    };
+    args.shape.apply(&mut cfg);
+    cfg.vocab_size = cfg.vocab_size.max(vocab);
+    Ok(cfg)
+}
+
+/// Fails when an update of this run's batch on a model of `cfg`'s shape would not fit in memory.
+fn ensure_training_fits(args: &TrainArgs, cfg: &GeneratorConfig) -> anyhow::Result<()> {
+    let needed = update_bytes(args, cfg);
     let what =
         format!("training a {}-parameter model with batch {}", cfg.num_params(), args.batchsize);
     crate::memory::ensure_fits(
@@ -184,13 +201,8 @@ fn run_generator(
                     CringeTokenizer::train(texts, args.vocab_size)?
                 }
             };
-            let mut cfg = match &args.model_config {
-                Some(path) => GeneratorConfig::load_toml(path)?,
-                None => GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?,
-            };
-            args.shape.apply(&mut cfg);
+            let mut cfg = fresh_config(args, tokenizer.vocab_size())?;
             let sp = tokenizer.special();
-            cfg.vocab_size = cfg.vocab_size.max(tokenizer.vocab_size());
             cfg.pad_id = sp.pad as usize;
             cfg.start_id = sp.start as usize;
             cfg.end_id = sp.end as usize;

@@ -5,7 +5,6 @@
 use super::TrainClassifierArgs;
 use anyhow::Context;
 use cringe_core::data::{Example, Label};
-use cringe_core::model::GeneratorConfig;
 use cringe_core::tokenizer::CringeTokenizer;
 
 /// Prints what `cringe train-classifier` would do with `args` on `train` and `valid`.
@@ -34,9 +33,7 @@ pub fn report(
                 Some(path) => CringeTokenizer::load(path)?.vocab_size(),
                 None => args.vocab_size,
             };
-            let mut cfg = GeneratorConfig::preset(&args.preset, vocab)?;
-            args.shape.apply(&mut cfg);
-            cfg.validate()?;
+            let cfg = args.encoder_config(vocab)?;
             println!(
                 "classifier: an encoder from --preset {}{}: {} layers, width {}, ffn {}, {} heads, {} positions, vocabulary {vocab}",
                 args.preset,

@@ -163,6 +163,15 @@ impl TrainClassifierArgs {
         Ok(())
     }
 
+    /// The encoder's shape: `--preset` with the shape flags over it, for a vocabulary of
+    /// `vocab`.
+    pub fn encoder_config(&self, vocab: usize) -> anyhow::Result<GeneratorConfig> {
+        let mut cfg = GeneratorConfig::preset(&self.preset, vocab)?;
+        self.shape.apply(&mut cfg);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     /// `--lr`, or its default for a fresh encoder or a pretrained backbone.
     pub fn learning_rate(&self) -> f64 {
         self.lr.unwrap_or(if self.init_model.is_some() { 2e-5 } else { 5e-4 })
@@ -227,9 +236,7 @@ impl Run<'_> {
             )?,
         };
         let encode = |t: &str| Ok(tokenizer.encode(t)?);
-        let mut cfg = GeneratorConfig::preset(&args.preset, tokenizer.vocab_size())?;
-        args.shape.apply(&mut cfg);
-        cfg.validate()?;
+        let mut cfg = args.encoder_config(tokenizer.vocab_size())?;
         let sp = tokenizer.special();
         (cfg.pad_id, cfg.start_id, cfg.end_id) =
             (sp.pad as usize, sp.start as usize, sp.end as usize);

@@ -96,7 +96,7 @@ fn new_optimizer(args: &TrainArgs) -> ModuleOptimizer {
 }
 
 /// Number of updates the run makes in all: --max-train-steps, or fewer with --num-epochs.
-fn total_steps(args: &TrainArgs, n_examples: usize) -> usize {
+pub(super) fn total_steps(args: &TrainArgs, n_examples: usize) -> usize {
     let steps_per_epoch = n_examples.div_ceil(args.batchsize * args.update_freq);
     match args.num_epochs {
         Some(e) => args.max_train_steps.min((e * steps_per_epoch as f64).ceil() as usize),

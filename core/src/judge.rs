@@ -42,9 +42,20 @@ impl CausalJudge {
     /// Writes `model` with `text`'s tokenizer as a Hugging Face directory `transformers` loads
     /// with `AutoModelForSequenceClassification`, replacing one this tool wrote atomically.
     pub fn save(model: &CausalClassifier, text: &CausalText, dir: &Path) -> Result<()> {
+        Self::save_with_extra_files(model, text, dir, &[])
+    }
+
+    /// Like [`CausalJudge::save`], with more files in the same atomic swap (a training
+    /// checkpoint's optimizer and trainer state).
+    pub fn save_with_extra_files(
+        model: &CausalClassifier,
+        text: &CausalText,
+        dir: &Path,
+        extra: &[(&str, &[u8])],
+    ) -> Result<()> {
         let config = classifier_config_json(model);
         let weights = |out: &mut dyn std::io::Write| write_safetensors(model, out);
-        crate::pretrained::write_hf_dir(dir, model.config(), &config, text, &weights, &[])
+        crate::pretrained::write_hf_dir(dir, model.config(), &config, text, &weights, extra)
     }
 }
 
@@ -99,7 +110,7 @@ impl SafetyClassifier {
         match self {
             Self::Encoder(c) => {
                 let seqs: Vec<Vec<u32>> =
-                    texts.iter().map(|t| c.tokenizer.encode(t)).collect::<Result<_>>()?;
+                    texts.iter().map(|t| c.encode(t)).collect::<Result<_>>()?;
                 let max_len = max_len.min(c.model.config().encoder.n_positions);
                 c.model.predict(&seqs, max_len, device)
             }

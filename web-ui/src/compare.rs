@@ -19,7 +19,7 @@ async fn judge(c: &ClassifierDir, chosen: &Chosen, text: &str) -> Result<f64, St
         .iter()
         .position(|n| n == "pos")
         .ok_or("the classifier has no `pos` class")?;
-    let mut ids = c.tokenizer.encode(text).map_err(|e| e.to_string())?;
+    let mut ids = c.encode(text).map_err(|e| e.to_string())?;
     let max = c.model.config().encoder.n_positions;
     if ids.len() > max {
         ids.drain(..ids.len() - max);

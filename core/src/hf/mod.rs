@@ -41,6 +41,8 @@ pub const EXPORT_DIR: DirKind = DirKind {
         // a causal LM's training checkpoint is such a directory plus the trainer's state
         "optimizer.bpk",
         "trainer_state.json",
+        // a sequence classifier's validation scores (`cringe train-classifier`)
+        crate::model::model_dir::VALID_SCORES_FILE,
     ],
     signature: &[weights::WEIGHTS_FILE],
 };

@@ -64,6 +64,12 @@ impl Generator {
         &self.config
     }
 
+    /// The token embeddings and the encoder, the decoder dropped: what a classifier built on
+    /// this model's encoder keeps.
+    pub(crate) fn into_encoder(self) -> (Param<Tensor<2>>, Encoder) {
+        (self.embeddings, self.encoder)
+    }
+
     /// The same weights with `dropout`, `attention_dropout` and `relu_dropout` (ParlAI's
     /// regularisation flags when fine-tuning) taken from `cfg`; every other field of `cfg` must
     /// equal this model's.

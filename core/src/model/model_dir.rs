@@ -26,9 +26,12 @@ pub const WEIGHTS_FILE: &str = "model.bpk";
 /// Tokenizer file name.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
+/// The validation scores `cringe train-classifier` writes beside the best classifier.
+pub const VALID_SCORES_FILE: &str = "valid_scores.json";
+
 /// Model, classifier and checkpoint directories (a checkpoint adds the trainer's
-/// `optimizer.bpk` and `trainer_state.json`): the only directories `--mf` and the other
-/// model-writing flags replace.
+/// `optimizer.bpk` and `trainer_state.json`; a classifier its validation scores): the only
+/// directories `--mf` and the other model-writing flags replace.
 pub const MODEL_DIR: DirKind = DirKind {
     what: "model directory",
     files: &[
@@ -38,6 +41,7 @@ pub const MODEL_DIR: DirKind = DirKind {
         TOKENIZER_FILE,
         "optimizer.bpk",
         "trainer_state.json",
+        VALID_SCORES_FILE,
     ],
     signature: &[WEIGHTS_FILE],
 };
@@ -206,8 +210,24 @@ pub struct ClassifierDir {
 impl ClassifierDir {
     /// Saves atomically, like [`ModelDir::save`].
     pub fn save(model: &Classifier, tokenizer: &CringeTokenizer, dir: &Path) -> Result<()> {
+        Self::save_with_extra_files(model, tokenizer, dir, &[])
+    }
+
+    /// Like [`ClassifierDir::save`], with more files in the same atomic swap (a training
+    /// checkpoint's optimizer and trainer state), as [`ModelDir::save_with_extra_files`].
+    pub fn save_with_extra_files(
+        model: &Classifier,
+        tokenizer: &CringeTokenizer,
+        dir: &Path,
+        extra: &[(&str, &[u8])],
+    ) -> Result<()> {
         let config = serde_json::to_string_pretty(model.config()).expect("config serialises");
-        save_model_files(dir, CLASSIFIER_CONFIG_FILE, config, model.clone(), tokenizer, &[])
+        save_model_files(dir, CLASSIFIER_CONFIG_FILE, config, model.clone(), tokenizer, extra)
+    }
+
+    /// The tokens the classifier reads for `text` (lowercased first when it was trained so).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.tokenizer.encode(&self.model.config().normalize(text))
     }
 
     /// Loads a classifier directory onto `device`.

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 
 /// Train language models with negative examples using the CRINGE loss.
 #[derive(Debug, Parser)]
-#[command(name = "cringe", version, about, long_about = None)]
+#[command(name = "cringe", version, about, long_about = None, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -13,7 +13,6 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub enum Command {
     /// Train a generator on examples labelled pos/neg/none with the CRINGE loss.
     Train(crate::commands::train::TrainArgs),

@@ -8,11 +8,13 @@ pub mod decoding;
 pub mod model_shape;
 pub mod parlai;
 pub mod precision;
+pub mod run_logging;
 
 pub use compute::ComputeArgs;
 pub use decoding::{DecodeArgs, InferenceKind};
 pub use model_shape::ModelShapeArgs;
 pub use precision::PrecisionArgs;
+pub use run_logging::RunLoggingArgs;
 
 /// `--chat-template` values: how a causal LM sees examples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -296,6 +296,18 @@ impl ModelShapeArgs {
         Ok(())
     }
 
+    /// [`Self::check_against`] for a model whose encoder alone is used (a classifier on a BB1
+    /// model's encoder): `--n-layers` is the encoder's depth and the decoder's is not compared.
+    pub fn check_encoder_against(&self, cfg: &GeneratorConfig, source: &str) -> anyhow::Result<()> {
+        let encoder_only = Self {
+            n_encoder_layers: self.n_encoder_layers.or(self.n_layers),
+            n_layers: None,
+            n_decoder_layers: None,
+            ..self.clone()
+        };
+        encoder_only.check_against(cfg, source)
+    }
+
     /// For a causal LM, whose shape has other names: no shape flag may be given (its weights
     /// fix the shape), and the dropouts have nothing to act on (the Llama family trains
     /// without dropout), so they are noted and ignored.

@@ -15,6 +15,36 @@ pub enum OptimizerKind {
     Adam,
     /// Adam with decoupled weight decay.
     Adamw,
+    /// Adam's infinity-norm variant (ParlAI's `adamax`, PyTorch's update).
+    Adamax,
+}
+
+impl OptimizerKind {
+    /// The optimizer with these Adam-family settings (Adamax ignores `weight_decay`, as
+    /// ParlAI's default of 0 does).
+    pub fn build(
+        self,
+        beta_1: f32,
+        beta_2: f32,
+        epsilon: f32,
+        weight_decay: f32,
+    ) -> burn::optim::ModuleOptimizer {
+        use burn::optim::{AdamConfig, AdamWConfig};
+        match self {
+            Self::Adam => AdamConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .with_epsilon(epsilon)
+                .init(),
+            Self::Adamw => AdamWConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .with_epsilon(epsilon)
+                .with_weight_decay(weight_decay)
+                .init(),
+            Self::Adamax => super::adamax::Adamax { beta_1, beta_2, epsilon }.init(),
+        }
+    }
 }
 
 /// Truncation (tokens) of contexts and responses when neither the flag nor `--truncate` says.
@@ -98,7 +128,7 @@ pub struct TrainArgs {
     pub lr: f64,
 
     /// Linear warmup of the learning rate over this many updates.
-    #[arg(long = "warmup-updates", default_value_t = 0)]
+    #[arg(long = "warmup-updates", visible_alias = "warmup_updates", default_value_t = 0)]
     pub warmup_updates: usize,
 
     /// Learning-rate schedule after warmup (reduceonplateau reacts to validations).
@@ -382,7 +412,8 @@ impl TrainArgs {
             trunc.label_truncate > 0,
             "--label-truncate must be at least 1 token (the response is what the loss trains on)"
         );
-        self.parlai.check(self.loss.name(), self.quiet)?;
+        let tokenizer_given = self.tokenizer.is_some() || self.init_model.is_some();
+        self.parlai.check(self.loss.name(), tokenizer_given, self.quiet)?;
         anyhow::ensure!(self.vocab_size > 0, "--vocab-size must be at least 1");
         super::task_weights(&self.multitask_weights, self.task.len())?;
         if let Some(e) = self.num_epochs {
@@ -458,13 +489,7 @@ impl TrainArgs {
     /// Where TensorBoard event files go with `--tensorboard-log true`: `--tensorboard-logdir`,
     /// else `<model-file>.tensorboard` (ParlAI's default).
     pub fn tensorboard_dir(&self) -> Option<PathBuf> {
-        self.parlai.tensorboard_log.then(|| {
-            self.parlai.tensorboard_logdir.clone().unwrap_or_else(|| {
-                let mut p = self.model_file.clone().into_os_string();
-                p.push(".tensorboard");
-                PathBuf::from(p)
-            })
-        })
+        self.parlai.logging.tensorboard_dir(&self.model_file)
     }
 
     /// Where per-step metrics go.

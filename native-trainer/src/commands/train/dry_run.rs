@@ -178,7 +178,7 @@ fn print_schedule(args: &TrainArgs, n_examples: usize) {
             args.validation_every_n_steps,
             args.validation_every_n_secs,
             args.validation_max_exs,
-            if args.parlai.aggregate_micro { "micro-averaged" } else { "macro-averaged" },
+            if args.parlai.logging.aggregate_micro { "micro-averaged" } else { "macro-averaged" },
             args.validation_metric,
             lower(args.validation_metric_mode)
         ),

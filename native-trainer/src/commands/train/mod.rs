@@ -2,30 +2,30 @@
 //! generator, or a causal LM from a GGUF file or a Hugging Face directory), runs the training
 //! loop and saves the model directory.
 
+pub mod adamax;
 mod args;
-mod checkpoint;
+pub mod checkpoint;
 mod clip;
 mod dry_run;
-mod interrupt;
+pub mod interrupt;
 mod log;
 pub mod loss_scale;
-mod param_ids;
-mod parlai_flags;
+pub mod param_ids;
+pub mod parlai_flags;
 mod progress;
 mod resume;
-mod schedule;
-mod tensorboard;
+pub mod schedule;
+pub mod tensorboard;
 mod trainee;
 mod trainer;
 pub mod update;
-mod validate;
+pub mod validate;
 
-pub use args::TrainArgs;
+pub use args::{OptimizerKind, TrainArgs, checkpoint_dir};
 pub use checkpoint::parse_state;
 pub use schedule::PlateauState;
 pub use trainer::TrainSummary;
 
-use args::checkpoint_dir;
 use validate::ValidSet;
 
 use anyhow::Context;

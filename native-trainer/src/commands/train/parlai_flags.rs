@@ -1,6 +1,6 @@
 //! The flags of the seed's `parlai train` command that `cringe train` had no name for: each
 //! with ParlAI's meaning where it has one here (`--truncate`, `--dict-file`, `--save-after-valid`,
-//! `--aggregate-micro`, `--log-every-n-secs`, `-ttim`), and the few that mean nothing on one
+//! `--aggregate-micro`, `--log-every-n-secs`, `-ttim`: [`crate::args::RunLoggingArgs`]), and the few that mean nothing on one
 //! device and one trainer (`--model-parallel`, `--model`) accepted with a one-line note — so a
 //! ParlAI user's command line runs as written, and never has a flag silently dropped.
 
@@ -41,7 +41,8 @@ pub struct ParlaiTrainFlags {
 
     /// Which tokenizer to train when none is given: `bytelevelbpe` (also `gpt2`), the
     /// byte-level BPE this trainer builds; ParlAI's other tokenizers (bpe, re, split, spm)
-    /// are not available here.
+    /// cannot be trained here. With a tokenizer given (--dict-file, --tokenizer,
+    /// --init-model) the file's own kind is used and the flag is noted.
     #[arg(long = "dict-tokenizer", value_name = "NAME", help_heading = "ParlAI's flags")]
     pub dict_tokenizer: Option<String>,
 
@@ -56,41 +57,9 @@ pub struct ParlaiTrainFlags {
     #[arg(long = "save-after-valid", action = ArgAction::Set, value_parser = parse_bool, default_value = "true", value_name = "BOOL", help_heading = "ParlAI's flags")]
     pub save_after_valid: bool,
 
-    /// How validation metrics of several tasks combine: true (micro) pools every task's tokens;
-    /// false (macro) averages the per-task metrics, each task counting the same. ParlAI's
-    /// default is macro; this trainer's default stays micro, as before.
-    #[arg(long = "aggregate-micro", action = ArgAction::Set, value_parser = parse_bool, default_value = "true", value_name = "BOOL", help_heading = "ParlAI's flags")]
-    pub aggregate_micro: bool,
-
-    /// Also write a metrics line every N seconds (beside --log-every-n-steps).
-    #[arg(
-        long = "log-every-n-secs",
-        visible_alias = "ltim",
-        default_value_t = 0.0,
-        value_name = "SECS",
-        help_heading = "ParlAI's flags"
-    )]
-    pub log_every_n_secs: f64,
-
-    /// Stop after this many seconds of training, counted over resumes (ParlAI -ttim),
-    /// validating and saving as at the last update; 0: no limit.
-    #[arg(
-        long = "max-train-time",
-        visible_alias = "ttim",
-        default_value_t = 0.0,
-        value_name = "SECS",
-        help_heading = "ParlAI's flags"
-    )]
-    pub max_train_time: f64,
-
-    /// Also write the metrics as TensorBoard event files (`train/<metric>` every logged step,
-    /// `valid/<metric>` every validation), in --tensorboard-logdir.
-    #[arg(long = "tensorboard-log", action = ArgAction::Set, value_parser = parse_bool, default_value = "false", value_name = "BOOL", help_heading = "ParlAI's flags")]
-    pub tensorboard_log: bool,
-
-    /// Where --tensorboard-log writes (default: <model-file>.tensorboard).
-    #[arg(long = "tensorboard-logdir", value_name = "DIR", help_heading = "ParlAI's flags")]
-    pub tensorboard_logdir: Option<PathBuf>,
+    /// Logging, the time limit and TensorBoard.
+    #[command(flatten)]
+    pub logging: crate::args::RunLoggingArgs,
 
     /// Split the model across GPUs (ParlAI's --model-parallel): one device here, so the flag
     /// is accepted and noted.
@@ -100,10 +69,10 @@ pub struct ParlaiTrainFlags {
 
 impl ParlaiTrainFlags {
     /// Checks the values and prints the one-line notes of flags that change nothing here;
-    /// `loss` is the `--loss` in effect (`--model transformer/generator` must say mle).
-    pub fn check(&self, loss: &str, quiet: bool) -> anyhow::Result<()> {
-        crate::args::ensure_seconds("--log-every-n-secs", self.log_every_n_secs)?;
-        crate::args::ensure_seconds("--max-train-time", self.max_train_time)?;
+    /// `loss` is the `--loss` in effect (`--model transformer/generator` must say mle) and
+    /// `tokenizer_given` whether --tokenizer or --init-model brings a tokenizer.
+    pub fn check(&self, loss: &str, tokenizer_given: bool, quiet: bool) -> anyhow::Result<()> {
+        self.logging.check()?;
         if let Some(t) = self.truncate {
             anyhow::ensure!(t > 0, "--truncate must be at least 1 token");
         }
@@ -120,7 +89,13 @@ impl ParlaiTrainFlags {
                 eprintln!("note: --model {agent}: {meaning}");
             }
         }
-        if let Some(name) = &self.dict_tokenizer {
+        let tokenizer_given = tokenizer_given || self.dict_file.is_some();
+        if let (Some(name), true, false) = (&self.dict_tokenizer, tokenizer_given, quiet) {
+            eprintln!(
+                "note: --dict-tokenizer {name}: the given tokenizer file says its own kind; nothing is retrained"
+            );
+        }
+        if let (Some(name), false) = (&self.dict_tokenizer, tokenizer_given) {
             anyhow::ensure!(
                 BYTE_LEVEL_BPE.contains(&name.as_str()),
                 "--dict-tokenizer {name}: only byte-level BPE ({}) is available here; give --dict-file with a tokenizer.json to use another tokenizer",
@@ -170,12 +145,14 @@ mod tests {
             dict_tokenizer: None,
             history_add_global_end_token: None,
             save_after_valid: true,
-            aggregate_micro: true,
-            log_every_n_secs: 0.0,
-            max_train_time: 0.0,
+            logging: crate::args::RunLoggingArgs {
+                aggregate_micro: true,
+                log_every_n_secs: 0.0,
+                max_train_time: 0.0,
+                tensorboard_log: false,
+                tensorboard_logdir: None,
+            },
             model_parallel: false,
-            tensorboard_log: false,
-            tensorboard_logdir: None,
         }
     }
 
@@ -185,13 +162,13 @@ mod tests {
         f.model = Some("projects.cringe.cringe_loss:ContrastiveTransformerGeneratorAgent".into());
         f.dict_tokenizer = Some("bytelevelbpe".into());
         f.model_parallel = true;
-        f.check("cringe", true).unwrap();
+        f.check("cringe", false, true).unwrap();
         f.model = Some("transformer/generator".into());
-        let e = f.check("cringe", true).unwrap_err().to_string();
+        let e = f.check("cringe", false, true).unwrap_err().to_string();
         assert!(e.contains("--loss mle"), "{e}");
-        f.check("mle", true).unwrap();
+        f.check("mle", false, true).unwrap();
         f.model = Some("transformer/ranker".into());
-        let e = f.check("cringe", true).unwrap_err().to_string();
+        let e = f.check("cringe", false, true).unwrap_err().to_string();
         assert!(
             e.contains("--model transformer/ranker")
                 && e.contains("ContrastiveTransformerGeneratorAgent"),
@@ -199,8 +176,10 @@ mod tests {
         );
         f.model = None;
         f.dict_tokenizer = Some("bpe".into());
-        let e = f.check("cringe", true).unwrap_err().to_string();
+        let e = f.check("cringe", false, true).unwrap_err().to_string();
         assert!(e.contains("--dict-tokenizer bpe") && e.contains("bytelevelbpe"), "{e}");
+        // a given tokenizer file is used as it is: the flag only gets a note
+        f.check("cringe", true, true).unwrap();
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Learning-rate schedules, as ParlAI's `--lr-scheduler`: linear warmup over
 //! `--warmup-updates`, then `reduceonplateau` (the default: multiply by
 //! `--lr-scheduler-decay` after more than `--lr-scheduler-patience` validations without
-//! improvement, like PyTorch's `ReduceLROnPlateau`), `invsqrt`, `linear` decay to zero at the
-//! last step, or `none`.
+//! improvement, like PyTorch's `ReduceLROnPlateau`), `fixed` (multiply by the decay every
+//! `--lr-scheduler-patience` validations, PyTorch's `StepLR` stepped per validation as ParlAI
+//! does), `invsqrt`, `linear` decay to zero at the last step, or `none`.
 
 use super::validate::MetricMode;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub enum SchedulerKind {
     /// Decay on validation plateaus (ParlAI's default).
     Reduceonplateau,
+    /// Decay every --lr-scheduler-patience validations, improvement or not.
+    Fixed,
     /// lr · sqrt(warmup) / sqrt(step) after warmup.
     Invsqrt,
     /// Linear decay to 0 at --max-train-steps.
@@ -32,7 +35,7 @@ pub struct PlateauState {
     pub scale: f64,
     /// Best validation value seen by the plateau rule.
     pub best: Option<f64>,
-    /// Validations since the last improvement.
+    /// Validations since the last improvement (`fixed`: since the last decay).
     pub bad_validations: usize,
 }
 
@@ -99,7 +102,7 @@ impl LrSchedule {
             return self.base * done as f64 / self.warmup as f64;
         }
         match self.kind {
-            SchedulerKind::Reduceonplateau => self.base * self.state.scale,
+            SchedulerKind::Reduceonplateau | SchedulerKind::Fixed => self.base * self.state.scale,
             SchedulerKind::None => self.base,
             SchedulerKind::Invsqrt => {
                 self.base * (self.warmup.max(1) as f64).sqrt() / (done as f64).sqrt()
@@ -113,8 +116,17 @@ impl LrSchedule {
     }
 
     /// Feeds one validation result (after update `step`); returns true when it lowered the rate.
-    /// Only `reduceonplateau` reacts, and not during warmup.
+    /// Only `reduceonplateau` and `fixed` react, and not during warmup.
     pub fn on_validation(&mut self, step: usize, value: f64, mode: MetricMode) -> bool {
+        if self.kind == SchedulerKind::Fixed && step >= self.warmup {
+            self.state.bad_validations += 1;
+            if self.state.bad_validations >= self.patience.max(1) {
+                self.state.scale *= self.decay;
+                self.state.bad_validations = 0;
+                return true;
+            }
+            return false;
+        }
         if self.kind != SchedulerKind::Reduceonplateau || step < self.warmup || !value.is_finite() {
             return false;
         }
@@ -173,5 +185,15 @@ mod tests {
         assert!(!s.on_validation(11, 0.5, MetricMode::Max));
         assert!(s.on_validation(12, 0.4, MetricMode::Max));
         assert!((s.lr(13) - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn fixed_decays_every_patience_validations_whatever_they_say() {
+        let mut s = LrSchedule::new(1.0, 2, SchedulerKind::Fixed, 0.9, 3, 100);
+        assert!(!s.on_validation(1, 0.0, MetricMode::Max)); // warming up: not counted
+        let decayed: Vec<bool> =
+            (2..9).map(|step| s.on_validation(step, step as f64, MetricMode::Max)).collect();
+        assert_eq!(decayed, [false, false, true, false, false, true, false]);
+        assert!((s.lr(9) - 0.81).abs() < 1e-12);
     }
 }

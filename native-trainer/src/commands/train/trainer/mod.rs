@@ -13,7 +13,7 @@
 //! from `(--seed, s)`, and the data sampler is replayed to its saved position, so a run resumed
 //! from a checkpoint makes the same updates as one that never stopped.
 
-use super::args::{OptimizerKind, TrainArgs, checkpoint_dir};
+use super::args::{TrainArgs, checkpoint_dir};
 use super::checkpoint::{self, TrainerState};
 use super::interrupt::InterruptGuard;
 use super::log::MetricsLog;
@@ -23,7 +23,7 @@ pub use super::resume::Resume;
 use super::schedule::LrSchedule;
 use super::trainee::Trainee;
 use super::validate::{ValidSet, metric_value};
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use cringe_core::data::{EncodedExample, Label, MultitaskSampler};
 use cringe_core::loss::{CringeMetrics, CringeStats, Objective};
@@ -80,19 +80,7 @@ fn step_seed(seed: u64, stream: Stream, step: usize) -> u64 {
 }
 
 fn new_optimizer(args: &TrainArgs) -> ModuleOptimizer {
-    match args.optimizer {
-        OptimizerKind::Adam => AdamConfig::new()
-            .with_beta_1(args.adam_beta1)
-            .with_beta_2(args.adam_beta2)
-            .with_epsilon(args.adam_eps)
-            .init(),
-        OptimizerKind::Adamw => AdamWConfig::new()
-            .with_beta_1(args.adam_beta1)
-            .with_beta_2(args.adam_beta2)
-            .with_epsilon(args.adam_eps)
-            .with_weight_decay(args.weight_decay)
-            .init(),
-    }
+    args.optimizer.build(args.adam_beta1, args.adam_beta2, args.adam_eps, args.weight_decay)
 }
 
 /// Number of updates the run makes in all: --max-train-steps, or fewer with --num-epochs.

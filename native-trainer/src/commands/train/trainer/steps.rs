@@ -140,7 +140,7 @@ impl<M: Trainee> Run<'_, M> {
         let secs = m.window_start.elapsed().as_secs_f64();
         let tokens_per_sec = if secs > 0.0 { m.window_tokens as f64 / secs } else { 0.0 };
         self.progress.update(done, live_message(&stats.metrics(), tokens_per_sec));
-        let log_secs = self.args.parlai.log_every_n_secs;
+        let log_secs = self.args.parlai.logging.log_every_n_secs;
         let log_due = done.is_multiple_of(self.args.log_every_n_steps)
             || (log_secs > 0.0 && secs >= log_secs)
             || done == self.max_steps;
@@ -181,7 +181,7 @@ impl<M: Trainee> Run<'_, M> {
         let mut save =
             due(a.save_every_n_steps) || since(self.meters.last_save, a.save_every_n_secs);
         // training seconds over the whole run, resumes included (ParlAI counts -ttim so too)
-        let time_up = a.parlai.max_train_time > 0.0 && self.st.seconds >= a.parlai.max_train_time;
+        let time_up = a.parlai.logging.out_of_time(self.st.seconds);
         let last = done == self.max_steps || time_up;
         let validate_now = due(a.validation_every_n_steps)
             || since(self.meters.last_valid, a.validation_every_n_secs)
@@ -195,7 +195,7 @@ impl<M: Trainee> Run<'_, M> {
         if time_up && done < self.max_steps {
             self.progress.println(&format!(
                 "stopping: --max-train-time {} s reached after update {done}/{}",
-                a.parlai.max_train_time, self.max_steps
+                a.parlai.logging.max_train_time, self.max_steps
             ));
             stop_early = true;
         }
@@ -226,7 +226,7 @@ impl<M: Trainee> Run<'_, M> {
             &model.valid(),
             self.text,
             self.valid,
-            a.parlai.aggregate_micro,
+            a.parlai.logging.aggregate_micro,
             a.batchsize,
             &self.objective,
             &eval_device,

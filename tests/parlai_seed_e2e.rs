@@ -1,9 +1,11 @@
 //! The seed's ParlAI commands, run as written: every block of
 //! tests/fixtures/parlai-seed-commands.md (a verbatim copy of the ParlAI CRINGE README's
 //! commands) with only its task names and paths replaced — the 3B training command as a
-//! `--dry-run` against a weightless 3B stand-in, then the whole pipeline (train, evaluate,
-//! generate, filter, display, iterative fine-tune) end to end with the 3B shape replaced by a
-//! tiny one — so a change that drops or renames one of the seed's flags fails here.
+//! `--dry-run` against a weightless 3B stand-in and the DIRECTOR classifier command against a
+//! weightless stand-in of its pretrained ranker, then the whole pipeline (train, the
+//! classifier and its resume, evaluate, generate, filter, display, iterative fine-tune) end to
+//! end with the shapes replaced by tiny ones — so a change that drops or renames one of the
+//! seed's flags fails here.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -152,12 +154,123 @@ fn zoo_stand_in(dir: &Path) {
     ]);
 }
 
+/// The DIRECTOR classifier command's heading in the fixture.
+const CLASSIFIER_BLOCK: &str = "Train the evaluation classifier";
+
+/// The tiny encoder that replaces the classifier command's 12-layer 768-wide one.
+const TINY_CLASSIFIER_SHAPE: &[(&str, &str)] = &[
+    ("--embedding-size", "32"),
+    ("--ffn-size", "64"),
+    ("--n-layers", "1"),
+    ("--n-heads", "4"),
+    ("--n-positions", "64"),
+];
+
+/// A tiny BB1 of the pretrained ranker's layout (xlm, GELU, learned positions, unscaled
+/// embeddings) at `dir`: the stand-in for `zoo:pretrained_transformers/bi_model_huge_reddit`,
+/// whose encoder the classifier command starts from.
+fn ranker_stand_in(dir: &Path) {
+    let d = dir.to_str().unwrap();
+    setup(&[
+        "train",
+        "-t",
+        "safety-mini:toxic:mutators=flatten+relabel+ltr_empty",
+        "--preset",
+        "tiny",
+        "--variant",
+        "xlm",
+        "--activation",
+        "gelu",
+        "--embeddings-scale",
+        "false",
+        "--vocab-size",
+        "300",
+        "--max-train-steps",
+        "1",
+        "-bs",
+        "4",
+        "--mf",
+        d,
+        "-q",
+    ]);
+}
+
+/// Rewrites fields of the model config at `dir/config.json`.
+fn edit_config(dir: &Path, fields: &[(&str, serde_json::Value)]) {
+    let path = dir.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (k, v) in fields {
+        cfg[*k] = v.clone();
+    }
+    std::fs::write(&path, cfg.to_string()).unwrap();
+}
+
 #[test]
 fn every_seed_block_maps_to_a_cringe_subcommand() {
     let subs: Vec<String> = seed_blocks().iter().map(|(_, w)| as_cringe(w).0).collect();
     assert_eq!(
         subs,
         ["train", "train-classifier", "eval", "eval", "filter-world-logs", "dd", "train"]
+    );
+}
+
+#[test]
+fn the_director_classifier_command_passes_a_dry_run_at_its_own_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let zoo = root.join("zoo/pretrained_transformers/bi_model_huge_reddit/model");
+    ranker_stand_in(&zoo);
+    // a weightless stand-in for the pretrained ranker: its config at the command's shape
+    edit_config(
+        &zoo,
+        &[
+            ("embedding_size", 768.into()),
+            ("ffn_size", 3072.into()),
+            ("n_encoder_layers", 12.into()),
+            ("n_heads", 12.into()),
+            ("n_positions", 1024.into()),
+        ],
+    );
+    let out = run_seed(&seed_blocks(), CLASSIFIER_BLOCK, root, |a| a.push("--dry-run".into()));
+    for want in [
+        "dry run",
+        "the token embeddings and encoder of",
+        "12 layers, width 768, ffn 3072, 12 heads, 1024 positions, Xlm",
+        "dropout 0.1, attention dropout 0.1, relu dropout 0",
+        "classes pos, neg over the Mean of the encoder's states × 0.06, 2 segment embeddings",
+        "batch 20 at lr 5e-5 (Adamax, warmup 1000, scheduler Fixed)",
+        "texts ≤ 360 tokens, lowercased, last 20 context lines",
+        "validation every 120 s on ≤ 3000 examples, micro averaged; the best by f1 (Max)",
+        // `-vp 30` then `--validation-patience 200`: the last one wins, as in ParlAI
+        "stop after 200 without improvement",
+        "train time limit: 34200 s",
+        "written, resumed from when present",
+        "precision: f16",
+        "note: --model transformer/classifier",
+        "note: --dict-tokenizer bpe",
+        "note: --dict-endtoken __start__",
+        "note: --label-truncate 72",
+        "note: --share-encoders false",
+        "note: --share-word-embeddings false",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(!root.join("models").exists(), "a dry run writes nothing");
+    // the command's shape against the ranker's own is an error naming both values
+    let mut args: Vec<String> = Vec::new();
+    let (_, words) = seed_blocks().into_iter().find(|(h, _)| h == CLASSIFIER_BLOCK).unwrap();
+    args.extend(as_cringe(&words).1.iter().map(|w| substitute(w, root)));
+    set_flag(&mut args, "--n-heads", "16");
+    args.insert(0, "train-classifier".into());
+    args.push("--dry-run".into());
+    let out = cringe(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && err.contains("--n-heads 16, but --init-model")
+            && err.contains("n_heads = 12"),
+        "{err}"
     );
 }
 
@@ -169,20 +282,17 @@ fn the_seeds_3b_training_command_passes_a_dry_run() {
     let z = zoo.to_str().unwrap();
     zoo_stand_in(&zoo);
     // a weightless stand-in for zoo:blender/blender_3B: its config at the 3B shape
-    let cfg_path = zoo.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
-    for (k, v) in [
-        ("embedding_size", 2560),
-        ("ffn_size", 10240),
-        ("n_encoder_layers", 2),
-        ("n_decoder_layers", 24),
-        ("n_heads", 32),
-        ("n_positions", 128),
-    ] {
-        cfg[k] = v.into();
-    }
-    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    edit_config(
+        &zoo,
+        &[
+            ("embedding_size", 2560.into()),
+            ("ffn_size", 10240.into()),
+            ("n_encoder_layers", 2.into()),
+            ("n_decoder_layers", 24.into()),
+            ("n_heads", 32.into()),
+            ("n_positions", 128.into()),
+        ],
+    );
     let blocks = seed_blocks();
     let out = run_seed(
         &blocks,
@@ -234,22 +344,35 @@ fn the_seeds_pipeline_runs_end_to_end_at_a_tiny_shape() {
     // stand-ins for what the seed downloads or trains with other flags: zoo:blender/blender_3B
     // (a tiny BB1 of the 3B layout) and the safety classifier models/safety/eval_model
     zoo_stand_in(&root.join("zoo/blender/blender_3B/model"));
-    setup(&[
-        "train-classifier",
-        "-t",
-        "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
-        "--preset",
-        "tiny",
-        "--vocab-size",
-        "300",
-        "--max-train-steps",
-        "2",
-        "--validation-every-n-steps",
-        "2",
-        "--mf",
-        &p("models/safety/eval_model"),
-        "-q",
-    ]);
+    ranker_stand_in(&root.join("zoo/pretrained_transformers/bi_model_huge_reddit/model"));
+    let tiny_classifier = |steps: &'static str| {
+        move |a: &mut Vec<String>| {
+            TINY_CLASSIFIER_SHAPE.iter().for_each(|(f, v)| set_flag(a, f, v));
+            set_flag(a, "--max-train-steps", steps);
+        }
+    };
+    let out = run_seed(&blocks, CLASSIFIER_BLOCK, root, tiny_classifier("2"));
+    assert!(out.contains("(best, saved)"), "{out}");
+    let clf = root.join("models/safety/eval_model");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(clf.join("classifier.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&cfg["output_scaling"], &cfg["n_segments"], &cfg["lowercase"], &cfg["reduction"]),
+        (&0.06.into(), &2.into(), &true.into(), &"mean".into()),
+        "the command's classifier options are kept with it: {cfg}"
+    );
+    assert!(clf.join("valid_scores.json").is_file());
+    let state = |dir: &str| -> serde_json::Value {
+        let path = root.join(dir).join("trainer_state.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    assert_eq!(state("models/safety/eval_model.checkpoint")["step"], 2, "--save-after-valid");
+    assert!(root.join("models/safety/eval_model.tensorboard").is_dir(), "--tensorboard-log");
+    // --load-from-checkpoint true: the same command with a longer budget continues the run
+    let out = run_seed(&blocks, CLASSIFIER_BLOCK, root, tiny_classifier("3"));
+    assert!(out.contains("at step 2"), "{out}");
+    assert_eq!(state("models/safety/eval_model.checkpoint")["step"], 3);
     let tiny = |a: &mut Vec<String>| {
         TINY_SHAPE.iter().for_each(|(f, v)| set_flag(a, f, v));
         set_flag(a, "--max-train-steps", "2");
@@ -404,4 +527,87 @@ fn train_classifier_dry_runs_with_parlais_encoder_shape_flags() {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
     assert!(!mf.exists(), "a dry run writes nothing");
+}
+
+#[test]
+fn a_resumed_classifier_run_ends_with_the_uninterrupted_runs_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, steps: &str, extra: &[&str]| {
+        let mf = tmp.path().join(name);
+        let mut args = vec![
+            "train-classifier",
+            "-t",
+            "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+            "--preset",
+            "tiny",
+            "--vocab-size",
+            "300",
+            "--dropout",
+            "0.1",
+            "--optimizer",
+            "adamax",
+            "--lr-scheduler",
+            "fixed",
+            "--lr-scheduler-patience",
+            "1",
+            "-vme",
+            "40",
+            "--validation-every-n-steps",
+            "1",
+            "--save-after-valid",
+            "true",
+            "--max-train-steps",
+            steps,
+            "--mf",
+            mf.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        setup(&args)
+    };
+    // the weights' values (each run gives its parameters new ids, which the files also hold)
+    let weights = |name: &str| -> Vec<Vec<f32>> {
+        use burn::module::{Module, ModuleVisitor, Param};
+        struct Values(Vec<Vec<f32>>);
+        impl ModuleVisitor for Values {
+            fn visit_float<const D: usize>(&mut self, p: &Param<burn::tensor::Tensor<D>>) {
+                self.0.push(p.val().try_to_vec_as::<f32>().unwrap());
+            }
+        }
+        let dir = tmp.path().join(name);
+        let loaded =
+            cringe_core::model::ClassifierDir::load(&dir, &burn::tensor::Device::flex()).unwrap();
+        let mut values = Values(Vec::new());
+        loaded.model.visit(&mut values);
+        values.0
+    };
+    run("straight", "3", &[]);
+    run("resumed", "2", &[]);
+    let out = run("resumed", "3", &["--load-from-checkpoint", "true"]);
+    assert!(out.contains("resuming from") && out.contains("at step 2"), "{out}");
+    let (straight, resumed) = (weights("straight.checkpoint"), weights("resumed.checkpoint"));
+    assert!(straight == resumed, "3 updates straight and 2 + 1 resumed end with other weights");
+    // a resume with another batch size is refused, naming the flag
+    let mf = tmp.path().join("resumed");
+    let out = cringe(
+        &[
+            "train-classifier",
+            "-t",
+            "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
+            "--preset",
+            "tiny",
+            "--vocab-size",
+            "300",
+            "-bs",
+            "8",
+            "--max-train-steps",
+            "4",
+            "--load-from-checkpoint",
+            "true",
+            "--mf",
+            mf.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--batchsize 32"), "{err}");
 }

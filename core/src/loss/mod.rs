@@ -1,5 +1,5 @@
 //! Training losses: CRINGE (`cringe`), its pairwise form (`pairwise`), the MLE and unlikelihood
-//! baselines (`unlikelihood`), all on the shared token masks and reduction of `tokens`;
+//! baselines (`unlikelihood`), TRL's preference losses KTO, DPO and ORPO (`preference`), all on the shared token masks and reduction of `tokens`;
 //! `objective` picks one; `stats` turns their sums into metrics; `fused` runs CRINGE as one
 //! fused kernel per pass (`crate::kernels::cringe_rows` on the CPU, `cringe-shaders` on GPUs).
 
@@ -7,6 +7,7 @@ pub mod cringe;
 pub mod fused;
 pub mod objective;
 pub mod pairwise;
+pub mod preference;
 pub mod stats;
 pub mod tokens;
 pub mod topk;
@@ -18,6 +19,9 @@ pub use cringe::{
 };
 pub use objective::{LossKind, Objective};
 pub use pairwise::{PairwiseOptions, pairwise_gate};
+pub use preference::{
+    DpoOptions, KtoOptions, PreferenceMetrics, PreferenceOutput, dpo_loss, kto_loss, orpo_loss,
+};
 pub use stats::{CringeMetrics, CringeStats};
 pub use tokens::{LossOutput, TokenTerms};
 pub use unlikelihood::{mle_loss, unlikelihood_loss};

@@ -245,6 +245,7 @@ fn the_director_classifier_command_passes_a_dry_run_at_its_own_shape() {
         // `-vp 30` then `--validation-patience 200`: the last one wins, as in ParlAI
         "stop after 200 without improvement",
         "train time limit: 34200 s",
+        "memory: one update of batch 20 × 360 tokens needs ~",
         "written, resumed from when present",
         "precision: f16",
         "note: --model transformer/classifier",
@@ -308,6 +309,7 @@ fn the_seeds_3b_training_command_passes_a_dry_run() {
         "batch 8 × update-freq 2",
         "contexts ≤ 128 and responses ≤ 512 tokens",
         "precision: f16",
+        "note: --fp16-impl mem_efficient",
         "note: --model-parallel true",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");

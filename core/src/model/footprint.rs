@@ -49,6 +49,16 @@ pub fn training_bytes(
     F32 * (4 * cfg.num_params_u64() + b * (encoder + decoder + logits))
 }
 
+/// Bytes that one training update of the encoder classifier on `batch` texts of `tokens`
+/// tokens needs: the encoder's weights, gradients and Adam moments and its activations (the
+/// two-way head is negligible).
+pub fn classifier_training_bytes(cfg: &GeneratorConfig, batch: usize, tokens: usize) -> u64 {
+    let (d, f, h) = (cfg.embedding_size as u64, cfg.ffn_size as u64, cfg.n_heads as u64);
+    let (b, len) = (batch as u64, tokens as u64);
+    let encoder = cfg.n_encoder_layers as u64 * len * (12 * d + 2 * f + h * len);
+    F32 * (4 * cfg.encoder_num_params() as u64 + b * encoder)
+}
+
 /// Bytes that one training update of a causal LM on `batch` rows of `prompt_len` +
 /// `target_len` tokens needs: weights, gradients and the two Adam moments, each block's
 /// activations kept for the backward pass (attention scores included), and the logits of the

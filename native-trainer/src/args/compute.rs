@@ -21,8 +21,22 @@ pub struct ComputeArgs {
 }
 
 impl ComputeArgs {
+    /// The dry runs' line: the precision in effect on the device, and the note of a flag that
+    /// changes nothing.
+    pub fn summary(&self) -> String {
+        let line =
+            format!("precision: {} on --device {}", self.precision.get().name(), self.device);
+        match self.precision.note() {
+            Some(note) => format!("{line}\nnote: {note}"),
+            None => line,
+        }
+    }
+
     /// Opens the device and checks that it computes in the precision in effect.
     pub fn open(&self) -> anyhow::Result<(Device, Precision)> {
+        if let Some(note) = self.precision.note() {
+            eprintln!("note: {note}");
+        }
         let device = self.device.device()?;
         let precision = self.precision.for_device(self.device, &device)?;
         Ok((device, precision))

@@ -19,13 +19,20 @@ pub struct PrecisionArgs {
     #[arg(long, action = ArgAction::Set, value_parser = super::parse_bool, default_value = "false", value_name = "BOOL")]
     pub fp16: bool,
 
-    /// ParlAI's fp16 flavour, accepted so the seed's commands run: both `safe` and
-    /// `mem_efficient` train with f32 master weights.
-    #[arg(long = "fp16-impl", value_parser = ["safe", "mem_efficient"], default_value = "safe")]
-    pub fp16_impl: String,
+    /// ParlAI's fp16 flavour, accepted so the seed's commands run (with a note): both `safe`
+    /// and `mem_efficient` train with f32 master weights here.
+    #[arg(long = "fp16-impl", value_parser = ["safe", "mem_efficient"])]
+    pub fp16_impl: Option<String>,
 }
 
 impl PrecisionArgs {
+    /// The note `--fp16-impl` gets (it changes nothing here), when given.
+    pub fn note(&self) -> Option<String> {
+        self.fp16_impl.as_ref().map(|i| {
+            format!("--fp16-impl {i}: mixed precision here always keeps f32 master weights and scales the loss; nothing changes")
+        })
+    }
+
     /// The precision in effect: --precision, else f16 with `--fp16 true`, else f32.
     pub fn get(&self) -> Precision {
         self.precision.unwrap_or(if self.fp16 { Precision::F16 } else { Precision::F32 })

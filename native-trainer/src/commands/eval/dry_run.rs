@@ -44,11 +44,7 @@ pub fn report(
             );
         }
     }
-    println!(
-        "precision: {} on --device {}",
-        args.compute.precision.get().name(),
-        args.compute.device
-    );
+    println!("{}", args.compute.summary());
     println!("tasks ({} split):", args.datatype);
     for spec in &args.task {
         let n = examples.iter().filter(|(t, _)| t == spec).count();

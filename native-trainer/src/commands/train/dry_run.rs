@@ -101,11 +101,7 @@ fn print_generator(args: &TrainArgs, cfg: &GeneratorConfig, source: &str) {
         ),
         Err(e) => println!("memory: would not fit: {e}"),
     }
-    println!(
-        "precision: {} on --device {}",
-        args.compute.precision.get().name(),
-        args.compute.device
-    );
+    println!("{}", args.compute.summary());
 }
 
 /// A causal LM's shape: the model is loaded (seconds for a 135M-parameter GGUF).

@@ -6,6 +6,9 @@ use super::TrainClassifierArgs;
 use anyhow::Context;
 use cringe_core::data::{Example, Label};
 use cringe_core::model::ModelDir;
+use cringe_core::model::footprint::{
+    causal_training_bytes, classifier_training_bytes, format_bytes,
+};
 use cringe_core::tokenizer::CringeTokenizer;
 use std::path::Path;
 
@@ -102,10 +105,15 @@ fn schedule(args: &TrainClassifierArgs) {
             if args.load_from_checkpoint { ", resumed from when present" } else { "" },
         );
     }
+    println!("{}", args.compute.summary());
+}
+
+/// The memory line: what one update of `--batchsize` texts of `tokens` tokens needs.
+fn memory(args: &TrainClassifierArgs, tokens: usize, bytes: u64) {
     println!(
-        "precision: {} on --device {}",
-        args.compute.precision.get().name(),
-        args.compute.device
+        "memory: one update of batch {} × {tokens} tokens needs ~{} (weights, gradients, Adam moments, activations)",
+        args.batchsize,
+        format_bytes(bytes)
     );
 }
 
@@ -123,6 +131,8 @@ fn causal(args: &TrainClassifierArgs, init: &Path) -> anyhow::Result<()> {
         cfg.hidden_size,
         cfg.num_params()
     );
+    let tokens = args.text_truncate.min(cfg.max_position_embeddings);
+    memory(args, tokens, causal_training_bytes(cfg, args.batchsize, tokens, 0));
     Ok(())
 }
 
@@ -146,6 +156,8 @@ fn bb1_encoder(args: &TrainClassifierArgs, init: &Path) -> anyhow::Result<()> {
         cfg.attention_dropout,
         cfg.relu_dropout,
     );
+    let tokens = args.text_truncate.min(cfg.n_positions);
+    memory(args, tokens, classifier_training_bytes(&cfg, args.batchsize, tokens));
     Ok(())
 }
 
@@ -157,14 +169,17 @@ fn fresh(args: &TrainClassifierArgs) -> anyhow::Result<()> {
     };
     let cfg = args.encoder_config(vocab)?;
     println!(
-        "classifier: an encoder from --preset {}{}: {} layers, width {}, ffn {}, {} heads, {} positions, vocabulary {vocab}",
+        "classifier: an encoder from --preset {}{}: {} layers, width {}, ffn {}, {} heads, {} positions, vocabulary {vocab}; {} parameters",
         args.preset,
         if args.shape.any() { " and the shape flags" } else { "" },
         cfg.n_encoder_layers,
         cfg.embedding_size,
         cfg.ffn_size,
         cfg.n_heads,
-        cfg.n_positions
+        cfg.n_positions,
+        cfg.encoder_num_params()
     );
+    let tokens = args.text_truncate.min(cfg.n_positions);
+    memory(args, tokens, classifier_training_bytes(&cfg, args.batchsize, tokens));
     Ok(())
 }

@@ -534,7 +534,7 @@ fn train_classifier_dry_runs_with_parlais_encoder_shape_flags() {
 #[test]
 fn a_resumed_classifier_run_ends_with_the_uninterrupted_runs_weights() {
     let tmp = tempfile::tempdir().unwrap();
-    let run = |name: &str, steps: &str, extra: &[&str]| {
+    let argv = |name: &str, steps: &str, extra: &[&str]| -> Vec<String> {
         let mf = tmp.path().join(name);
         let mut args = vec![
             "train-classifier",
@@ -564,8 +564,9 @@ fn a_resumed_classifier_run_ends_with_the_uninterrupted_runs_weights() {
             mf.to_str().unwrap(),
         ];
         args.extend(extra);
-        setup(&args)
+        args.into_iter().map(String::from).collect()
     };
+    let run = |name: &str, steps: &str, extra: &[&str]| ok(name, cringe(&argv(name, steps, extra)));
     // the weights' values (each run gives its parameters new ids, which the files also hold)
     let weights = |name: &str| -> Vec<Vec<f32>> {
         use burn::module::{Module, ModuleVisitor, Param};
@@ -589,27 +590,7 @@ fn a_resumed_classifier_run_ends_with_the_uninterrupted_runs_weights() {
     let (straight, resumed) = (weights("straight.checkpoint"), weights("resumed.checkpoint"));
     assert!(straight == resumed, "3 updates straight and 2 + 1 resumed end with other weights");
     // a resume with another batch size is refused, naming the flag
-    let mf = tmp.path().join("resumed");
-    let out = cringe(
-        &[
-            "train-classifier",
-            "-t",
-            "safety-mini:toxic:mutators=flatten+relabel+pos_only,safety-mini:toxic:mutators=flatten+relabel+neg_only",
-            "--preset",
-            "tiny",
-            "--vocab-size",
-            "300",
-            "-bs",
-            "8",
-            "--max-train-steps",
-            "4",
-            "--load-from-checkpoint",
-            "true",
-            "--mf",
-            mf.to_str().unwrap(),
-        ]
-        .map(String::from),
-    );
+    let out = cringe(&argv("resumed", "4", &["-bs", "8", "--load-from-checkpoint", "true"]));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--batchsize 32"), "{err}");
 }

@@ -189,11 +189,15 @@ impl<'a> Loop<'a> {
                 &data.train[t][i]
             })
             .collect();
-        // dropout's random stream from (seed, update): a resumed run draws what an
-        // uninterrupted one would
-        let seed = self.args.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        self.device.seed(seed);
-        cringe_core::kernels::dropout::seed(seed);
+        // dropout's random stream from (seed, update), so a resumed run draws what an
+        // uninterrupted one would. Update 1 (never a resumed run's) keeps the stream the run
+        // was seeded with: Burn initialises most weights lazily, at this first forward pass,
+        // from that stream, so a fresh classifier is the one this command always trained.
+        if step > 1 {
+            let seed = self.args.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.device.seed(seed);
+            cringe_core::kernels::dropout::seed(seed);
+        }
         let train_device = self.device.clone().autodiff();
         let (loss, value) = batch_loss(&model, &batch, data.trunc, &train_device)?;
         anyhow::ensure!(

@@ -168,6 +168,35 @@ pub fn parse_state(text: &str, path: &Path) -> anyhow::Result<TrainerState> {
     Ok(state)
 }
 
+/// The trainer state of the checkpoint in `dir`, checked against this run: the flags a resume
+/// must share (`fresh` is the state this run would start from, with its fingerprint), the
+/// sampler position its steps imply at `draws_per_step` examples an update (`per_step` says
+/// how in the error), and its schedule state (repaired with a warning where an older version
+/// wrote scale 0).
+pub fn checked_resume_state(
+    dir: &Path,
+    saved: &TrainerState,
+    fresh: TrainerState,
+    draws_per_step: usize,
+    per_step: &str,
+) -> anyhow::Result<TrainerState> {
+    check_fingerprint(dir, &saved.fingerprint, &fresh.fingerprint)?;
+    let state_file = dir.join(STATE_FILE);
+    let expected = saved.step as u64 * draws_per_step as u64;
+    anyhow::ensure!(
+        saved.sampler_draws == expected,
+        "{}: `sampler_draws` is {} but {} steps of {per_step} drew {expected}; the checkpoint is corrupt",
+        state_file.display(),
+        saved.sampler_draws,
+        saved.step,
+    );
+    let (plateau, warning) = saved.plateau.clone().checked(&state_file)?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    Ok(TrainerState { fingerprint: fresh.fingerprint, plateau, ..saved.clone() })
+}
+
 /// Checks that the flags of this run match the checkpoint's, naming the first that differs.
 pub fn check_fingerprint(
     dir: &Path,

@@ -90,17 +90,10 @@ impl ParlaiTrainFlags {
             }
         }
         let tokenizer_given = tokenizer_given || self.dict_file.is_some();
-        if let (Some(name), true, false) = (&self.dict_tokenizer, tokenizer_given, quiet) {
-            eprintln!(
-                "note: --dict-tokenizer {name}: the given tokenizer file says its own kind; nothing is retrained"
-            );
-        }
-        if let (Some(name), false) = (&self.dict_tokenizer, tokenizer_given) {
-            anyhow::ensure!(
-                BYTE_LEVEL_BPE.contains(&name.as_str()),
-                "--dict-tokenizer {name}: only byte-level BPE ({}) is available here; give --dict-file with a tokenizer.json to use another tokenizer",
-                BYTE_LEVEL_BPE.join(", ")
-            );
+        if let Some(note) = dict_tokenizer_note(self.dict_tokenizer.as_deref(), tokenizer_given)?
+            && !quiet
+        {
+            eprintln!("note: {note}");
         }
         if self.model_parallel && !quiet {
             eprintln!(
@@ -116,6 +109,27 @@ impl ParlaiTrainFlags {
         let path = self.dict_file.as_deref()?;
         Some(resolve_dict_file(path))
     }
+}
+
+/// What `--dict-tokenizer NAME` does (`cringe train` and `train-classifier`): with a tokenizer
+/// file given (`tokenizer_given`) nothing — the note saying so is returned; for a fresh
+/// tokenizer it must name the byte-level BPE trained here, else an error.
+pub fn dict_tokenizer_note(
+    name: Option<&str>,
+    tokenizer_given: bool,
+) -> anyhow::Result<Option<String>> {
+    let Some(name) = name else { return Ok(None) };
+    if tokenizer_given {
+        return Ok(Some(format!(
+            "--dict-tokenizer {name}: the given tokenizer file says its own kind; nothing is retrained"
+        )));
+    }
+    anyhow::ensure!(
+        BYTE_LEVEL_BPE.contains(&name),
+        "--dict-tokenizer {name}: a fresh tokenizer here is byte-level BPE ({}); give --dict-file or --tokenizer with a tokenizer.json to use another",
+        BYTE_LEVEL_BPE.join(", ")
+    );
+    Ok(None)
 }
 
 /// `--dict-file`'s tokenizer file: `DIR.dict` where `DIR` is a directory → `DIR/tokenizer.json`;

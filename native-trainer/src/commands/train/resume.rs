@@ -25,22 +25,13 @@ impl Resume {
         ckpt_dir: &Path,
         fresh: TrainerState,
     ) -> anyhow::Result<TrainerState> {
-        checkpoint::check_fingerprint(ckpt_dir, &self.state.fingerprint, &fresh.fingerprint)?;
-        let state_file = ckpt_dir.join(checkpoint::STATE_FILE);
         let bs = args.batchsize;
-        let expected_draws = self.state.step as u64 * (bs * args.update_freq) as u64;
-        anyhow::ensure!(
-            self.state.sampler_draws == expected_draws,
-            "{}: `sampler_draws` is {} but {} steps of batch {bs} × --update-freq {} drew {expected_draws}; the checkpoint is corrupt",
-            state_file.display(),
-            self.state.sampler_draws,
-            self.state.step,
-            args.update_freq
-        );
-        let (plateau, warning) = self.state.plateau.clone().checked(&state_file)?;
-        if let Some(w) = warning {
-            eprintln!("warning: {w}");
-        }
-        Ok(TrainerState { fingerprint: fresh.fingerprint, plateau, ..self.state.clone() })
+        checkpoint::checked_resume_state(
+            ckpt_dir,
+            &self.state,
+            fresh,
+            bs * args.update_freq,
+            &format!("batch {bs} × --update-freq {}", args.update_freq),
+        )
     }
 }

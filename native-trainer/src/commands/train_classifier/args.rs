@@ -188,6 +188,25 @@ impl TrainClassifierArgs {
         Ok(cfg)
     }
 
+    /// The encoder of a BB1 `--init-model` (`source` names it): the model's config `cfg`,
+    /// which the shape flags must match, with the dropout flags over it.
+    pub fn bb1_encoder_config(
+        &self,
+        mut cfg: GeneratorConfig,
+        source: &str,
+    ) -> anyhow::Result<GeneratorConfig> {
+        self.shape.check_encoder_against(&cfg, source)?;
+        self.shape.apply_regularisation(&mut cfg);
+        Ok(cfg)
+    }
+
+    /// Refuses the encoder-only flags (shape and ParlAI's classifier options) for a head on the
+    /// causal LM `source`.
+    pub fn check_causal(&self, source: &str) -> anyhow::Result<()> {
+        self.shape.check_causal(source)?;
+        self.parlai.check_causal(source)
+    }
+
     /// `--lr`, or its default for a fresh encoder or a pretrained model.
     pub fn learning_rate(&self) -> f64 {
         self.lr.unwrap_or(if self.init_model.is_some() { 2e-5 } else { 5e-4 })

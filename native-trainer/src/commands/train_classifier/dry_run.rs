@@ -119,8 +119,7 @@ fn memory(args: &TrainClassifierArgs, tokens: usize, bytes: u64) {
 
 fn causal(args: &TrainClassifierArgs, init: &Path) -> anyhow::Result<()> {
     let source = format!("--init-model {}", init.display());
-    args.shape.check_causal(&source)?;
-    args.parlai.check_causal(&source)?;
+    args.check_causal(&source)?;
     let lm = cringe_core::pretrained::load(init, &burn::tensor::Device::flex())
         .with_context(|| format!("loading {source}"))?;
     let cfg = lm.model.config();
@@ -138,9 +137,8 @@ fn causal(args: &TrainClassifierArgs, init: &Path) -> anyhow::Result<()> {
 
 fn bb1_encoder(args: &TrainClassifierArgs, init: &Path) -> anyhow::Result<()> {
     let source = format!("--init-model {}", init.display());
-    let mut cfg = ModelDir::load_config(init).with_context(|| format!("reading {source}"))?;
-    args.shape.check_encoder_against(&cfg, &source)?;
-    args.shape.apply_regularisation(&mut cfg);
+    let cfg = ModelDir::load_config(init).with_context(|| format!("reading {source}"))?;
+    let cfg = args.bb1_encoder_config(cfg, &source)?;
     println!(
         "classifier: the token embeddings and encoder of {} ({} layers, width {}, ffn {}, {} heads, {} positions, {:?}, vocabulary {}; {} parameters), a fresh head; dropout {}, attention dropout {}, relu dropout {}",
         init.display(),

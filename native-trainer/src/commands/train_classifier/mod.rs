@@ -111,9 +111,7 @@ impl Run<'_> {
         let source = format!("--init-model {}", init.display());
         let loaded = ModelDir::load(init, &self.device.clone().autodiff())
             .with_context(|| format!("loading {source}"))?;
-        let mut cfg = loaded.model.config().clone();
-        args.shape.check_encoder_against(&cfg, &source)?;
-        args.shape.apply_regularisation(&mut cfg);
+        let cfg = args.bb1_encoder_config(loaded.model.config().clone(), &source)?;
         if let Some(file) = args.parlai.dict_tokenizer_file() {
             let dict = CringeTokenizer::load(&file)?;
             anyhow::ensure!(
@@ -136,8 +134,7 @@ impl Run<'_> {
         valid: &Tasks,
     ) -> anyhow::Result<ClassifierScores> {
         let source = format!("--init-model {}", init.display());
-        self.args.shape.check_causal(&source)?;
-        self.args.parlai.check_causal(&source)?;
+        self.args.check_causal(&source)?;
         let train_device = self.device.clone().autodiff();
         let lm = cringe_core::pretrained::load(init, &train_device)
             .with_context(|| format!("loading {source}"))?;
@@ -183,6 +180,10 @@ impl Run<'_> {
             .map(|(name, ex)| Ok((name.clone(), encode_task(name, ex, &classes, &encode)?)))
             .collect::<anyhow::Result<_>>()?;
         cut_to(&mut valid, self.args.validation_max_exs);
+        if self.args.parlai.logging.aggregate_micro {
+            let pooled: EncodedTask = valid.drain(..).flat_map(|(_, t)| t).collect();
+            valid = vec![("all validation tasks".to_string(), pooled)];
+        }
         let data = Encoded {
             train: train
                 .iter()

@@ -8,13 +8,10 @@
 
 use super::args::TrainClassifierArgs;
 use crate::args::parse_bool;
-use crate::commands::train::parlai_flags::resolve_dict_file;
+use crate::commands::train::parlai_flags::{dict_tokenizer_note, resolve_dict_file};
 use clap::{ArgAction, Args, ValueEnum};
 use cringe_core::model::classifier::Reduction;
 use std::path::PathBuf;
-
-/// ParlAI's `--dict-tokenizer` values naming the byte-level BPE a fresh tokenizer is here.
-const BYTE_LEVEL_BPE: &[&str] = &["bytelevelbpe", "gpt2", "slow_bytelevel_bpe"];
 
 /// `--reduction-type` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,13 +152,7 @@ impl ParlaiClassifierFlags {
         );
         let given_tokenizer =
             self.dict_file.is_some() || args.tokenizer.is_some() || args.init_model.is_some();
-        if let Some(name) = &self.dict_tokenizer {
-            anyhow::ensure!(
-                given_tokenizer || BYTE_LEVEL_BPE.contains(&name.as_str()),
-                "--dict-tokenizer {name}: a fresh tokenizer here is byte-level BPE ({}); give --dict-file or --tokenizer with a tokenizer.json to use another",
-                BYTE_LEVEL_BPE.join(", ")
-            );
-        }
+        dict_tokenizer_note(self.dict_tokenizer.as_deref(), given_tokenizer)?;
         if !args.quiet {
             self.notes(given_tokenizer).iter().for_each(|n| eprintln!("note: {n}"));
         }
@@ -176,8 +167,9 @@ impl ParlaiClassifierFlags {
                 "--model {m}: the safety classifier, which is what train-classifier trains"
             ));
         }
-        if let (Some(name), true) = (&self.dict_tokenizer, given_tokenizer) {
-            notes.push(format!("--dict-tokenizer {name}: the given tokenizer file says its own kind; nothing is retrained"));
+        if let Ok(Some(note)) = dict_tokenizer_note(self.dict_tokenizer.as_deref(), given_tokenizer)
+        {
+            notes.push(note);
         }
         if let Some(t) = &self.dict_endtoken {
             notes.push(format!("--dict-endtoken {t}: the tokenizer's own end token is used"));

@@ -51,19 +51,7 @@ pub fn saved_scores(args: &TrainClassifierArgs) -> anyhow::Result<ClassifierScor
     let text = std::fs::read_to_string(&path).map_err(|e| {
         anyhow::anyhow!("{}: {e} (the checkpoint is at its last step)", path.display())
     })?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let get = |k: &str| v[k].as_f64().unwrap_or(0.0);
-    Ok(ClassifierScores {
-        exs: v["exs"].as_u64().unwrap_or(0) as usize,
-        loss: get("loss"),
-        accuracy: get("accuracy"),
-        f1: get("f1"),
-        f1_pos: get("f1_pos"),
-        f1_neg: get("f1_neg"),
-        macro_f1: get("macro_f1"),
-        weighted_f1: get("weighted_f1"),
-    })
+    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The checkpoint in `<model-file>.checkpoint` when `--load-from-checkpoint true` and one
@@ -76,17 +64,10 @@ pub fn load_resume<M: ClassifierNet>(
     if !args.load_from_checkpoint || !checkpoint::recover(&dir)? {
         return Ok(None);
     }
-    let (optimizer, state) = checkpoint::load_state(&dir)?;
-    checkpoint::check_fingerprint(&dir, &state.fingerprint, &fingerprint(args))?;
-    let expected = state.step as u64 * args.batchsize as u64;
-    anyhow::ensure!(
-        state.sampler_draws == expected,
-        "{}: `sampler_draws` is {} but {} steps of batch {} drew {expected}; the checkpoint is corrupt",
-        dir.join(STATE_FILE).display(),
-        state.sampler_draws,
-        state.step,
-        args.batchsize
-    );
+    let (optimizer, saved) = checkpoint::load_state(&dir)?;
+    let fresh = TrainerState::new(fingerprint(args));
+    let bs = args.batchsize;
+    let state = checkpoint::checked_resume_state(&dir, &saved, fresh, bs, &format!("batch {bs}"))?;
     let (model, text) = M::load(&dir, &device.clone().autodiff())?;
     let ids = state
         .param_ids

@@ -6,10 +6,11 @@ use super::net::ClassifierNet;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cringe_core::model::classifier::predicted_classes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Validation results.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClassifierScores {
     /// Examples scored.
     pub exs: usize,

@@ -36,7 +36,8 @@ pub type EncodedTask = Vec<(Vec<u32>, usize)>;
 pub struct Encoded {
     /// Each training task's examples.
     pub train: Vec<EncodedTask>,
-    /// Each validation task's examples (cut to --validation-max-exs in all), by name.
+    /// The validation examples (cut to --validation-max-exs in all) by task, or pooled into
+    /// one set under `--aggregate-micro true`; the scores are the mean over these sets.
     pub valid: Vec<(String, EncodedTask)>,
     /// Tokens kept of each text.
     pub trunc: usize,
@@ -154,10 +155,9 @@ impl<'a> Loop<'a> {
             .loss_scale
             .clone()
             .unwrap_or_else(|| LossScaler::new(precision.needs_loss_scaling(), INIT_SCALE));
-        let tensorboard = match args.parlai.logging.tensorboard_dir(&args.model_file) {
-            Some(dir) => Some(TensorboardLog::create(&dir)?),
-            None => None,
-        };
+        let tensorboard = (args.parlai.logging.tensorboard_dir(&args.model_file))
+            .map(|dir| TensorboardLog::create(&dir))
+            .transpose()?;
         let pos = model.class_names().iter().position(|c| c == "pos").unwrap_or(0);
         Ok(Self {
             args,
@@ -223,7 +223,7 @@ impl<'a> Loop<'a> {
         Ok(model)
     }
 
-    /// Scores the model on the validation tasks (pooled or averaged per task), keeps it when
+    /// Scores the model on the validation sets (their mean: one pooled set, or each task), keeps it when
     /// it is the best so far, and feeds the schedule; returns whether patience ran out.
     fn validate<M: ClassifierNet>(
         &mut self,
@@ -234,17 +234,12 @@ impl<'a> Loop<'a> {
     ) -> anyhow::Result<bool> {
         let args = self.args;
         let valid = model.valid();
-        let scores = if args.parlai.logging.aggregate_micro {
-            let pooled: EncodedTask = data.valid.iter().flat_map(|(_, t)| t.clone()).collect();
-            score(&valid, &pooled, data.trunc, self.pos, self.device)?
-        } else {
-            let per_task = data
-                .valid
-                .iter()
-                .map(|(_, t)| score(&valid, t, data.trunc, self.pos, self.device))
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            ClassifierScores::macro_average(&per_task)
-        };
+        let per_task = data
+            .valid
+            .iter()
+            .map(|(_, t)| score(&valid, t, data.trunc, self.pos, self.device))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let scores = ClassifierScores::macro_average(&per_task);
         let value = scores.metric(&args.validation_metric)?;
         let mode = args.metric_mode();
         let improved = improves(value, self.st.best, mode);
